@@ -1,0 +1,4 @@
+library(testthat)
+library(cphap)
+
+test_check("cphap")
