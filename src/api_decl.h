@@ -1,16 +1,21 @@
 /* Every .Call entry point of cphap: declaration and registration entry.
- * Add a routine here in both lists (one line each). */
+ * Add a routine here in both lists (one line each).
+ * A "spec" argument is the list built by R's model_spec(): ispec (integer
+ * matrix, one row per node), dspec (double matrix), dims (c(C, L)), par
+ * (trainable parameters), state (batch-norm running statistics). */
 #ifndef CP_API_DECL_H
 #define CP_API_DECL_H
 
 #include "api_util.h"
 
-SEXP cp_forward_r(SEXP ispec, SEXP dspec, SEXP dims, SEXP par, SEXP state, SEXP x,
-                  SEXP nodes, SEXP threads);
-SEXP cp_rf_r(SEXP ispec, SEXP dspec, SEXP dims);
+SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads);
+SEXP cp_rf_r(SEXP spec);
+
+/* Cast through void (*)(void), the type GCC allows any function pointer to. */
+#define CP_FN(f) ((DL_FUNC)(void (*)(void))(f))
 
 #define CP_CALL_ENTRIES \
-  {"cp_forward_r", (DL_FUNC) &cp_forward_r, 8}, \
-  {"cp_rf_r", (DL_FUNC) &cp_rf_r, 3},
+  {"cp_forward_r", CP_FN(&cp_forward_r), 4}, \
+  {"cp_rf_r", CP_FN(&cp_rf_r), 1},
 
 #endif

@@ -2,6 +2,7 @@
 #include "cp_common.h"
 #include <R_ext/Utils.h>
 #include <string.h>
+#include <limits.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -59,4 +60,33 @@ SEXP cp_api_list_get(SEXP list, const char *name) {
     if (strcmp(CHAR(STRING_ELT(names, i)), name) == 0) return VECTOR_ELT(list, i);
   }
   return R_NilValue;
+}
+
+void cp_api_net(SEXP spec, cp_net *net) {
+  if (!Rf_isNewList(spec) || Rf_xlength(spec) != 5) Rf_error("invalid model spec");
+  SEXP is = VECTOR_ELT(spec, 0), ds = VECTOR_ELT(spec, 1), dims = VECTOR_ELT(spec, 2);
+  SEXP par = VECTOR_ELT(spec, 3), state = VECTOR_ELT(spec, 4);
+  if (TYPEOF(is) != INTSXP || TYPEOF(ds) != REALSXP || TYPEOF(dims) != INTSXP ||
+      Rf_xlength(dims) != 2 || TYPEOF(par) != REALSXP || TYPEOF(state) != REALSXP)
+    Rf_error("invalid model spec: wrong types");
+  R_xlen_t n_nodes = Rf_xlength(is) / CP_S_NCOL;
+  if (n_nodes < 1 || Rf_xlength(is) != n_nodes * CP_S_NCOL ||
+      Rf_xlength(ds) != n_nodes * CP_D_NCOL)
+    Rf_error("invalid model spec: wrong sizes");
+  cp_layer *layers = (cp_layer *)R_alloc((size_t)n_nodes, sizeof(cp_layer));
+  char msg[256];
+  int st = cp_net_from_spec(net, layers, (int)n_nodes, INTEGER(is), REAL(ds),
+                            INTEGER(dims)[0], INTEGER(dims)[1], REAL(par),
+                            (long)Rf_xlength(par), REAL(state), (long)Rf_xlength(state),
+                            msg, sizeof msg);
+  if (st != CP_OK) Rf_error("invalid model spec: %s", msg);
+}
+
+int cp_api_samples(SEXP x, const cp_net *net, const char *arg) {
+  if (TYPEOF(x) != REALSXP) Rf_error("'%s' must be a double array", arg);
+  R_xlen_t per = (R_xlen_t)net->c_in * net->l_in;
+  R_xlen_t n = Rf_xlength(x) / per;
+  if (n < 1 || n * per != Rf_xlength(x) || n > INT_MAX)
+    Rf_error("'%s' does not hold whole samples of %d x %d", arg, net->c_in, net->l_in);
+  return (int)n;
 }

@@ -13,4 +13,14 @@ int cp_api_threads(SEXP threads);      /* validated thread count */
 void cp_api_stop_status(int status, const char *what); /* R error for a kernel status */
 SEXP cp_api_list_get(SEXP list, const char *name);     /* R_NilValue when absent */
 
+
+
+#include "net.h"
+/* Build the C network from a spec list (see api_decl.h); memory from R_alloc.
+ * Raises an R error when the spec is inconsistent. par and state point into
+ * the R vectors (not copied). */
+void cp_api_net(SEXP spec, cp_net *net);
+/* Check that x is a double vector holding n samples of the net's input
+ * shape in [sample][channel][time] order; returns n. */
+int cp_api_samples(SEXP x, const cp_net *net, const char *arg);
 #endif

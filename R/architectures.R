@@ -1,0 +1,208 @@
+# The standard temporal networks as plain lists with freshly initialised
+# weights (He-uniform for convolutions and dense layers, as in PyTorch's
+# defaults scaled for ReLU). Pass the list to cphap_model() or fit_model().
+
+he_uniform <- function(fan_in, n) {
+  bound <- sqrt(6 / fan_in)
+  stats::runif(n, -bound, bound)
+}
+
+conv_layer <- function(c_in, c_out, k, stride = 1L, padding = c(0L, 0L),
+                       activation = "relu", dilation = 1L) {
+  fan_in <- c_in * k
+  list(
+    type = "Conv1D",
+    weight = array(he_uniform(fan_in, c_out * c_in * k), c(c_out, c_in, k)),
+    bias = stats::runif(c_out, -1, 1) / sqrt(fan_in),
+    activation_name = activation, stride = as.integer(stride),
+    padding = as.integer(padding), dilation = as.integer(dilation)
+  )
+}
+
+dense_layer <- function(n_in, n_out, activation = "softmax") {
+  list(
+    type = "Dense",
+    weight = matrix(he_uniform(n_in, n_out * n_in), n_out, n_in),
+    bias = stats::runif(n_out, -1, 1) / sqrt(n_in),
+    activation_name = activation
+  )
+}
+
+bn_layer <- function(n) {
+  list(
+    type = "BatchNorm", num_features = as.integer(n), eps = 1e-5,
+    gamma = rep(1, n), beta = rep(0, n), run_mean = rep(0, n), run_var = rep(1, n)
+  )
+}
+
+same_padding <- function(k, dilation = 1L) {
+  total <- (k - 1L) * dilation
+  as.integer(c(total %/% 2L, total - total %/% 2L))
+}
+
+check_arch_args <- function(input_dim, n_classes) {
+  d <- check_input_dim(input_dim)
+  check_whole(n_classes, "n_classes", min = 2)
+  d
+}
+
+check_vec <- function(x, arg, n, min = 1) {
+  if (!is.numeric(x) || length(x) != n || anyNA(x) || any(x != round(x)) || any(x < min)) {
+    cli::cli_abort("{.arg {arg}} must be {n} whole number{?s} >= {min}, not {.val {format_value(x)}}.",
+      call = NULL
+    )
+  }
+  as.integer(x)
+}
+
+#' Architectures of the standard temporal networks
+#'
+#' Plain-list descriptions (see [cphap_model()]) with freshly initialised
+#' weights, ready for [fit_model()]:
+#' * `arch_cnn()`: the 3-block CNN of the CPHAP paper: convolutions with 32,
+#'   64 and 128 channels and kernels 15, 11 and 7 (the first with stride 2),
+#'   ReLU, max pooling 8/4, 4/2 and 4/2 (size/stride), dropout and a dense
+#'   softmax output.
+#' * `arch_fcn()`: the fully convolutional network of Wang et al. (2017):
+#'   three blocks convolution - batch norm - ReLU with 128, 256 and 128
+#'   channels and kernels 8, 5 and 3 ("same" padding), global average pooling
+#'   and a dense softmax output.
+#' * `arch_resnet()`: the residual network of Wang et al. (2017): three
+#'   residual blocks of three convolutions (kernels 8, 5, 3) with batch norm,
+#'   a shortcut (1 x 1 convolution and batch norm when the channels change,
+#'   batch norm otherwise), global average pooling and a dense softmax output.
+#'
+#' All sizes are parameters, so the networks fit short series and small
+#' data. Weights are drawn from R's random number generator: call
+#' `set.seed()` first for reproducible networks.
+#'
+#' @param input_dim `c(channels, length)` of the input series (or the length
+#'   alone for one channel).
+#' @param n_classes Number of classes (output units).
+#' @param channels Output channels of each convolution block.
+#' @param kernels Kernel length of each convolution.
+#' @param strides Stride of each convolution.
+#' @param pool_sizes,pool_strides Max-pooling size and stride after each block
+#'   (`arch_cnn()`; a size of 1 means no pooling).
+#' @param padding `"valid"` (no padding; receptive fields stay inside the
+#'   series) or `"same"`.
+#' @param dropout Dropout rate before the output layer (kept for Monte-Carlo
+#'   dropout).
+#' @return A list in the plain-list network format.
+#' @references Wang, Z., Yan, W. and Oates, T. (2017). Time series
+#'   classification from scratch with deep neural networks: a strong baseline.
+#'   IJCNN 2017.
+#' @examples
+#' set.seed(1)
+#' m <- cphap_model(arch_cnn(c(1, 150), 2, kernels = c(7, 5, 3), strides = c(1, 1, 1),
+#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
+#' m
+#' f <- cphap_model(arch_fcn(c(3, 60), 4, channels = c(16, 32, 16)))
+#' r <- cphap_model(arch_resnet(c(1, 60), 3, channels = c(8, 16, 16)))
+#' @export
+arch_cnn <- function(input_dim, n_classes, channels = c(32, 64, 128), kernels = c(15, 11, 7),
+                     strides = c(2, 1, 1), pool_sizes = c(8, 4, 4), pool_strides = c(4, 2, 2),
+                     padding = c("valid", "same"), dropout = 0.5) {
+  d <- check_arch_args(input_dim, n_classes)
+  padding <- match.arg(padding)
+  nb <- length(channels)
+  if (nb < 1L) cli::cli_abort("{.arg channels} must have at least one block.", call = NULL)
+  channels <- check_vec(channels, "channels", nb)
+  kernels <- check_vec(kernels, "kernels", nb)
+  strides <- check_vec(strides, "strides", nb)
+  pool_sizes <- check_vec(pool_sizes, "pool_sizes", nb)
+  pool_strides <- check_vec(pool_strides, "pool_strides", nb)
+  check_number(dropout, "dropout", 0, 1, max_open = TRUE)
+  layers <- list()
+  c_in <- d[1]
+  L <- d[2]
+  for (b in seq_len(nb)) {
+    pad <- if (padding == "same") same_padding(kernels[b]) else c(0L, 0L)
+    L <- (L + sum(pad) - kernels[b]) %/% strides[b] + 1L
+    if (L < 1L) arch_too_short(d[2], b)
+    layers[[length(layers) + 1L]] <- conv_layer(c_in, channels[b], kernels[b], strides[b], pad)
+    if (pool_sizes[b] > 1L) {
+      if (L < pool_sizes[b]) arch_too_short(d[2], b)
+      L <- (L - pool_sizes[b]) %/% pool_strides[b] + 1L
+      layers[[length(layers) + 1L]] <- list(
+        type = "MaxPooling1D", kernel_size = pool_sizes[b], strides = pool_strides[b]
+      )
+    }
+    c_in <- channels[b]
+  }
+  layers[[length(layers) + 1L]] <- list(type = "Skipping", rate = dropout)
+  layers[[length(layers) + 1L]] <- list(type = "Flatten")
+  layers[[length(layers) + 1L]] <- dense_layer(c_in * L, n_classes)
+  list(input_dim = d, layers = layers)
+}
+
+arch_too_short <- function(len, block) {
+  cli::cli_abort(c(
+    "Series of length {len} are too short for this architecture: nothing is left after block {block}.",
+    i = "Use smaller {.arg kernels}, {.arg strides} or {.arg pool_sizes}, or {.code padding = \"same\"}."
+  ), call = NULL)
+}
+
+#' @rdname arch_cnn
+#' @export
+arch_fcn <- function(input_dim, n_classes, channels = c(128, 256, 128), kernels = c(8, 5, 3)) {
+  d <- check_arch_args(input_dim, n_classes)
+  nb <- length(channels)
+  channels <- check_vec(channels, "channels", nb)
+  kernels <- check_vec(kernels, "kernels", nb)
+  layers <- list()
+  c_in <- d[1]
+  for (b in seq_len(nb)) {
+    layers <- c(layers, list(
+      conv_layer(c_in, channels[b], kernels[b], padding = same_padding(kernels[b]),
+        activation = "linear"
+      ),
+      bn_layer(channels[b]),
+      list(type = "Activation", act_name = "relu")
+    ))
+    c_in <- channels[b]
+  }
+  layers <- c(layers, list(
+    list(type = "GlobalPooling", method = "average"),
+    dense_layer(c_in, n_classes)
+  ))
+  list(input_dim = d, layers = layers)
+}
+
+#' @rdname arch_cnn
+#' @export
+arch_resnet <- function(input_dim, n_classes, channels = c(64, 128, 128), kernels = c(8, 5, 3)) {
+  d <- check_arch_args(input_dim, n_classes)
+  nb <- length(channels)
+  channels <- check_vec(channels, "channels", nb)
+  kernels <- check_vec(kernels, "kernels", length(kernels))
+  layers <- list()
+  add <- function(layer, inputs) {
+    layer$input_layers <- as.integer(inputs)
+    layers[[length(layers) + 1L]] <<- layer
+    length(layers)
+  }
+  c_in <- d[1]
+  prev <- 0L
+  for (b in seq_len(nb)) {
+    h <- prev
+    for (q in seq_along(kernels)) {
+      h <- add(conv_layer(if (q == 1L) c_in else channels[b], channels[b], kernels[q],
+        padding = same_padding(kernels[q]), activation = "linear"
+      ), h)
+      h <- add(bn_layer(channels[b]), h)
+      if (q < length(kernels)) h <- add(list(type = "Activation", act_name = "relu"), h)
+    }
+    s <- prev
+    if (c_in != channels[b]) {
+      s <- add(conv_layer(c_in, channels[b], 1L, activation = "linear"), s)
+    }
+    s <- add(bn_layer(channels[b]), s)
+    a <- add(list(type = "Add"), c(h, s))
+    prev <- add(list(type = "Activation", act_name = "relu"), a)
+    c_in <- channels[b]
+  }
+  g <- add(list(type = "GlobalPooling", method = "average"), prev)
+  add(dense_layer(c_in, n_classes), g)
+  list(input_dim = d, layers = layers)
+}

@@ -1,0 +1,81 @@
+# Argument checks shared by the whole package. Each raises an error that names
+# the argument and says what was expected.
+
+check_whole <- function(x, arg, min = -Inf, max = Inf, allow_null = FALSE) {
+  if (is.null(x) && allow_null) {
+    return(invisible(NULL))
+  }
+  ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) &&
+    x == round(x) && x >= min && x <= max
+  if (!ok) {
+    range <- if (is.finite(max)) {
+      sprintf("between %s and %s", format(min), format(max))
+    } else {
+      sprintf(">= %s", format(min))
+    }
+    cli::cli_abort(
+      "{.arg {arg}} must be a single whole number {range}, not {.val {format_value(x)}}.",
+      call = NULL
+    )
+  }
+  invisible(as.integer(x))
+}
+
+check_number <- function(x, arg, min = -Inf, max = Inf, min_open = FALSE,
+                         max_open = FALSE) {
+  ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) &&
+    (if (min_open) x > min else x >= min) && (if (max_open) x < max else x <= max)
+  if (!ok) {
+    lo <- if (min_open) "(" else "["
+    hi <- if (max_open) ")" else "]"
+    cli::cli_abort(
+      "{.arg {arg}} must be a single finite number in {lo}{min}, {max}{hi}, not {.val {format_value(x)}}.",
+      call = NULL
+    )
+  }
+  invisible(x)
+}
+
+check_flag <- function(x, arg) {
+  if (!is.logical(x) || length(x) != 1L || is.na(x)) {
+    cli::cli_abort("{.arg {arg}} must be TRUE or FALSE.", call = NULL)
+  }
+  invisible(x)
+}
+
+format_value <- function(x) {
+  if (is.null(x)) {
+    return("NULL")
+  }
+  if (length(x) == 0L) {
+    return(paste0(class(x)[1], "(0)"))
+  }
+  s <- paste(utils::head(format(x), 3L), collapse = ", ")
+  if (length(x) > 3L) s <- paste0(s, ", ...")
+  s
+}
+
+# The thread count: option cphap.threads, else the available cores.
+cphap_threads <- function() {
+  n <- getOption("cphap.threads")
+  if (is.null(n)) {
+    n <- parallel_cores()
+  }
+  n <- suppressWarnings(as.integer(n))
+  if (length(n) != 1L || is.na(n) || n < 1L) n <- 1L
+  n
+}
+
+parallel_cores <- function() {
+  n <- Sys.getenv("OMP_NUM_THREADS", "")
+  if (nzchar(n)) {
+    return(n)
+  }
+  n <- tryCatch(parallel::detectCores(logical = TRUE), error = function(e) 1L)
+  if (is.na(n)) 1L else n
+}
+
+# One line of cli-formatted text on standard output (print methods).
+cat_line <- function(..., .envir = parent.frame()) {
+  cat(cli::format_inline(..., .envir = .envir), "\n", sep = "")
+}

@@ -1,0 +1,210 @@
+# Inputs, forward pass, predictions, activations, receptive fields.
+
+#' Check and shape input series for a model
+#'
+#' Accepts a numeric matrix `[n, L]` (one channel), an array `[n, C, L]`, a
+#' single series as a numeric vector (one-channel models) or a `cphap_data`
+#' object (its `x`). Errors name the argument and what was expected.
+#'
+#' @param x Input series.
+#' @param model A [cphap_model()] whose input shape `x` must fit.
+#' @param arg Name of the argument, for error messages.
+#' @return A double array `[n, C, L]`.
+#' @keywords internal
+#' @noRd
+as_input <- function(x, model, arg = "x") {
+  if (inherits(x, "cphap_data")) x <- x$x
+  if (is.data.frame(x)) x <- as.matrix(x)
+  C <- model$input_dim[1]
+  L <- model$input_dim[2]
+  if (is.null(x) || !(is.numeric(x) || is.logical(x) && all(is.na(x)))) {
+    cli::cli_abort("{.arg {arg}} must be numeric series, not {.cls {class(x)}}.", call = NULL)
+  }
+  d <- dim(x)
+  if (is.null(d)) {
+    if (C != 1L) {
+      cli::cli_abort("{.arg {arg}}: a vector is one series of one channel, but the model expects {C} channels; give an array [n, {C}, {L}].",
+        call = NULL
+      )
+    }
+    d <- c(1L, length(x))
+    dim(x) <- d
+  }
+  if (length(d) == 2L) {
+    if (C != 1L) {
+      cli::cli_abort("{.arg {arg}}: a matrix holds one-channel series, but the model expects {C} channels; give an array [n, {C}, {L}].",
+        call = NULL
+      )
+    }
+    x <- array(x, c(d[1], 1L, d[2]))
+    d <- dim(x)
+  }
+  if (length(d) != 3L) {
+    cli::cli_abort("{.arg {arg}} must be a matrix [n, length] or an array [n, channels, length], not an array with {length(d)} dimensions.",
+      call = NULL
+    )
+  }
+  if (d[1] == 0L) {
+    cli::cli_abort("{.arg {arg}} has no samples (zero rows).", call = NULL)
+  }
+  if (d[2] != C || d[3] != L) {
+    cli::cli_abort("{.arg {arg}} has shape {d[2]} channel{?s} x {d[3]} points but the model expects {C} x {L}.",
+      call = NULL
+    )
+  }
+  bad <- !is.finite(x)
+  if (any(bad)) {
+    first <- which(apply(bad, 1L, any))[1]
+    cli::cli_abort("{.arg {arg}} contains NA, NaN or infinite values (first in sample {first}).",
+      call = NULL
+    )
+  }
+  storage.mode(x) <- "double"
+  x
+}
+
+# Run the network; returns one array [n, C_j, L_j] per requested node.
+forward_nodes <- function(model, x, nodes) {
+  n <- dim(x)[1]
+  res <- .Call(cp_forward_r, model$spec, aperm(x, 3:1), as.integer(nodes - 1L), cphap_threads())
+  lapply(seq_along(nodes), function(q) {
+    d <- model$layers[[nodes[q]]]$dim_out
+    aperm(array(res[[q]], c(d[2], d[1], n)), 3:1)
+  })
+}
+
+#' Predict classes or probabilities
+#'
+#' @param object A [cphap_model()].
+#' @param newdata Series: a matrix `[n, L]`, an array `[n, C, L]` or a
+#'   `cphap_data` object.
+#' @param type `"class"` (a factor) or `"prob"` (a matrix `[n, classes]` of the
+#'   network's output; probabilities when the output layer ends in a softmax).
+#' @param ... Unused.
+#' @return A factor or a numeric matrix.
+#' @examples
+#' set.seed(1)
+#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
+#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
+#' x <- matrix(rnorm(5 * 64), 5, 64)
+#' predict(m, x)
+#' predict(m, x, type = "prob")
+#' @export
+predict.cphap_model <- function(object, newdata, type = c("class", "prob"), ...) {
+  type <- match.arg(type)
+  x <- as_input(newdata, object, "newdata")
+  out <- forward_nodes(object, x, length(object$layers))[[1]]
+  p <- matrix(out, dim(out)[1], length(object$classes),
+    dimnames = list(dimnames(x)[[1]], object$classes)
+  )
+  if (type == "prob") {
+    return(p)
+  }
+  factor(object$classes[max.col(p, ties.method = "first")], levels = object$classes)
+}
+
+#' Activations of interpretable layers
+#'
+#' Runs the network on `x` and returns the outputs of the requested
+#' interpretable layers (see [interpretable_layers()]).
+#'
+#' @param model A [cphap_model()].
+#' @param x Series: a matrix `[n, L]`, an array `[n, C, L]` or a `cphap_data`.
+#' @param layers Names or positions of interpretable layers; `NULL` for all.
+#' @param format `"long"`: a data frame with columns `sample`, `layer`,
+#'   `channel`, `position` (1-based node index along time) and `value`;
+#'   `"array"`: a named list with one array `[n, channels, positions]` per
+#'   layer.
+#' @return See `format`.
+#' @examples
+#' set.seed(1)
+#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
+#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
+#' x <- matrix(rnorm(5 * 64), 5, 64)
+#' a <- activations(m, x, layers = "conv1")
+#' head(a)
+#' str(activations(m, x, format = "array"))
+#' @export
+activations <- function(model, x, layers = NULL, format = c("long", "array")) {
+  model <- check_model(model)
+  format <- match.arg(format)
+  x <- as_input(x, model)
+  rows <- resolve_layers(model, layers)
+  ip <- model$interp[rows, , drop = FALSE]
+  arrs <- forward_nodes(model, x, ip$node)
+  names(arrs) <- ip$name
+  if (format == "array") {
+    return(arrs)
+  }
+  long <- lapply(seq_along(arrs), function(q) {
+    a <- arrs[[q]]
+    d <- dim(a)
+    data.frame(
+      sample = rep(seq_len(d[1]), times = d[2] * d[3]),
+      layer = ip$name[q],
+      channel = rep(rep(seq_len(d[2]), each = d[1]), times = d[3]),
+      position = rep(seq_len(d[3]), each = d[1] * d[2]),
+      value = as.vector(a),
+      stringsAsFactors = FALSE
+    )
+  })
+  out <- do.call(rbind, long)
+  out$layer <- factor(out$layer, levels = ip$name)
+  out
+}
+
+#' Receptive fields of interpretable layers
+#'
+#' For each interpretable layer, the jump `J`, size `R` and start `S` of its
+#' nodes' receptive fields, computed exactly through every convolution,
+#' padding and pooling (DESIGN section 1.3): node `t` (1-based) of the layer
+#' sees input points `S + (t - 1) * J + 1` to `S + (t - 1) * J + R` (1-based).
+#' With `position`, the input period of those nodes is returned instead.
+#'
+#' @param model A [cphap_model()].
+#' @param layer Names or positions of interpretable layers (`NULL`: all); with
+#'   `position`, a single layer.
+#' @param position Optional node positions (1-based) along the layer.
+#' @return Without `position`, [interpretable_layers()] restricted to `layer`.
+#'   With `position`, a data frame with `layer`, `position`, `start`, `end`
+#'   (1-based input indices, inclusive) and `inside` (whether the whole period
+#'   lies inside the series).
+#' @examples
+#' set.seed(1)
+#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
+#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
+#' x <- matrix(rnorm(5 * 64), 5, 64)
+#' receptive_field(m)
+#' receptive_field(m, "conv2", position = 1:3)
+#' @export
+receptive_field <- function(model, layer = NULL, position = NULL) {
+  model <- check_model(model)
+  rows <- resolve_layers(model, layer, "layer")
+  ip <- model$interp[rows, , drop = FALSE]
+  if (is.null(position)) {
+    rownames(ip) <- NULL
+    return(ip)
+  }
+  if (length(rows) != 1L) {
+    cli::cli_abort("{.arg layer} must be a single layer when {.arg position} is given.", call = NULL)
+  }
+  if (!is.numeric(position) || anyNA(position) || any(position != round(position)) ||
+    any(position < 1) || any(position > ip$length)) {
+    cli::cli_abort("{.arg position} must be whole numbers between 1 and {ip$length} (the length of layer {.val {ip$name}}).",
+      call = NULL
+    )
+  }
+  period_table(ip, position, model$input_dim[2])
+}
+
+# Input periods (1-based, inclusive) of nodes of one interpretable layer.
+period_table <- function(ip, position, series_length) {
+  start <- ip$start + (position - 1) * ip$jump + 1
+  end <- start + ip$size - 1
+  data.frame(
+    layer = ip$name, position = as.integer(position),
+    start = as.integer(start), end = as.integer(end),
+    inside = start >= 1 & end <= series_length,
+    stringsAsFactors = FALSE
+  )
+}

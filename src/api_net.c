@@ -1,0 +1,60 @@
+/* .Call wrappers for the forward pass and receptive fields. */
+#include <string.h>
+#include "api_decl.h"
+
+#define CP_CHUNK 16
+
+/* Forward pass of all samples; returns a list with one double vector per
+ * requested node, each [sample][channel][time]. */
+SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads) {
+  cp_net net;
+  cp_api_net(spec, &net);
+  int n = cp_api_samples(x, &net, "x");
+  if (TYPEOF(nodes) != INTSXP) Rf_error("'nodes' must be integer");
+  int n_req = (int)Rf_xlength(nodes);
+  const int *req = INTEGER(nodes);
+  for (int q = 0; q < n_req; q++)
+    if (req[q] < 0 || req[q] >= net.n_nodes) Rf_error("node %d out of range", req[q] + 1);
+  int nt = cp_api_threads(threads);
+
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, n_req));
+  double **dst = (double **)R_alloc((size_t)(n_req > 0 ? n_req : 1), sizeof(double *));
+  for (int q = 0; q < n_req; q++) {
+    R_xlen_t len = (R_xlen_t)n * cp_node_size(&net.L[req[q]]);
+    SET_VECTOR_ELT(out, q, Rf_allocVector(REALSXP, len));
+    dst[q] = REAL(VECTOR_ELT(out, q));
+  }
+  int chunk = n < CP_CHUNK * nt ? n : CP_CHUNK * nt;
+  cp_work w;
+  int st = cp_work_alloc(&w, &net, chunk, NULL, nt);
+  const double *xs = REAL(x);
+  const long per_in = (long)net.c_in * net.l_in;
+  for (int s0 = 0; st == CP_OK && s0 < n; s0 += chunk) {
+    int nb = n - s0 < chunk ? n - s0 : chunk;
+    st = cp_forward(&net, xs + (long)s0 * per_in, nb, CP_MODE_INFER, &w);
+    for (int q = 0; st == CP_OK && q < n_req; q++) {
+      long sz = cp_node_size(&net.L[req[q]]);
+      memcpy(dst[q] + (long)s0 * sz, w.y[req[q]], sizeof(double) * (size_t)nb * (size_t)sz);
+    }
+    if (st == CP_OK && cp_interrupted()) st = CP_ERR_INTERRUPT;
+  }
+  cp_work_free(&w, &net);
+  cp_api_stop_status(st, "forward pass");
+  UNPROTECT(1);
+  return out;
+}
+
+/* Receptive fields: a double matrix n_nodes x 3 (jump, size, start);
+ * size -1 for nodes without a time axis. */
+SEXP cp_rf_r(SEXP spec) {
+  cp_net net;
+  cp_api_net(spec, &net);
+  int n = net.n_nodes;
+  long *buf = (long *)R_alloc(3 * (size_t)n, sizeof(long));
+  cp_receptive_fields(&net, buf, buf + n, buf + 2 * n);
+  SEXP out = PROTECT(Rf_allocMatrix(REALSXP, n, 3));
+  double *o = REAL(out);
+  for (long i = 0; i < 3L * n; i++) o[i] = (double)buf[i];
+  UNPROTECT(1);
+  return out;
+}

@@ -1,0 +1,127 @@
+/* 1-D convolution kernel: register-blocked over output channels and time,
+ * time innermost so that it vectorises. Compiled twice on x86-64 Linux with
+ * GCC (AVX2+FMA and the baseline), chosen at load time. */
+#include <string.h>
+#include "net.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define CP_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define CP_CLONES
+#endif
+
+#if defined(__GNUC__)
+#define CP_HAVE_VEC 1
+#define CP_ALWAYS_INLINE __attribute__((always_inline))
+typedef double cp_v4 __attribute__((vector_size(32), aligned(8)));
+#endif
+
+#ifndef CP_ALWAYS_INLINE
+#define CP_ALWAYS_INLINE
+#endif
+
+#define OB 4   /* output channels per block */
+#define TB 12  /* time points per block (three vectors of four) */
+
+#ifdef CP_HAVE_VEC
+/* Macros rather than functions: vectors never cross a call boundary. */
+#define V4_LOAD(dst, p) memcpy(&(dst), (p), sizeof(cp_v4))
+#define V4_STORE(p, v) memcpy((p), &(v), sizeof(cp_v4))
+#define V4_SET1(dst, a) do { double a_ = (a); (dst) = (cp_v4){a_, a_, a_, a_}; } while (0)
+#endif
+
+/* Full block: OB output channels x TB time points, stride 1. */
+static inline CP_ALWAYS_INLINE void block_s1(const double *xp, int c_in, int lp, const double *w, int k,
+                            int dil, int o0, int t0, const double *b, double *y, int l_out) {
+#ifdef CP_HAVE_VEC
+  cp_v4 a00, a10, a20, a30;
+  V4_SET1(a00, b[o0]); V4_SET1(a10, b[o0 + 1]); V4_SET1(a20, b[o0 + 2]); V4_SET1(a30, b[o0 + 3]);
+  cp_v4 a01 = a00, a02 = a00, a11 = a10, a12 = a10, a21 = a20, a22 = a20, a31 = a30, a32 = a30;
+  const long ws = (long)c_in * k;
+  const double *w0 = w + (long)o0 * ws;
+  for (int i = 0; i < c_in; i++) {
+    const double *xi = xp + (long)i * lp + t0;
+    const double *wi = w0 + (long)i * k;
+    for (int kk = 0; kk < k; kk++) {
+      const double *xk = xi + (long)kk * dil;
+      cp_v4 x0, x1, x2, wv;
+      V4_LOAD(x0, xk); V4_LOAD(x1, xk + 4); V4_LOAD(x2, xk + 8);
+      V4_SET1(wv, wi[kk]);
+      a00 += wv * x0; a01 += wv * x1; a02 += wv * x2;
+      V4_SET1(wv, wi[ws + kk]);
+      a10 += wv * x0; a11 += wv * x1; a12 += wv * x2;
+      V4_SET1(wv, wi[2 * ws + kk]);
+      a20 += wv * x0; a21 += wv * x1; a22 += wv * x2;
+      V4_SET1(wv, wi[3 * ws + kk]);
+      a30 += wv * x0; a31 += wv * x1; a32 += wv * x2;
+    }
+  }
+  double *y0 = y + (long)o0 * l_out + t0;
+  V4_STORE(y0, a00); V4_STORE(y0 + 4, a01); V4_STORE(y0 + 8, a02);
+  y0 += l_out;
+  V4_STORE(y0, a10); V4_STORE(y0 + 4, a11); V4_STORE(y0 + 8, a12);
+  y0 += l_out;
+  V4_STORE(y0, a20); V4_STORE(y0 + 4, a21); V4_STORE(y0 + 8, a22);
+  y0 += l_out;
+  V4_STORE(y0, a30); V4_STORE(y0 + 4, a31); V4_STORE(y0 + 8, a32);
+#else
+  double acc[OB][TB];
+  for (int o = 0; o < OB; o++)
+    for (int t = 0; t < TB; t++) acc[o][t] = b[o0 + o];
+  const long ws = (long)c_in * k;
+  for (int i = 0; i < c_in; i++)
+    for (int kk = 0; kk < k; kk++) {
+      const double *xk = xp + (long)i * lp + t0 + (long)kk * dil;
+      for (int o = 0; o < OB; o++) {
+        double wv = w[(long)(o0 + o) * ws + (long)i * k + kk];
+        for (int t = 0; t < TB; t++) acc[o][t] += wv * xk[t];
+      }
+    }
+  for (int o = 0; o < OB; o++)
+    for (int t = 0; t < TB; t++) y[(long)(o0 + o) * l_out + t0 + t] = acc[o][t];
+#endif
+}
+
+/* Generic single output channel over a time range, any stride. */
+static inline CP_ALWAYS_INLINE void row_generic(const double *xp, int c_in, int lp, const double *w, int k,
+                               int stride, int dil, int o, int t_from, int t_to,
+                               const double *b, double *y, int l_out) {
+  double *yo = y + (long)o * l_out;
+  const double *wo = w + (long)o * c_in * k;
+  for (int t = t_from; t < t_to; t++) yo[t] = b[o];
+  for (int i = 0; i < c_in; i++) {
+    const double *xi = xp + (long)i * lp;
+    const double *wi = wo + (long)i * k;
+    for (int kk = 0; kk < k; kk++) {
+      const double wv = wi[kk];
+      const double *xk = xi + (long)kk * dil;
+      if (stride == 1) {
+        for (int t = t_from; t < t_to; t++) yo[t] += wv * xk[t];
+      } else {
+        for (int t = t_from; t < t_to; t++) yo[t] += wv * xk[(long)t * stride];
+      }
+    }
+  }
+}
+
+CP_CLONES
+void cp_conv1d(const double *xp, int c_in, int lp, const double *w, const double *b,
+               int c_out, int l_out, int k, int stride, int dil, double *y) {
+  (void)lp;
+  if (stride != 1) {
+    for (int o = 0; o < c_out; o++)
+      row_generic(xp, c_in, lp, w, k, stride, dil, o, 0, l_out, b, y, l_out);
+    return;
+  }
+  const int o_full = c_out - c_out % OB;
+  const int t_full = l_out - l_out % TB;
+  for (int o0 = 0; o0 < o_full; o0 += OB) {
+    for (int t0 = 0; t0 < t_full; t0 += TB)
+      block_s1(xp, c_in, lp, w, k, dil, o0, t0, b, y, l_out);
+    if (t_full < l_out)
+      for (int o = o0; o < o0 + OB; o++)
+        row_generic(xp, c_in, lp, w, k, 1, dil, o, t_full, l_out, b, y, l_out);
+  }
+  for (int o = o_full; o < c_out; o++)
+    row_generic(xp, c_in, lp, w, k, 1, dil, o, 0, l_out, b, y, l_out);
+}

@@ -1,0 +1,494 @@
+/* Network description and forward pass (kernels: no R headers). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "net.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+int cp_net_from_spec(cp_net *net, cp_layer *layers, int n_nodes, const int *ispec,
+                     const double *dspec, int c_in, int l_in, double *par, long n_par,
+                     double *state, long n_state, char *msg, size_t msg_len) {
+  net->n_nodes = n_nodes;
+  net->L = layers;
+  net->c_in = c_in;
+  net->l_in = l_in;
+  net->out = n_nodes - 1;
+  net->par = par;
+  net->n_par = n_par;
+  net->state = state;
+  net->n_state = n_state;
+#define IS(j, col) ispec[(long)(col) * n_nodes + (j)]
+#define DS(j, col) dspec[(long)(col) * n_nodes + (j)]
+  for (int j = 0; j < n_nodes; j++) {
+    cp_layer *l = &layers[j];
+    l->type = IS(j, CP_S_TYPE);
+    l->n_in = IS(j, CP_S_NIN);
+    if (l->n_in < 1 || l->n_in > CP_MAX_IN) {
+      snprintf(msg, msg_len, "node %d: %d inputs", j + 1, l->n_in);
+      return CP_ERR_INPUT;
+    }
+    for (int q = 0; q < CP_MAX_IN; q++) l->in[q] = IS(j, CP_S_IN0 + q);
+    l->c_in = IS(j, CP_S_CIN);
+    l->l_in = IS(j, CP_S_LIN);
+    l->c_out = IS(j, CP_S_COUT);
+    l->l_out = IS(j, CP_S_LOUT);
+    l->k = IS(j, CP_S_K);
+    l->stride = IS(j, CP_S_STRIDE);
+    l->dil = IS(j, CP_S_DIL);
+    l->pad_l = IS(j, CP_S_PADL);
+    l->pad_r = IS(j, CP_S_PADR);
+    l->act = IS(j, CP_S_ACT);
+    l->w_off = IS(j, CP_S_WOFF);
+    l->w_n = IS(j, CP_S_WN);
+    l->b_off = IS(j, CP_S_BOFF);
+    l->b_n = IS(j, CP_S_BN);
+    l->s_off = IS(j, CP_S_SOFF);
+    l->act_par = DS(j, CP_D_ACTPAR);
+    l->eps = DS(j, CP_D_EPS);
+    l->rate = DS(j, CP_D_RATE);
+    l->pad_val = DS(j, CP_D_PADVAL);
+    /* consistency checks that protect memory */
+    for (int q = 0; q < l->n_in; q++) {
+      int p = l->in[q];
+      if (p < -1 || p >= j) {
+        snprintf(msg, msg_len, "node %d: input %d is not an earlier node", j + 1, p + 1);
+        return CP_ERR_INPUT;
+      }
+      int pc = p < 0 ? c_in : layers[p].c_out;
+      int pl = p < 0 ? l_in : layers[p].l_out;
+      long want = (long)l->c_in * l->l_in;
+      if ((long)pc * pl != want) {
+        snprintf(msg, msg_len, "node %d: input shape %d x %d does not match %d x %d",
+                 j + 1, pc, pl, l->c_in, l->l_in);
+        return CP_ERR_INPUT;
+      }
+    }
+    if (l->c_out < 1 || l->l_out < 1 || l->c_in < 1 || l->l_in < 1) {
+      snprintf(msg, msg_len, "node %d: empty shape", j + 1);
+      return CP_ERR_INPUT;
+    }
+    long need_w = 0, need_b = 0, need_s = 0;
+    switch (l->type) {
+    case CP_CONV:
+      need_w = (long)l->c_out * l->c_in * l->k;
+      need_b = l->c_out;
+      if (l->k < 1 || l->stride < 1 || l->dil < 1 || l->pad_l < 0 || l->pad_r < 0 ||
+          l->l_out != (l->l_in + l->pad_l + l->pad_r - (long)(l->k - 1) * l->dil - 1) /
+                              l->stride + 1) {
+        snprintf(msg, msg_len, "node %d: inconsistent convolution geometry", j + 1);
+        return CP_ERR_INPUT;
+      }
+      break;
+    case CP_DENSE:
+      need_w = (long)l->c_out * l->c_in * l->l_in;
+      need_b = l->c_out;
+      if (l->l_out != 1) {
+        snprintf(msg, msg_len, "node %d: dense output must be flat", j + 1);
+        return CP_ERR_INPUT;
+      }
+      break;
+    case CP_MAXPOOL:
+    case CP_AVGPOOL:
+      if (l->k < 1 || l->stride < 1 || l->c_out != l->c_in ||
+          l->l_out != (l->l_in - l->k) / l->stride + 1 || l->l_in < l->k) {
+        snprintf(msg, msg_len, "node %d: inconsistent pooling geometry", j + 1);
+        return CP_ERR_INPUT;
+      }
+      break;
+    case CP_GAVG:
+    case CP_GMAX:
+      if (l->c_out != l->c_in || l->l_out != 1) {
+        snprintf(msg, msg_len, "node %d: inconsistent global pooling", j + 1);
+        return CP_ERR_INPUT;
+      }
+      break;
+    case CP_BN:
+      need_w = l->c_in;
+      need_b = l->c_in;
+      need_s = 2L * l->c_in;
+      if (l->c_out != l->c_in || l->l_out != l->l_in) {
+        snprintf(msg, msg_len, "node %d: inconsistent batch norm", j + 1);
+        return CP_ERR_INPUT;
+      }
+      break;
+    case CP_FLATTEN:
+      if ((long)l->c_out * l->l_out != (long)l->c_in * l->l_in || l->l_out != 1) {
+        snprintf(msg, msg_len, "node %d: inconsistent flatten", j + 1);
+        return CP_ERR_INPUT;
+      }
+      break;
+    case CP_ACT:
+    case CP_DROP:
+    case CP_ADD:
+      if (l->c_out != l->c_in || l->l_out != l->l_in) {
+        snprintf(msg, msg_len, "node %d: output shape must equal input shape", j + 1);
+        return CP_ERR_INPUT;
+      }
+      break;
+    case CP_PAD:
+      if (l->c_out != l->c_in || l->l_out != l->l_in + l->pad_l + l->pad_r) {
+        snprintf(msg, msg_len, "node %d: inconsistent padding", j + 1);
+        return CP_ERR_INPUT;
+      }
+      break;
+    default:
+      snprintf(msg, msg_len, "node %d: unknown type %d", j + 1, l->type);
+      return CP_ERR_INPUT;
+    }
+    if (l->type != CP_ADD && l->n_in != 1) {
+      snprintf(msg, msg_len, "node %d: only Add takes several inputs", j + 1);
+      return CP_ERR_INPUT;
+    }
+    if (need_w > 0 && (l->w_n != need_w || l->w_off < 0 || l->w_off + need_w > n_par)) {
+      snprintf(msg, msg_len, "node %d: weights out of range", j + 1);
+      return CP_ERR_INPUT;
+    }
+    if (need_b > 0 && (l->b_n != need_b || l->b_off < 0 || l->b_off + need_b > n_par)) {
+      snprintf(msg, msg_len, "node %d: bias out of range", j + 1);
+      return CP_ERR_INPUT;
+    }
+    if (need_s > 0 && (l->s_off < 0 || l->s_off + need_s > n_state)) {
+      snprintf(msg, msg_len, "node %d: batch norm statistics out of range", j + 1);
+      return CP_ERR_INPUT;
+    }
+    if (l->act < CP_LINEAR || l->act > CP_SOFTMAX ||
+        (l->act == CP_SOFTMAX && l->l_out != 1)) {
+      snprintf(msg, msg_len, "node %d: invalid activation", j + 1);
+      return CP_ERR_INPUT;
+    }
+  }
+#undef IS
+#undef DS
+  return CP_OK;
+}
+
+static long conv_scratch(const cp_layer *l) {
+  return (l->pad_l || l->pad_r) ? (long)l->c_in * (l->l_in + l->pad_l + l->pad_r) : 0;
+}
+
+int cp_work_alloc(cp_work *w, const cp_net *net, int nb, const int *want_mask,
+                  int n_threads) {
+  int n = net->n_nodes;
+  memset(w, 0, sizeof *w);
+  w->nb = nb;
+  w->n_threads = n_threads < 1 ? 1 : n_threads;
+  w->y = calloc((size_t)n, sizeof(double *));
+  w->mask = calloc((size_t)n, sizeof(double *));
+  w->bn_mean = calloc((size_t)n, sizeof(double *));
+  w->bn_var = calloc((size_t)n, sizeof(double *));
+  if (!w->y || !w->mask || !w->bn_mean || !w->bn_var) return CP_ERR_ALLOC;
+  long scr = 1;
+  for (int j = 0; j < n; j++) {
+    const cp_layer *l = &net->L[j];
+    w->y[j] = malloc(sizeof(double) * (size_t)nb * (size_t)cp_node_size(l));
+    if (!w->y[j]) return CP_ERR_ALLOC;
+    if (want_mask && want_mask[j]) {
+      w->mask[j] = malloc(sizeof(double) * (size_t)nb * (size_t)cp_node_size(l));
+      if (!w->mask[j]) return CP_ERR_ALLOC;
+    }
+    if (l->type == CP_BN) {
+      w->bn_mean[j] = calloc((size_t)l->c_in, sizeof(double));
+      w->bn_var[j] = calloc((size_t)l->c_in, sizeof(double));
+      if (!w->bn_mean[j] || !w->bn_var[j]) return CP_ERR_ALLOC;
+    }
+    if (l->type == CP_CONV && conv_scratch(l) > scr) scr = conv_scratch(l);
+  }
+  w->scratch_per_thread = scr;
+  w->scratch = malloc(sizeof(double) * (size_t)scr * (size_t)w->n_threads);
+  if (!w->scratch) return CP_ERR_ALLOC;
+  return CP_OK;
+}
+
+void cp_work_free(cp_work *w, const cp_net *net) {
+  int n = net->n_nodes;
+  for (int j = 0; j < n; j++) {
+    if (w->y) free(w->y[j]);
+    if (w->mask) free(w->mask[j]);
+    if (w->bn_mean) free(w->bn_mean[j]);
+    if (w->bn_var) free(w->bn_var[j]);
+  }
+  free(w->y);
+  free(w->mask);
+  free(w->bn_mean);
+  free(w->bn_var);
+  free(w->scratch);
+  memset(w, 0, sizeof *w);
+}
+
+void cp_act_apply(int act, double par, double *v, long n) {
+  switch (act) {
+  case CP_RELU:
+    for (long i = 0; i < n; i++) v[i] = v[i] > 0.0 ? v[i] : 0.0;
+    break;
+  case CP_LEAKY:
+    for (long i = 0; i < n; i++) v[i] = v[i] > 0.0 ? v[i] : par * v[i];
+    break;
+  case CP_TANH:
+    for (long i = 0; i < n; i++) v[i] = tanh(v[i]);
+    break;
+  case CP_SIGMOID:
+    for (long i = 0; i < n; i++) v[i] = 1.0 / (1.0 + exp(-v[i]));
+    break;
+  case CP_SOFTPLUS:
+    for (long i = 0; i < n; i++) v[i] = v[i] > 0.0 ? v[i] + log1p(exp(-v[i])) : log1p(exp(v[i]));
+    break;
+  default:
+    break;
+  }
+}
+
+void cp_softmax_rows(double *v, int n_rows, int n_cols) {
+  for (int r = 0; r < n_rows; r++) {
+    double *p = v + (long)r * n_cols;
+    double m = p[0];
+    for (int c = 1; c < n_cols; c++) if (p[c] > m) m = p[c];
+    double s = 0.0;
+    for (int c = 0; c < n_cols; c++) { p[c] = exp(p[c] - m); s += p[c]; }
+    for (int c = 0; c < n_cols; c++) p[c] /= s;
+  }
+}
+
+static const double *node_in(const cp_net *net, const cp_work *w, const double *x, int p,
+                             int s) {
+  if (p < 0) return x + (long)s * net->c_in * net->l_in;
+  return w->y[p] + (long)s * cp_node_size(&net->L[p]);
+}
+
+/* One sample through one node (all types but batch norm in TRAIN mode). */
+static void node_sample(const cp_net *net, const cp_layer *l, int j, const cp_work *w,
+                        const double *x, int s, int mode, double *scratch) {
+  const double *in = node_in(net, w, x, l->in[0], s);
+  double *y = w->y[j] + (long)s * cp_node_size(l);
+  const long n_out = cp_node_size(l);
+  const double *par = net->par;
+  switch (l->type) {
+  case CP_CONV: {
+    const double *xp = in;
+    int lp = l->l_in;
+    if (l->pad_l || l->pad_r) {
+      lp = l->l_in + l->pad_l + l->pad_r;
+      for (int c = 0; c < l->c_in; c++) {
+        double *d = scratch + (long)c * lp;
+        memset(d, 0, sizeof(double) * (size_t)l->pad_l);
+        memcpy(d + l->pad_l, in + (long)c * l->l_in, sizeof(double) * (size_t)l->l_in);
+        memset(d + l->pad_l + l->l_in, 0, sizeof(double) * (size_t)l->pad_r);
+      }
+      xp = scratch;
+    }
+    cp_conv1d(xp, l->c_in, lp, par + l->w_off, par + l->b_off, l->c_out, l->l_out, l->k,
+              l->stride, l->dil, y);
+    break;
+  }
+  case CP_DENSE: {
+    const long n_in = (long)l->c_in * l->l_in;
+    const double *wt = par + l->w_off;
+    for (int o = 0; o < l->c_out; o++) {
+      double acc = par[l->b_off + o];
+      const double *wo = wt + (long)o * n_in;
+      for (long i = 0; i < n_in; i++) acc += wo[i] * in[i];
+      y[o] = acc;
+    }
+    break;
+  }
+  case CP_MAXPOOL:
+  case CP_AVGPOOL: {
+    for (int c = 0; c < l->c_in; c++) {
+      const double *xc = in + (long)c * l->l_in;
+      double *yc = y + (long)c * l->l_out;
+      for (int t = 0; t < l->l_out; t++) {
+        const double *xw = xc + (long)t * l->stride;
+        double a = xw[0];
+        if (l->type == CP_MAXPOOL) {
+          for (int q = 1; q < l->k; q++) if (xw[q] > a) a = xw[q];
+        } else {
+          for (int q = 1; q < l->k; q++) a += xw[q];
+          a /= l->k;
+        }
+        yc[t] = a;
+      }
+    }
+    break;
+  }
+  case CP_GAVG:
+  case CP_GMAX:
+    for (int c = 0; c < l->c_in; c++) {
+      const double *xc = in + (long)c * l->l_in;
+      double a = xc[0];
+      if (l->type == CP_GMAX) {
+        for (int t = 1; t < l->l_in; t++) if (xc[t] > a) a = xc[t];
+      } else {
+        for (int t = 1; t < l->l_in; t++) a += xc[t];
+        a /= l->l_in;
+      }
+      y[c] = a;
+    }
+    break;
+  case CP_BN: {
+    /* inference statistics (TRAIN mode is handled per batch) */
+    const double *g = par + l->w_off, *bt = par + l->b_off;
+    const double *rm = net->state + l->s_off, *rv = rm + l->c_in;
+    for (int c = 0; c < l->c_in; c++) {
+      double sc = g[c] / sqrt(rv[c] + l->eps), sh = bt[c] - rm[c] * sc;
+      const double *xc = in + (long)c * l->l_in;
+      double *yc = y + (long)c * l->l_in;
+      for (int t = 0; t < l->l_in; t++) yc[t] = xc[t] * sc + sh;
+    }
+    break;
+  }
+  case CP_ADD: {
+    memcpy(y, in, sizeof(double) * (size_t)n_out);
+    for (int q = 1; q < l->n_in; q++) {
+      const double *iq = node_in(net, w, x, l->in[q], s);
+      for (long i = 0; i < n_out; i++) y[i] += iq[i];
+    }
+    break;
+  }
+  case CP_PAD:
+    for (int c = 0; c < l->c_in; c++) {
+      double *d = y + (long)c * l->l_out;
+      for (int t = 0; t < l->pad_l; t++) d[t] = l->pad_val;
+      memcpy(d + l->pad_l, in + (long)c * l->l_in, sizeof(double) * (size_t)l->l_in);
+      for (int t = 0; t < l->pad_r; t++) d[l->pad_l + l->l_in + t] = l->pad_val;
+    }
+    break;
+  default: /* flatten, activation, dropout: copy */
+    memcpy(y, in, sizeof(double) * (size_t)n_out);
+    break;
+  }
+  if (l->act == CP_SOFTMAX) cp_softmax_rows(y, 1, (int)n_out);
+  else if (l->act != CP_LINEAR) cp_act_apply(l->act, l->act_par, y, n_out);
+  if (mode != CP_MODE_INFER && w->mask[j]) {
+    const double *m = w->mask[j] + (long)s * n_out;
+    for (long i = 0; i < n_out; i++) y[i] *= m[i];
+  }
+}
+
+/* Batch norm with batch statistics (TRAIN mode): mean and biased variance
+ * over samples and time, as in training; stored in w->bn_mean/bn_var. */
+static void bn_train(const cp_net *net, const cp_layer *l, int j, cp_work *w,
+                     const double *x, int nb) {
+  const int C = l->c_in, L = l->l_in;
+  double *mu = w->bn_mean[j], *var = w->bn_var[j];
+  const double *g = net->par + l->w_off, *bt = net->par + l->b_off;
+  const double cnt = (double)nb * L;
+  for (int c = 0; c < C; c++) {
+    double s = 0.0;
+    for (int i = 0; i < nb; i++) {
+      const double *xc = node_in(net, w, x, l->in[0], i) + (long)c * L;
+      for (int t = 0; t < L; t++) s += xc[t];
+    }
+    double m = s / cnt, v = 0.0;
+    for (int i = 0; i < nb; i++) {
+      const double *xc = node_in(net, w, x, l->in[0], i) + (long)c * L;
+      for (int t = 0; t < L; t++) v += (xc[t] - m) * (xc[t] - m);
+    }
+    v /= cnt;
+    mu[c] = m;
+    var[c] = v;
+    double sc = g[c] / sqrt(v + l->eps), sh = bt[c] - m * sc;
+    for (int i = 0; i < nb; i++) {
+      const double *xc = node_in(net, w, x, l->in[0], i) + (long)c * L;
+      double *yc = w->y[j] + (long)i * C * L + (long)c * L;
+      for (int t = 0; t < L; t++) yc[t] = xc[t] * sc + sh;
+    }
+  }
+  if (l->act != CP_LINEAR)
+    for (int i = 0; i < nb; i++)
+      cp_act_apply(l->act, l->act_par, w->y[j] + (long)i * C * L, (long)C * L);
+  if (w->mask[j]) {
+    long n = (long)nb * C * L;
+    for (long i = 0; i < n; i++) w->y[j][i] *= w->mask[j][i];
+  }
+}
+
+int cp_forward(const cp_net *net, const double *x, int nb, int mode, cp_work *w) {
+  if (nb > w->nb) return CP_ERR_INPUT;
+  int nt = w->n_threads;
+  for (int j = 0; j < net->n_nodes; j++) {
+    const cp_layer *l = &net->L[j];
+    if (l->type == CP_BN && mode == CP_MODE_TRAIN) {
+      bn_train(net, l, j, w, x, nb);
+      continue;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && nb > 1)
+#endif
+    for (int s = 0; s < nb; s++) {
+      int tid = 0;
+#ifdef _OPENMP
+      tid = omp_get_thread_num();
+#endif
+      node_sample(net, l, j, w, x, s, mode, w->scratch + (long)tid * w->scratch_per_thread);
+    }
+  }
+  (void)nt;
+  return CP_OK;
+}
+
+void cp_draw_masks(const cp_net *net, cp_work *w, int nb, const double *rate,
+                   uint64_t seed, uint64_t stream_base) {
+  for (int s = 0; s < nb; s++) {
+    cp_rng r;
+    cp_rng_init(&r, seed, stream_base + (uint64_t)s);
+    for (int j = 0; j < net->n_nodes; j++) {
+      if (!w->mask[j]) continue;
+      const cp_layer *l = &net->L[j];
+      double p = (rate && rate[j] >= 0.0) ? rate[j] : l->rate;
+      long n = cp_node_size(l);
+      double *m = w->mask[j] + (long)s * n;
+      double keep = 1.0 / (1.0 - p);
+      for (long i = 0; i < n; i++) m[i] = (p <= 0.0 || cp_rng_unif(&r) >= p) ? keep : 0.0;
+    }
+  }
+}
+
+void cp_receptive_fields(const cp_net *net, long *jump, long *size, long *start) {
+  for (int j = 0; j < net->n_nodes; j++) {
+    const cp_layer *l = &net->L[j];
+    long J = 1, R = 1, S = 0;
+    int p = l->in[0];
+    if (p >= 0) { J = jump[p]; R = size[p]; S = start[p]; }
+    if (R < 0) { jump[j] = J; size[j] = -1; start[j] = S; continue; }
+    switch (l->type) {
+    case CP_CONV:
+      S = S - (long)l->pad_l * J;
+      R = R + (long)(l->k - 1) * l->dil * J;
+      J = J * l->stride;
+      break;
+    case CP_MAXPOOL:
+    case CP_AVGPOOL:
+      R = R + (long)(l->k - 1) * J;
+      J = J * l->stride;
+      break;
+    case CP_PAD:
+      S = S - (long)l->pad_l * J;
+      break;
+    case CP_ADD: {
+      long lo = S, hi = S + R - 1;
+      for (int q = 1; q < l->n_in; q++) {
+        int pq = l->in[q];
+        long Sq = pq >= 0 ? start[pq] : 0, Rq = pq >= 0 ? size[pq] : 1;
+        if (Sq < lo) lo = Sq;
+        if (Sq + Rq - 1 > hi) hi = Sq + Rq - 1;
+      }
+      S = lo;
+      R = hi - lo + 1;
+      break;
+    }
+    case CP_GAVG:
+    case CP_GMAX:
+    case CP_FLATTEN:
+    case CP_DENSE:
+      R = -1;
+      break;
+    default:
+      break;
+    }
+    jump[j] = J;
+    size[j] = R;
+    start[j] = S;
+  }
+}
