@@ -10,12 +10,22 @@
 
 SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads);
 SEXP cp_rf_r(SEXP spec);
+SEXP cp_train_epoch_r(SEXP spec, SEXP x, SEXP y, SEXP cw, SEXP opt, SEXP ctrl,
+                      SEXP threads);
+SEXP cp_evaluate_r(SEXP spec, SEXP x, SEXP y, SEXP cw, SEXP threads);
+SEXP cp_loss_grad_r(SEXP spec, SEXP x, SEXP y, SEXP cw, SEXP mode, SEXP masks,
+                    SEXP threads);
+SEXP cp_adam_r(SEXP par, SEXP grad, SEXP m, SEXP v, SEXP step, SEXP ctrl);
 
 /* Cast through void (*)(void), the type GCC allows any function pointer to. */
 #define CP_FN(f) ((DL_FUNC)(void (*)(void))(f))
 
 #define CP_CALL_ENTRIES \
   {"cp_forward_r", CP_FN(&cp_forward_r), 4}, \
-  {"cp_rf_r", CP_FN(&cp_rf_r), 1},
+  {"cp_rf_r", CP_FN(&cp_rf_r), 1}, \
+  {"cp_train_epoch_r", CP_FN(&cp_train_epoch_r), 7}, \
+  {"cp_evaluate_r", CP_FN(&cp_evaluate_r), 5}, \
+  {"cp_loss_grad_r", CP_FN(&cp_loss_grad_r), 7}, \
+  {"cp_adam_r", CP_FN(&cp_adam_r), 6},
 
 #endif
