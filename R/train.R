@@ -32,7 +32,9 @@
 #'   `levels(factor(y))`.
 #' @param epochs Number of passes over the training data.
 #' @param batch_size Samples per mini-batch (between 1 and the number of
-#'   training samples; the last batch of an epoch may be smaller).
+#'   training samples; the last batch of an epoch may be smaller). The
+#'   default, 32, is lowered to the number of training samples when there are
+#'   fewer.
 #' @param lr Adam learning rate (> 0).
 #' @param weight_decay L2 penalty added to the gradient (>= 0).
 #' @param validation_split Fraction of the training data (chosen at random)
@@ -165,6 +167,7 @@ fit_model <- function(model, x, y = NULL, epochs = 50, batch_size = 32, lr = 1e-
       )
     }
   }
+  if (missing(batch_size)) batch_size <- min(batch_size, n)
   check_whole(batch_size, "batch_size", min = 1, max = n)
   cw <- check_class_weights(class_weights, y, classes)
 
@@ -304,8 +307,9 @@ fit_build_model <- function(model, x, n_classes, args) {
     }
     bad <- setdiff(nm, allowed)
     if (length(bad) > 0L) {
-      cli::cli_abort(c("Unknown argument{?s} {.arg {bad}} for architecture {.val {model}}.",
-        i = "{.fn arch_{model}} takes {.arg {allowed}}."
+      fn_name <- paste0("arch_", model)
+      cli::cli_abort(c("Unknown argument{?s} {.arg {bad}}.",
+        i = paste0("Architecture \"", model, "\" ({.fn ", fn_name, "}) takes {.arg {allowed}}.")
       ), call = NULL)
     }
     xx <- if (inherits(x, "cphap_data")) x$x else x
@@ -319,7 +323,8 @@ fit_build_model <- function(model, x, n_classes, args) {
     return(cphap_model(do.call(fn, c(list(input_dim, n_classes), args))))
   }
   if (length(args) > 0L) {
-    cli::cli_abort("Unknown argument{?s} {.arg {names(args) %||% '...'}}: extra arguments are only used when {.arg model} names an architecture.",
+    extra <- names(args) %||% "..."
+    cli::cli_abort("Unknown argument{?s} {.arg {extra}}: extra arguments are only used when {.arg model} names an architecture.",
       call = NULL
     )
   }
