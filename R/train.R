@@ -363,6 +363,18 @@ unflatten_params <- function(model, par, state = NULL) {
   })
 }
 
+# One line about training, for print.cphap_model().
+print_training_line <- function(h) {
+  be <- attr(h, "best_epoch")
+  if (is.null(be) || nrow(h) == 0L) {
+    return(invisible())
+  }
+  row <- h[h$epoch == be, , drop = FALSE]
+  val <- if (!is.na(row$val_accuracy)) sprintf(", validation accuracy %.3f", row$val_accuracy) else ""
+  cat_line("Trained {nrow(h)} epoch{?s}; weights of epoch {be} (training accuracy {sprintf('%.3f', row$accuracy)}{val})")
+  invisible()
+}
+
 #' @export
 print.cphap_history <- function(x, ...) {
   n <- nrow(x)
