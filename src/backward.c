@@ -16,7 +16,13 @@ static int conv_fast_dx(const cp_layer *l) {
 static long conv_bscratch(const cp_layer *l) {
   long lp = (long)l->l_in + l->pad_l + l->pad_r;
   long span = (long)(l->k - 1) * l->dil;
-  return 2L * l->c_in * lp + (long)l->c_out * (l->l_out + 2 * span);
+  long n = 2L * l->c_in * lp + (long)l->c_out * (l->l_out + 2 * span);
+  if (l->stride > 1) {
+    /* phases of the input and the phase weight gradient */
+    long kq = span / l->stride + 1, lq = l->l_out + kq - 1;
+    n += (long)l->c_in * l->stride * lq + (long)l->c_out * l->c_in * l->stride * kq;
+  }
+  return n;
 }
 
 int cp_bwork_alloc(cp_bwork *b, const cp_net *net, int nb, int n_threads) {
@@ -141,21 +147,32 @@ static void conv_backward(const cp_layer *l, const double *par, const double *wt
   if (st == 1) {
     cp_conv1d_dw(xp, ci, lp, g, co, lo, k, dil, dw);
   } else {
-    const double *w = par + l->w_off;
-    (void)w;
-    for (int o = 0; o < co; o++) {
-      const double *go = g + (long)o * lo;
-      for (int i = 0; i < ci; i++) {
+    /* A stride-s convolution is a stride-1 convolution over the s phases of
+     * its input (phase r of channel i holds xp[i][u*s + r]); tap kk reads
+     * phase (kk*dil) % s at offset (kk*dil) / s. The phase kernel's weight
+     * gradient comes from the fast kernel, then goes back to the taps. */
+    const int kq = span / st + 1, lq = lo + kq - 1, cq = ci * st;
+    double *xq = gp + (long)co * (lo + 2 * span);
+    double *dwq = xq + (long)cq * lq;
+    for (int i = 0; i < ci; i++)
+      for (int r = 0; r < st; r++) {
         const double *xi = xp + (long)i * lp;
-        double *d = dw + ((long)o * ci + i) * k;
-        for (int kk = 0; kk < k; kk++) {
-          const double *xk = xi + (long)kk * dil;
-          double s = 0.0;
-          for (int t = 0; t < lo; t++) s += go[t] * xk[(long)t * st];
-          d[kk] += s;
+        double *d = xq + ((long)i * st + r) * lq;
+        for (int u = 0; u < lq; u++) {
+          const long src = (long)u * st + r;
+          d[u] = src < lp ? xi[src] : 0.0;
         }
       }
-    }
+    memset(dwq, 0, sizeof(double) * (size_t)co * (size_t)cq * (size_t)kq);
+    cp_conv1d_dw(xq, cq, lq, g, co, lo, kq, 1, dwq);
+    for (int o = 0; o < co; o++)
+      for (int i = 0; i < ci; i++) {
+        double *d = dw + ((long)o * ci + i) * k;
+        for (int kk = 0; kk < k; kk++) {
+          const int off = kk * dil;
+          d[kk] += dwq[((long)o * cq + (long)i * st + off % st) * kq + off / st];
+        }
+      }
   }
   if (!dx) return;
   if (st == 1) {
