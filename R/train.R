@@ -80,7 +80,7 @@ fit_model <- function(model, x, y = NULL, epochs = 50, batch_size = 32, lr = 1e-
                       betas = c(0.9, 0.999), epsilon = 1e-8, verbose = interactive(),
                       ...) {
   if (is.null(y) && inherits(x, "cphap_data")) y <- x$y
-  y <- check_labels(y, "y")
+  y <- check_fit_labels(y, "y")
   classes <- levels(y)
   model <- fit_build_model(model, x, length(classes), list(...))
   x <- as_input(x, model, "x")
@@ -135,7 +135,7 @@ fit_model <- function(model, x, y = NULL, epochs = 50, batch_size = 32, lr = 1e-
       )
     }
     xv <- as_input(vd[[1]], model, "validation_data$x")
-    yv <- check_labels(vd[[2]], "validation_data$y", min_classes = 1L)
+    yv <- check_fit_labels(vd[[2]], "validation_data$y", min_classes = 1L)
     if (length(yv) != dim(xv)[1]) {
       cli::cli_abort("{.arg validation_data} has {dim(xv)[1]} series but {length(yv)} label{?s}.",
         call = NULL
@@ -234,7 +234,7 @@ fit_model <- function(model, x, y = NULL, epochs = 50, batch_size = 32, lr = 1e-
 }
 
 # Labels: no NA, at least two classes; a factor.
-check_labels <- function(y, arg, min_classes = 2L) {
+check_fit_labels <- function(y, arg, min_classes = 2L) {
   if (is.null(y)) {
     cli::cli_abort("{.arg {arg}} is missing: give one class label per series.", call = NULL)
   }

@@ -389,11 +389,25 @@ int cp_backward(const cp_net *net, const double *x, int nb, int mode, const cp_w
           wt[((long)i * l->c_out + o) * l->k + (l->k - 1 - kk)] =
               w[((long)o * l->c_in + i) * l->k + kk];
   }
-  for (int j = n - 1; j >= 0; j--) {
-    const cp_layer *l = &net->L[j];
-    const long sz = cp_node_size(l);
-    const double *mask = use_mask ? fw->mask[j] : NULL;
-    const int bn_batch = l->type == CP_BN && mode == CP_MODE_TRAIN;
+  /* Segments between batch-norm nodes in TRAIN mode: within a segment each
+   * group of samples runs backward through all its nodes (one parallel
+   * region per segment); a batch-norm node in TRAIN mode needs the whole
+   * batch and runs on its own. */
+  int j_hi = n - 1;
+  while (j_hi >= 0) {
+    const cp_layer *lh = &net->L[j_hi];
+    if (lh->type == CP_BN && mode == CP_MODE_TRAIN) {
+      const long sz = cp_node_size(lh);
+      const double *mask = use_mask ? fw->mask[j_hi] : NULL;
+      for (int s = 0; s < nb; s++)
+        act_backward(lh, fw->y[j_hi] + (long)s * sz, mask ? mask + (long)s * sz : NULL,
+                     bw->dy[j_hi] + (long)s * sz, sz);
+      bn_train_backward(net, lh, fw, bw, j_hi, x, nb, bw->gbuf);
+      j_hi--;
+      continue;
+    }
+    int j_lo = j_hi;
+    while (j_lo > 0 && !(net->L[j_lo - 1].type == CP_BN && mode == CP_MODE_TRAIN)) j_lo--;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1 && ng > 1)
 #endif
@@ -406,12 +420,17 @@ int cp_backward(const cp_net *net, const double *x, int nb, int mode, const cp_w
       double *gw = bw->gbuf + (long)gi * np;
       const int s_end = (gi + 1) * CP_BGROUP < nb ? (gi + 1) * CP_BGROUP : nb;
       for (int s = gi * CP_BGROUP; s < s_end; s++) {
-        double *g = bw->dy[j] + (long)s * sz;
-        act_backward(l, fw->y[j] + (long)s * sz, mask ? mask + (long)s * sz : NULL, g, sz);
-        if (!bn_batch) node_backward(net, l, fw, bw, j, x, s, mode, g, gw, scr);
+        for (int j = j_hi; j >= j_lo; j--) {
+          const cp_layer *l = &net->L[j];
+          const long sz = cp_node_size(l);
+          const double *mask = use_mask ? fw->mask[j] : NULL;
+          double *g = bw->dy[j] + (long)s * sz;
+          act_backward(l, fw->y[j] + (long)s * sz, mask ? mask + (long)s * sz : NULL, g, sz);
+          node_backward(net, l, fw, bw, j, x, s, mode, g, gw, scr);
+        }
       }
     }
-    if (bn_batch) bn_train_backward(net, l, fw, bw, j, x, nb, bw->gbuf);
+    j_hi = j_lo - 1;
   }
   (void)nt;
   /* fixed-order reduction of the group buffers */
