@@ -418,7 +418,7 @@ int cp_forward(const cp_net *net, const double *x, int nb, int mode, cp_work *w)
     while (j1 < n && !(net->L[j1].type == CP_BN && mode == CP_MODE_TRAIN)) j1++;
     if (j1 > j0) {
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && nb > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1 && nb > 1)
 #endif
       for (int s = 0; s < nb; s++) {
         int tid = 0;
