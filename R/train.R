@@ -212,8 +212,8 @@ fit_model <- function(model, x, y = NULL, epochs = 50, batch_size = 32, lr = 1e-
     } else {
       since_best <- since_best + 1L
     }
-    status <- sprintf("loss %.4f acc %.3f", res$loss, res$accuracy)
-    if (!is.null(xv)) status <- paste0(status, sprintf(" | val_loss %.4f val_acc %.3f", ev[1], ev[2]))
+    status <- sprintf("loss %.3f acc %.2f", res$loss, res$accuracy)
+    if (!is.null(xv)) status <- paste0(status, sprintf(" | val %.3f %.2f", ev[1], ev[2]))
     if (verbose) cli::cli_progress_update(set = ep)
     if (!is.null(patience) && since_best >= patience) break
   }
