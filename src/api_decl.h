@@ -12,6 +12,14 @@
 SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads);
 SEXP cp_rf_r(SEXP spec);
 
+/* training (api_train.c) */
+SEXP cp_train_epoch_r(SEXP spec, SEXP x, SEXP y, SEXP cw, SEXP opt, SEXP ctrl,
+                      SEXP threads);
+SEXP cp_evaluate_r(SEXP spec, SEXP x, SEXP y, SEXP cw, SEXP threads);
+SEXP cp_loss_grad_r(SEXP spec, SEXP x, SEXP y, SEXP cw, SEXP mode, SEXP masks,
+                    SEXP threads);
+SEXP cp_adam_r(SEXP par, SEXP grad, SEXP m, SEXP v, SEXP step, SEXP ctrl);
+
 /* clustering (api_cluster.c) */
 SEXP cp_kmeans_r(SEXP x, SEXP k, SEXP n_start, SEXP max_iter, SEXP threads);
 SEXP cp_kshape_r(SEXP x, SEXP k, SEXP n_start, SEXP max_iter, SEXP threads);
@@ -38,6 +46,10 @@ SEXP cp_znorm_rows_r(SEXP x);
   {"cp_pairdist_r", CP_FN(&cp_pairdist_r), 3}, \
   {"cp_silhouette_r", CP_FN(&cp_silhouette_r), 4}, \
   {"cp_calinski_harabasz_r", CP_FN(&cp_calinski_harabasz_r), 4}, \
-  {"cp_znorm_rows_r", CP_FN(&cp_znorm_rows_r), 1},
+  {"cp_znorm_rows_r", CP_FN(&cp_znorm_rows_r), 1}, \
+  {"cp_train_epoch_r", CP_FN(&cp_train_epoch_r), 7}, \
+  {"cp_evaluate_r", CP_FN(&cp_evaluate_r), 5}, \
+  {"cp_loss_grad_r", CP_FN(&cp_loss_grad_r), 7}, \
+  {"cp_adam_r", CP_FN(&cp_adam_r), 6},
 
 #endif
