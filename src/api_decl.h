@@ -10,12 +10,15 @@
 
 SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads);
 SEXP cp_rf_r(SEXP spec);
+SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP params,
+                    SEXP mc, SEXP threads);
 
 /* Cast through void (*)(void), the type GCC allows any function pointer to. */
 #define CP_FN(f) ((DL_FUNC)(void (*)(void))(f))
 
 #define CP_CALL_ENTRIES \
   {"cp_forward_r", CP_FN(&cp_forward_r), 4}, \
-  {"cp_rf_r", CP_FN(&cp_rf_r), 1},
+  {"cp_rf_r", CP_FN(&cp_rf_r), 1}, \
+  {"cp_relevance_r", CP_FN(&cp_relevance_r), 8},
 
 #endif
