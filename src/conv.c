@@ -1,13 +1,13 @@
 /* 1-D convolution kernel: register-blocked over output channels and time,
- * time innermost so that it vectorises. Compiled twice on x86-64 Linux with
- * GCC (AVX2+FMA and the baseline), chosen at load time. */
+ * time innermost so that it vectorises. Compiled twice on x86-64 with GCC or
+ * clang (AVX2+FMA and the baseline) and chosen at run time from the CPU's
+ * features. (target_clones("arch=haswell") dispatches on the CPU *model*,
+ * so it picked the baseline on every non-Haswell CPU, AMD EPYC included.) */
 #include <string.h>
 #include "net.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define CP_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define CP_CLONES
+#if defined(__GNUC__) && defined(__x86_64__)
+#define CP_DISPATCH 1
 #endif
 
 #if defined(__GNUC__)
@@ -104,8 +104,7 @@ static inline CP_ALWAYS_INLINE void row_generic(const double *xp, int c_in, int 
   }
 }
 
-CP_CLONES
-void cp_conv1d(const double *xp, int c_in, int lp, const double *w, const double *b,
+static inline CP_ALWAYS_INLINE void conv1d_body(const double *xp, int c_in, int lp, const double *w, const double *b,
                int c_out, int l_out, int k, int stride, int dil, double *y) {
   (void)lp;
   if (stride != 1) {
@@ -124,4 +123,29 @@ void cp_conv1d(const double *xp, int c_in, int lp, const double *w, const double
   }
   for (int o = o_full; o < c_out; o++)
     row_generic(xp, c_in, lp, w, k, 1, dil, o, 0, l_out, b, y, l_out);
+}
+
+#ifdef CP_DISPATCH
+__attribute__((target("avx2,fma"))) static void conv1d_avx2(
+    const double *xp, int c_in, int lp, const double *w, const double *b, int c_out,
+    int l_out, int k, int stride, int dil, double *y) {
+  conv1d_body(xp, c_in, lp, w, b, c_out, l_out, k, stride, dil, y);
+}
+#endif
+
+static void conv1d_base(const double *xp, int c_in, int lp, const double *w,
+                        const double *b, int c_out, int l_out, int k, int stride, int dil,
+                        double *y) {
+  conv1d_body(xp, c_in, lp, w, b, c_out, l_out, k, stride, dil, y);
+}
+
+void cp_conv1d(const double *xp, int c_in, int lp, const double *w, const double *b,
+               int c_out, int l_out, int k, int stride, int dil, double *y) {
+#ifdef CP_DISPATCH
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    conv1d_avx2(xp, c_in, lp, w, b, c_out, l_out, k, stride, dil, y);
+    return;
+  }
+#endif
+  conv1d_base(xp, c_in, lp, w, b, c_out, l_out, k, stride, dil, y);
 }

@@ -8,7 +8,7 @@ independently with the gradient trick: for a layer f and relevance R at its
 output, a modified forward pass z = f'(a) gives the input relevance
 a * d/da sum(z * stop_gradient(R / z)).
 
-Writes tests/testthat/fixtures/relevance_<name>.txt.gz, an R expression
+Writes tests/testthat/fixtures/relevance/<name>.txt.gz, an R expression
 evaluating to
 
     list(name, n, output, cases = list(list(rules, seed, relevance), ...))
@@ -326,7 +326,7 @@ def make_one(name, outdir):
     fixture = {"name": name, "n": n_use, "output": outs[-1], "cases": cases,
                "info": {"generator": "tools/make_relevance_fixtures.py",
                         "torch_version": torch.__version__}}
-    path = os.path.join(outdir, "relevance_" + name + ".txt.gz")
+    path = os.path.join(outdir, name + ".txt.gz")
     mf.write_fixture(path, fixture)
     print("%-10s n=%d cases=%d unit_a=%d/%d unit_b=%d/%d@%d size=%d bytes"
           % (name, n_use, len(cases), unit_a, ch_a, unit_b, ch_b, pos_b,
@@ -335,7 +335,7 @@ def make_one(name, outdir):
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    default_out = os.path.join(here, "..", "tests", "testthat", "fixtures")
+    default_out = os.path.join(here, "..", "tests", "testthat", "fixtures", "relevance")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=default_out)
     ap.add_argument("--only", nargs="*", choices=sorted(PLAN))

@@ -41,7 +41,7 @@ test_that("relevance matches PyTorch for every rule, layer type and seed", {
   n_cases <- 0
   for (nm in nets) {
     fx <- read_fixture(nm)
-    rf <- read_fixture(paste0("relevance_", nm))
+    rf <- read_fixture(file.path("relevance", nm))
     m <- cphap_model(fx$model)
     x <- fx$x[seq_len(rf$n), , , drop = FALSE]
     expect_rel_equal(predict(m, x, type = "prob"), rf$output, 1e-12)
