@@ -573,6 +573,7 @@ typedef struct {
   cp_work fw;
   double **rbuf;
   double *r_in, *xin, *scr, *tmp;
+  unsigned char *need;
 } lrp_ws;
 
 static void ws_free(lrp_ws *ws, const cp_net *tn) {
@@ -584,6 +585,7 @@ static void ws_free(lrp_ws *ws, const cp_net *tn) {
   free(ws->xin);
   free(ws->scr);
   free(ws->tmp);
+  free(ws->need);
 }
 
 static int ws_alloc(lrp_ws *ws, const cp_net *tn, const cp_lrp_plan *P, const int *want_mask,
@@ -597,12 +599,101 @@ static int ws_alloc(lrp_ws *ws, const cp_net *tn, const cp_lrp_plan *P, const in
   ws->xin = malloc(sizeof(double) * (size_t)n_in);
   ws->scr = malloc(sizeof(double) * (size_t)(P->scratch + 8));
   ws->tmp = malloc(sizeof(double) * (size_t)(t_run + 1));
-  if (!ws->rbuf || !ws->r_in || !ws->xin || !ws->scr || !ws->tmp) return CP_ERR_ALLOC;
+  ws->need = malloc((size_t)P->max_ch + 1);
+  if (!ws->rbuf || !ws->r_in || !ws->xin || !ws->scr || !ws->tmp || !ws->need)
+    return CP_ERR_ALLOC;
   for (int j = 0; j < tn->n_nodes; j++) {
+    memset(ws->fw.y[j], 0, sizeof(double) * (size_t)cp_node_size(&tn->L[j]));
     ws->rbuf[j] = malloc(sizeof(double) * (size_t)cp_node_size(&tn->L[j]));
     if (!ws->rbuf[j]) return CP_ERR_ALLOC;
   }
   return CP_OK;
+}
+
+/* Forward pass that computes only the channels a unit seed needs at the end
+ * of the net: when the seed node is reached from a convolution c through
+ * channel-wise nodes (activation, batch norm, pooling, dropout), nodes
+ * before c are computed in full and nodes c..top only on the channels in
+ * need[]. Other channels of those nodes keep stale (finite) values that
+ * the backward pass never reads, since their relevance is zero. Returns 0
+ * when the shortcut does not apply (the caller then runs cp_forward). */
+static int chain_start(const cp_net *tn) {
+  int top = tn->n_nodes - 1;
+  for (int j = top; j >= 0; j--) {
+    const cp_layer *l = &tn->L[j];
+    if (l->act == CP_SOFTMAX) return -1;
+    if (j < top && tn->L[j + 1].in[0] != j) return -1;
+    if (l->type == CP_CONV) return j;
+    if (l->type != CP_ACT && l->type != CP_BN && l->type != CP_MAXPOOL &&
+        l->type != CP_AVGPOOL && l->type != CP_DROP)
+      return -1;
+  }
+  return -1;
+}
+
+static void partial_forward(const cp_net *tn, int c0, const double *x, int mode, cp_work *w,
+                            const unsigned char *need, double *scr) {
+  cp_net head = *tn;
+  head.n_nodes = c0;
+  if (c0 > 0) cp_forward(&head, x, 1, mode, w);
+  for (int j = c0; j < tn->n_nodes; j++) {
+    const cp_layer *l = &tn->L[j];
+    const double *in = l->in[0] < 0 ? x : w->y[l->in[0]];
+    double *y = w->y[j];
+    const int Li = l->l_in, Lo = l->l_out;
+    if (l->type == CP_CONV) {
+      const int lp = Li + l->pad_l + l->pad_r;
+      pad_part(in, l->c_in, Li, l->pad_l, l->pad_r, 0, scr);
+      const long per = (long)l->c_in * l->k;
+      int o = 0;
+      while (o < l->c_out) {
+        if (!need[o]) { o++; continue; }
+        int o1 = o;
+        while (o1 < l->c_out && need[o1]) o1++;
+        cp_conv1d(scr, l->c_in, lp, tn->par + l->w_off + o * per, tn->par + l->b_off + o,
+                  o1 - o, Lo, l->k, l->stride, l->dil, y + (long)o * Lo);
+        o = o1;
+      }
+    }
+    for (int c = 0; c < l->c_out; c++) {
+      if (!need[c]) continue;
+      const double *ic = in + (long)c * Li;
+      double *yc = y + (long)c * Lo;
+      switch (l->type) {
+      case CP_CONV:
+        break;
+      case CP_BN: {
+        const double *g = tn->par + l->w_off, *bt = tn->par + l->b_off;
+        const double *rm = tn->state + l->s_off, *rv = rm + l->c_in;
+        double sc = g[c] / sqrt(rv[c] + l->eps), sh = bt[c] - rm[c] * sc;
+        for (int t = 0; t < Li; t++) yc[t] = ic[t] * sc + sh;
+        break;
+      }
+      case CP_MAXPOOL:
+      case CP_AVGPOOL:
+        for (int t = 0; t < Lo; t++) {
+          const double *xw = ic + (long)t * l->stride;
+          double a = xw[0];
+          if (l->type == CP_MAXPOOL) {
+            for (int q = 1; q < l->k; q++) if (xw[q] > a) a = xw[q];
+          } else {
+            for (int q = 1; q < l->k; q++) a += xw[q];
+            a /= l->k;
+          }
+          yc[t] = a;
+        }
+        break;
+      default:
+        memcpy(yc, ic, sizeof(double) * (size_t)Lo);
+        break;
+      }
+      if (l->act != CP_LINEAR) cp_act_apply(l->act, l->act_par, yc, Lo);
+      if (mode != CP_MODE_INFER && w->mask[j]) {
+        const double *m = w->mask[j] + (long)c * Lo;
+        for (int t = 0; t < Lo; t++) yc[t] *= m[t];
+      }
+    }
+  }
 }
 
 #define CP_STORE_BUDGET (1L << 23) /* doubles held for one group of jobs */
@@ -628,6 +719,7 @@ int cp_relevance(const cp_net *net, const cp_lrp_plan *P, const double *x,
     any_mask |= want[j];
   }
   const int t_run = any_mask ? passes : 1;
+  const int chain = chain_start(&tn);
   const int nt = n_threads < 1 ? 1 : n_threads;
   lrp_ws *W = calloc((size_t)nt, sizeof(lrp_ws));
   int *run_from = malloc(sizeof(int) * (size_t)n_jobs);
@@ -685,7 +777,17 @@ int cp_relevance(const cp_net *net, const cp_lrp_plan *P, const double *x,
           xs = ws->xin;
         }
         if (any_mask) cp_draw_masks(&tn, &ws->fw, 1, rate, seed, stream);
-        cp_forward(&tn, xs, 1, any_mask ? CP_MODE_MC : CP_MODE_INFER, &ws->fw);
+        const int mode = any_mask ? CP_MODE_MC : CP_MODE_INFER;
+        int partial = chain >= 0;
+        for (int q = run_from[run]; q < run_to[run] && partial; q++)
+          partial = jobs[q].seed_node == top && !jobs[q].pre && jobs[q].filter_node < 0;
+        if (partial) {
+          memset(ws->need, 0, (size_t)tn.L[top].c_out);
+          for (int q = run_from[run]; q < run_to[run]; q++) ws->need[jobs[q].seed_ch] = 1;
+          partial_forward(&tn, chain, xs, mode, &ws->fw, ws->need, ws->scr);
+        } else {
+          cp_forward(&tn, xs, 1, mode, &ws->fw);
+        }
         for (int q = run_from[run]; q < run_to[run]; q++) {
           double sv;
           cp_lrp_backward(&tn, P, &ws->fw, xs, &jobs[q], pos + (long)q * pos_ld, ws->rbuf,
