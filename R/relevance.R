@@ -383,7 +383,8 @@ relevance_run <- function(model, x, plans, seed, classes, rules, passes, rate, s
   threads <- cphap_threads()
   # masks matter only with rate > 0 and several passes
   mc_on <- rate > 0 && passes > 1L
-  chunk <- if (mc_on) 1L else 256L
+  # samples per call into C: about 50 progress steps with Monte-Carlo passes
+  chunk <- if (mc_on) max(1L, as.integer(ceiling(n / 50))) else 256L
   starts <- seq(1L, n, by = chunk)
   total <- length(starts) * length(plans)
   bar <- NULL
@@ -543,6 +544,7 @@ print.summary.cphap_relevance <- function(x, ...) {
 #' r <- unit_relevance(m, rnorm(64), "conv3", channel = 2, passes = 30)
 #' ggplot2::autoplot(r, band = "quantile")
 #' @importFrom ggplot2 autoplot .data
+#' @method autoplot cphap_relevance
 #' @export
 autoplot.cphap_relevance <- function(object, sample = NULL, layer = NULL, channel = NULL,
                                      band = c("sd", "quantile", "none"), ...) {
@@ -593,7 +595,11 @@ autoplot.cphap_relevance <- function(object, sample = NULL, layer = NULL, channe
   multi_unit <- length(unique(d$unit)) > 1L
   rows <- if (multi_unit) "unit + panel" else "panel"
   cols <- if (length(levels(d$input_channel)) > 1L) "input_channel" else "."
-  p + ggplot2::facet_grid(stats::as.formula(paste(rows, "~", cols)), scales = "free_y")
+  if (!multi_unit) p <- p + ggplot2::labs(subtitle = d$unit[1])
+  lab <- ggplot2::labeller(input_channel = function(v) paste("input channel", v))
+  p + ggplot2::facet_grid(stats::as.formula(paste(rows, "~", cols)), scales = "free_y",
+    labeller = lab
+  )
 }
 
 unit_label <- function(d) {

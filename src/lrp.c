@@ -752,7 +752,7 @@ int cp_relevance(const cp_net *net, const cp_lrp_plan *P, const double *x,
       run_to[n_runs - 1] = q + 1;
     }
     const long n_tasks = (long)n_runs * t_run;
-    const long chunk = 16L * nt;
+    const long chunk = 64L * nt; /* tasks between interrupt checks */
     for (long c0 = 0; st == CP_OK && c0 < n_tasks; c0 += chunk) {
       long c1 = c0 + chunk < n_tasks ? c0 + chunk : n_tasks;
 #ifdef _OPENMP
