@@ -13,6 +13,7 @@ int main(void) {
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
   const long n = 100000000;
   for (long i = 0; i < n; i++) {
+#pragma GCC unroll 12
     for (int j = 0; j < 12; j++) a[j] = a[j] * m + c;
     __asm__ volatile("" : "+x"(a[0]), "+x"(a[1]), "+x"(a[2]), "+x"(a[3]), "+x"(a[4]), "+x"(a[5]),
                      "+x"(a[6]), "+x"(a[7]), "+x"(a[8]), "+x"(a[9]), "+x"(a[10]), "+x"(a[11]));
