@@ -10,12 +10,18 @@
 
 SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads);
 SEXP cp_rf_r(SEXP spec);
+SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads);
+SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads);
+SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels);
 
 /* Cast through void (*)(void), the type GCC allows any function pointer to. */
 #define CP_FN(f) ((DL_FUNC)(void (*)(void))(f))
 
 #define CP_CALL_ENTRIES \
   {"cp_forward_r", CP_FN(&cp_forward_r), 4}, \
-  {"cp_rf_r", CP_FN(&cp_rf_r), 1},
+  {"cp_rf_r", CP_FN(&cp_rf_r), 1}, \
+  {"cp_thresholds_r", CP_FN(&cp_thresholds_r), 5}, \
+  {"cp_high_nodes_r", CP_FN(&cp_high_nodes_r), 5}, \
+  {"cp_windows_r", CP_FN(&cp_windows_r), 6},
 
 #endif

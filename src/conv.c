@@ -4,8 +4,13 @@
 #include <string.h>
 #include "net.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define CP_CLONES __attribute__((target_clones("arch=haswell", "default")))
+/* "arch=haswell" would dispatch on the CPU model (never true on AMD);
+ * x86-64-v3 (GCC >= 12) and "avx2" dispatch on features. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    __GNUC__ >= 12
+#define CP_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define CP_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define CP_CLONES
 #endif
