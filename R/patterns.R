@@ -242,17 +242,10 @@ print.cphap_periods <- function(x, ...) {
 }
 
 # Z-normalise every series (sample and channel) of an array [n, C, L]:
-# mean 0, sd 1 (denominator L - 1); a constant series becomes zeros. The
-# same convention as znorm() of the data tools.
+# mean 0, sd 1 (denominator L - 1); a constant series becomes zeros
+# (see znorm()).
 znorm_input <- function(x) {
-  d <- dim(x)
-  m <- matrix(x, d[1] * d[2], d[3])
-  mu <- rowMeans(m)
-  dev <- m - mu
-  s <- sqrt(rowSums(dev^2) / max(d[3] - 1L, 1L))
-  z <- dev / s
-  z[s == 0 | !is.finite(s), ] <- 0
-  array(z, d)
+  znorm(x, margin = c(1L, 2L))
 }
 
 #' Input windows of highly activated periods
