@@ -58,7 +58,7 @@ check_vec <- function(x, arg, n, min = 1) {
 #' Architectures of the standard temporal networks
 #'
 #' Plain-list descriptions (see [cphap_model()]) with freshly initialised
-#' weights, ready for [fit_model()]:
+#' weights, ready for training with `fit_model()`:
 #' * `arch_cnn()`: the 3-block CNN of the CPHAP paper: convolutions with 32,
 #'   64 and 128 channels and kernels 15, 11 and 7 (the first with stride 2),
 #'   ReLU, max pooling 8/4, 4/2 and 4/2 (size/stride), dropout and a dense

@@ -66,10 +66,10 @@ as_input <- function(x, model, arg = "x") {
 # Run the network; returns one array [n, C_j, L_j] per requested node.
 forward_nodes <- function(model, x, nodes) {
   n <- dim(x)[1]
-  res <- .Call(cp_forward_r, model$spec, aperm(x, 3:1), as.integer(nodes - 1L), cphap_threads())
+  res <- .Call(cp_forward_r, model$spec, x, as.integer(nodes - 1L), cphap_threads())
   lapply(seq_along(nodes), function(q) {
     d <- model$layers[[nodes[q]]]$dim_out
-    aperm(array(res[[q]], c(d[2], d[1], n)), 3:1)
+    array(res[[q]], c(n, d[1], d[2]))
   })
 }
 

@@ -17,8 +17,7 @@ ip <- interpretable_layers(model)
 nodes <- c(ip$node, length(model$layers))
 
 # cphap: the C forward pass (as activations() calls it) ...
-xt <- aperm(x, 3:1)
-t_c <- median_time(function() .Call(cphap:::cp_forward_r, model$spec, xt, as.integer(nodes - 1L), threads))
+t_c <- median_time(function() .Call(cphap:::cp_forward_r, model$spec, x, as.integer(nodes - 1L), threads))
 # ... and the full R call returning arrays [n, C, L] of every interpretable layer
 t_r <- median_time(function() activations(model, x, format = "array"), reps = 3)
 

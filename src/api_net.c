@@ -4,8 +4,27 @@
 
 #define CP_CHUNK 16
 
-/* Forward pass of all samples; returns a list with one double vector per
- * requested node, each [sample][channel][time]. */
+/* Copy a chunk of samples [nb][c][l] (C order) into an R array [n, c, l]
+ * (column-major, sample fastest) at sample offset s0. */
+static void chunk_to_r(const double *src, int nb, long c, long l, double *dst, long n, long s0) {
+  for (int s = 0; s < nb; s++) {
+    const double *p = src + (long)s * c * l;
+    for (long cc = 0; cc < c; cc++)
+      for (long t = 0; t < l; t++) dst[s0 + s + n * (cc + c * t)] = p[cc * l + t];
+  }
+}
+
+/* Gather samples [s0, s0 + nb) of an R array [n, c, l] into C order. */
+void cp_api_gather(const double *x, long n, long c, long l, long s0, int nb, double *dst) {
+  for (int s = 0; s < nb; s++) {
+    double *p = dst + (long)s * c * l;
+    for (long cc = 0; cc < c; cc++)
+      for (long t = 0; t < l; t++) p[cc * l + t] = x[s0 + s + n * (cc + c * t)];
+  }
+}
+
+/* Forward pass of all samples of x, an R array [n, C, L]; returns a list
+ * with one R array [n, C_j, L_j] (as a plain vector) per requested node. */
 SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads) {
   cp_net net;
   cp_api_net(spec, &net);
@@ -25,16 +44,17 @@ SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads) {
     dst[q] = REAL(VECTOR_ELT(out, q));
   }
   int chunk = n < CP_CHUNK * nt ? n : CP_CHUNK * nt;
+  const long per_in = (long)net.c_in * net.l_in;
+  double *xc = (double *)R_alloc((size_t)chunk * (size_t)per_in, sizeof(double));
   cp_work w;
   int st = cp_work_alloc(&w, &net, chunk, NULL, nt);
-  const double *xs = REAL(x);
-  const long per_in = (long)net.c_in * net.l_in;
   for (int s0 = 0; st == CP_OK && s0 < n; s0 += chunk) {
     int nb = n - s0 < chunk ? n - s0 : chunk;
-    st = cp_forward(&net, xs + (long)s0 * per_in, nb, CP_MODE_INFER, &w);
+    cp_api_gather(REAL(x), n, net.c_in, net.l_in, s0, nb, xc);
+    st = cp_forward(&net, xc, nb, CP_MODE_INFER, &w);
     for (int q = 0; st == CP_OK && q < n_req; q++) {
-      long sz = cp_node_size(&net.L[req[q]]);
-      memcpy(dst[q] + (long)s0 * sz, w.y[req[q]], sizeof(double) * (size_t)nb * (size_t)sz);
+      const cp_layer *l = &net.L[req[q]];
+      chunk_to_r(w.y[req[q]], nb, l->c_out, l->l_out, dst[q], n, s0);
     }
     if (st == CP_OK && cp_interrupted()) st = CP_ERR_INTERRUPT;
   }

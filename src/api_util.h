@@ -22,5 +22,8 @@ SEXP cp_api_list_get(SEXP list, const char *name);     /* R_NilValue when absent
 void cp_api_net(SEXP spec, cp_net *net);
 /* Check that x is a double vector holding n samples of the net's input
  * shape in [sample][channel][time] order; returns n. */
-int cp_api_samples(SEXP x, const cp_net *net, const char *arg);
+int cp_api_samples(SEXP x, const cp_net *net, const char *arg);/* Gather samples [s0, s0 + nb) of an R array [n, c, l] (column-major) into
+ * C order [nb][c][l]. */
+void cp_api_gather(const double *x, long n, long c, long l, long s0, int nb, double *dst);
+
 #endif

@@ -4,15 +4,13 @@
 #include <string.h>
 #include "net.h"
 
-/* "arch=haswell" would dispatch on the CPU model (never true on AMD);
- * x86-64-v3 (GCC >= 12) and "avx2" dispatch on features. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    __GNUC__ >= 12
-#define CP_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define CP_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CP_CLONES
+#include <stdlib.h>
+
+/* Runtime dispatch: the same kernel body compiled for AVX2+FMA and for the
+ * baseline, chosen by the CPU's features (GCC and clang on x86-64). */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define CP_DISPATCH 1
+#define CP_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
 #if defined(__GNUC__)
@@ -87,6 +85,48 @@ static inline CP_ALWAYS_INLINE void block_s1(const double *xp, int c_in, int lp,
 #endif
 }
 
+/* Partial block: OB output channels x 4 time points, stride 1. */
+static inline CP_ALWAYS_INLINE void block4_s1(const double *xp, int c_in, int lp, const double *w,
+                                              int k, int dil, int o0, int t0, const double *b,
+                                              double *y, int l_out) {
+#ifdef CP_HAVE_VEC
+  cp_v4 a0, a1, a2, a3;
+  V4_SET1(a0, b[o0]); V4_SET1(a1, b[o0 + 1]); V4_SET1(a2, b[o0 + 2]); V4_SET1(a3, b[o0 + 3]);
+  const long ws = (long)c_in * k;
+  const double *w0 = w + (long)o0 * ws;
+  for (int i = 0; i < c_in; i++) {
+    const double *xi = xp + (long)i * lp + t0;
+    const double *wi = w0 + (long)i * k;
+    for (int kk = 0; kk < k; kk++) {
+      cp_v4 x0, wv;
+      V4_LOAD(x0, xi + (long)kk * dil);
+      V4_SET1(wv, wi[kk]); a0 += wv * x0;
+      V4_SET1(wv, wi[ws + kk]); a1 += wv * x0;
+      V4_SET1(wv, wi[2 * ws + kk]); a2 += wv * x0;
+      V4_SET1(wv, wi[3 * ws + kk]); a3 += wv * x0;
+    }
+  }
+  double *y0 = y + (long)o0 * l_out + t0;
+  V4_STORE(y0, a0); V4_STORE(y0 + l_out, a1);
+  V4_STORE(y0 + 2L * l_out, a2); V4_STORE(y0 + 3L * l_out, a3);
+#else
+  double acc[OB][4];
+  for (int o = 0; o < OB; o++)
+    for (int t = 0; t < 4; t++) acc[o][t] = b[o0 + o];
+  const long ws = (long)c_in * k;
+  for (int i = 0; i < c_in; i++)
+    for (int kk = 0; kk < k; kk++) {
+      const double *xk = xp + (long)i * lp + t0 + (long)kk * dil;
+      for (int o = 0; o < OB; o++) {
+        double wv = w[(long)(o0 + o) * ws + (long)i * k + kk];
+        for (int t = 0; t < 4; t++) acc[o][t] += wv * xk[t];
+      }
+    }
+  for (int o = 0; o < OB; o++)
+    for (int t = 0; t < 4; t++) y[(long)(o0 + o) * l_out + t0 + t] = acc[o][t];
+#endif
+}
+
 /* Generic single output channel over a time range, any stride. */
 static inline CP_ALWAYS_INLINE void row_generic(const double *xp, int c_in, int lp, const double *w, int k,
                                int stride, int dil, int o, int t_from, int t_to,
@@ -109,24 +149,89 @@ static inline CP_ALWAYS_INLINE void row_generic(const double *xp, int c_in, int 
   }
 }
 
-CP_CLONES
+/* Stride-1 convolution (any dilation). */
+static inline CP_ALWAYS_INLINE void conv_s1(const double *xp, int c_in, int lp, const double *w,
+                                            const double *b, int c_out, int l_out, int k,
+                                            int dil, double *y) {
+  const int o_full = c_out - c_out % OB;
+  const int t_full = l_out - l_out % TB;
+  const int t_four = l_out - l_out % 4;
+  for (int o0 = 0; o0 < o_full; o0 += OB) {
+    for (int t0 = 0; t0 < t_full; t0 += TB)
+      block_s1(xp, c_in, lp, w, k, dil, o0, t0, b, y, l_out);
+    for (int t0 = t_full; t0 < t_four; t0 += 4)
+      block4_s1(xp, c_in, lp, w, k, dil, o0, t0, b, y, l_out);
+    if (t_four < l_out)
+      for (int o = o0; o < o0 + OB; o++)
+        row_generic(xp, c_in, lp, w, k, 1, dil, o, t_four, l_out, b, y, l_out);
+  }
+  for (int o = o_full; o < c_out; o++)
+    row_generic(xp, c_in, lp, w, k, 1, dil, o, 0, l_out, b, y, l_out);
+}
+
+#ifdef CP_DISPATCH
+CP_TARGET_AVX2 static void conv_s1_avx2(const double *xp, int c_in, int lp, const double *w,
+                                        const double *b, int c_out, int l_out, int k, int dil,
+                                        double *y) {
+  conv_s1(xp, c_in, lp, w, b, c_out, l_out, k, dil, y);
+}
+#endif
+
+static void conv_s1_base(const double *xp, int c_in, int lp, const double *w, const double *b,
+                         int c_out, int l_out, int k, int dil, double *y) {
+  conv_s1(xp, c_in, lp, w, b, c_out, l_out, k, dil, y);
+}
+
+static void conv_s1_dispatch(const double *xp, int c_in, int lp, const double *w,
+                             const double *b, int c_out, int l_out, int k, int dil, double *y) {
+#ifdef CP_DISPATCH
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    conv_s1_avx2(xp, c_in, lp, w, b, c_out, l_out, k, dil, y);
+    return;
+  }
+#endif
+  conv_s1_base(xp, c_in, lp, w, b, c_out, l_out, k, dil, y);
+}
+
+/* A stride-s convolution is a stride-1 convolution over s phases of the
+ * input: phase p of channel i holds x[i][u*s + p]. Tap kk reads phase
+ * (kk*dil) % s at offset (kk*dil) / s, so the phase kernel has
+ * kq = ((k-1)*dil)/s + 1 taps, zero where no original tap falls. */
 void cp_conv1d(const double *xp, int c_in, int lp, const double *w, const double *b,
                int c_out, int l_out, int k, int stride, int dil, double *y) {
-  (void)lp;
-  if (stride != 1) {
+  if (stride == 1) {
+    conv_s1_dispatch(xp, c_in, lp, w, b, c_out, l_out, k, dil, y);
+    return;
+  }
+  const int s = stride;
+  const int kq = ((k - 1) * dil) / s + 1;
+  const int lq = l_out + kq - 1; /* phase length needed */
+  const int cq = c_in * s;
+  double *xq = malloc(sizeof(double) * (size_t)cq * (size_t)lq);
+  double *wq = calloc((size_t)c_out * (size_t)cq * (size_t)kq, sizeof(double));
+  if (!xq || !wq) {
+    free(xq);
+    free(wq);
     for (int o = 0; o < c_out; o++)
       row_generic(xp, c_in, lp, w, k, stride, dil, o, 0, l_out, b, y, l_out);
     return;
   }
-  const int o_full = c_out - c_out % OB;
-  const int t_full = l_out - l_out % TB;
-  for (int o0 = 0; o0 < o_full; o0 += OB) {
-    for (int t0 = 0; t0 < t_full; t0 += TB)
-      block_s1(xp, c_in, lp, w, k, dil, o0, t0, b, y, l_out);
-    if (t_full < l_out)
-      for (int o = o0; o < o0 + OB; o++)
-        row_generic(xp, c_in, lp, w, k, 1, dil, o, t_full, l_out, b, y, l_out);
-  }
-  for (int o = o_full; o < c_out; o++)
-    row_generic(xp, c_in, lp, w, k, 1, dil, o, 0, l_out, b, y, l_out);
+  for (int i = 0; i < c_in; i++)
+    for (int p = 0; p < s; p++) {
+      double *d = xq + ((long)i * s + p) * lq;
+      for (int u = 0; u < lq; u++) {
+        long src = (long)u * s + p;
+        d[u] = src < lp ? xp[(long)i * lp + src] : 0.0;
+      }
+    }
+  for (int o = 0; o < c_out; o++)
+    for (int i = 0; i < c_in; i++)
+      for (int kk = 0; kk < k; kk++) {
+        int off = kk * dil;
+        wq[((long)o * cq + (long)i * s + off % s) * kq + off / s] =
+            w[((long)o * c_in + i) * k + kk];
+      }
+  conv_s1_dispatch(xq, cq, lq, wq, b, c_out, l_out, kq, 1, y);
+  free(xq);
+  free(wq);
 }
