@@ -53,7 +53,7 @@ thresholds <- function(model, reference, layers = NULL, alpha = 0.05) {
   rows <- resolve_layers(model, layers)
   ip <- model$interp[rows, , drop = FALSE]
   res <- .Call(
-    cp_thresholds_r, model$spec, aperm(x, 3:1), as.integer(ip$node - 1L),
+    cp_thresholds_r, model$spec, x, as.integer(ip$node - 1L),
     1 - alpha, cphap_threads()
   )
   n <- dim(x)[1]
@@ -203,7 +203,7 @@ activated_periods <- function(model, x, thresholds, layers = NULL, channels = NU
     t
   }))
   res <- .Call(
-    cp_high_nodes_r, model$spec, aperm(x, 3:1), as.integer(ip$node - 1L),
+    cp_high_nodes_r, model$spec, x, as.integer(ip$node - 1L),
     as.double(thr), cphap_threads()
   )
   levels <- model$interp$name
@@ -314,7 +314,7 @@ windows_of <- function(model, x, periods, row, input_channels = NULL, joint = FA
     )
   }
   idx <- which(as.character(periods$layer) == ip$name & periods$inside)
-  xa <- aperm(x, 3:1)
+  xa <- x
   cut <- function(ch) {
     w <- .Call(
       cp_windows_r, xa, as.integer(dim(x)), as.integer(periods$sample[idx]),

@@ -76,7 +76,7 @@ plot_gallery <- function(object, s, cl, clusters, labs, max_members, subtitle) {
   })
   rows <- unlist(members)
   per <- data.frame(sample = a$sample[rows], start = a$start[rows], layer = s$layer, inside = TRUE)
-  xa <- aperm(object$x, 3:1)
+  xa <- object$x
   w <- .Call(cp_windows_r, xa, as.integer(dim(object$x)), as.integer(per$sample),
              as.integer(per$start), as.integer(R), as.integer(chans))
   nb <- length(chans)

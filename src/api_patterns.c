@@ -19,6 +19,17 @@ static const int *api_nodes(SEXP nodes, const cp_net *net, int *n_req) {
   return req;
 }
 
+/* Fetch samples of an R array [n, C, L] (column-major) in C order. */
+typedef struct {
+  const double *x;
+  long n, c, l;
+} api_src;
+
+static void api_fetch(void *ctx, int s0, int nb, double *dst) {
+  const api_src *s = (const api_src *)ctx;
+  cp_api_gather(s->x, s->n, s->c, s->l, s0, nb, dst);
+}
+
 static int api_chunk(int n, int nt) {
   int chunk = CP_PAT_CHUNK * nt;
   return n < chunk ? n : chunk;
@@ -43,8 +54,9 @@ SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads) {
   int nt = cp_api_threads(threads);
   SEXP thr = PROTECT(Rf_allocVector(REALSXP, nch));
   int passes = 0;
-  int st = cp_thresholds(&net, REAL(x), n, req, n_req, p, api_chunk(n, nt), nt, REAL(thr),
-                         &passes);
+  api_src src = {REAL(x), n, net.c_in, net.l_in};
+  int st = cp_thresholds(&net, api_fetch, &src, n, req, n_req, p, api_chunk(n, nt), nt,
+                         REAL(thr), &passes);
   cp_api_stop_status(st, "thresholds");
   SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
   SET_VECTOR_ELT(out, 0, thr);
@@ -71,7 +83,9 @@ SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads) {
     Rf_error("'thresholds' must be a double vector of length %ld", (long)nch);
   int nt = cp_api_threads(threads);
   cp_nodes o;
-  int st = cp_high_nodes(&net, REAL(x), n, req, n_req, REAL(thr), api_chunk(n, nt), nt, &o);
+  api_src src = {REAL(x), n, net.c_in, net.l_in};
+  int st = cp_high_nodes(&net, api_fetch, &src, n, req, n_req, REAL(thr), api_chunk(n, nt), nt,
+                         &o);
   if (st != CP_OK) {
     cp_nodes_free(&o);
     cp_api_stop_status(st, "highly activated nodes");
@@ -105,7 +119,7 @@ SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads) {
   return out;
 }
 
-/* Windows: x double [sample][channel][time] with dims c(n, C, L); sample
+/* Windows: x a double array [n, C, L] (dims c(n, C, L)); sample
  * and start 1-based integer vectors; len; channels 1-based. Returns a
  * numeric matrix nw x (length(channels) * len). */
 SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels) {

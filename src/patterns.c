@@ -229,8 +229,14 @@ static int chan_done(const qchan *ch) {
   return ch->t[0].mode == Q_DONE && ch->t[1].mode == Q_DONE;
 }
 
-int cp_thresholds(const cp_net *net, const double *x, int n, const int *nodes, int n_req,
-                  double prob, int chunk, int n_threads, double *thr, int *n_passes) {
+void cp_fetch_contig(void *ctx, int s0, int nb, double *dst) {
+  const cp_contig *c = (const cp_contig *)ctx;
+  memcpy(dst, c->x + (long)s0 * c->per_sample, sizeof(double) * (size_t)nb * (size_t)c->per_sample);
+}
+
+int cp_thresholds(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const int *nodes,
+                  int n_req, double prob, int chunk, int n_threads, double *thr,
+                  int *n_passes) {
   int nch = 0;
   for (int q = 0; q < n_req; q++) nch += net->L[nodes[q]].c_out;
   if (n_passes) *n_passes = 0;
@@ -258,8 +264,10 @@ int cp_thresholds(const cp_net *net, const double *x, int n, const int *nodes, i
   int st = CP_OK;
   cp_work w;
   if (chunk > n) chunk = n;
-  st = cp_work_alloc(&w, net, chunk, NULL, n_threads);
   const long per_in = (long)net->c_in * net->l_in;
+  double *xc = malloc(sizeof(double) * (size_t)chunk * (size_t)per_in);
+  st = cp_work_alloc(&w, net, chunk, NULL, n_threads);
+  if (!xc) st = CP_ERR_ALLOC;
   int passes = 0;
   while (st == CP_OK) {
     int active = 0;
@@ -273,7 +281,8 @@ int cp_thresholds(const cp_net *net, const double *x, int n, const int *nodes, i
     passes++;
     for (int s0 = 0; st == CP_OK && s0 < n; s0 += chunk) {
       int nb = n - s0 < chunk ? n - s0 : chunk;
-      st = cp_forward(net, x + (long)s0 * per_in, nb, CP_MODE_INFER, &w);
+      fetch(ctx, s0, nb, xc);
+      st = cp_forward(net, xc, nb, CP_MODE_INFER, &w);
       if (st != CP_OK) break;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1) if (n_threads > 1)
@@ -297,6 +306,7 @@ int cp_thresholds(const cp_net *net, const double *x, int n, const int *nodes, i
     }
   }
   cp_work_free(&w, net);
+  free(xc);
   if (st == CP_OK) {
     for (g = 0; g < nch; g++) {
       double index = 1.0 + (double)(ch[g].n - 1) * prob;
@@ -350,17 +360,20 @@ void cp_nodes_free(cp_nodes *o) {
   memset(o, 0, sizeof *o);
 }
 
-int cp_high_nodes(const cp_net *net, const double *x, int n, const int *nodes, int n_req,
-                  const double *thr, int chunk, int n_threads, cp_nodes *out) {
+int cp_high_nodes(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const int *nodes,
+                  int n_req, const double *thr, int chunk, int n_threads, cp_nodes *out) {
   memset(out, 0, sizeof *out);
   if (n_req == 0 || n == 0) return CP_OK;
   cp_work w;
   if (chunk > n) chunk = n;
-  int st = cp_work_alloc(&w, net, chunk, NULL, n_threads);
   const long per_in = (long)net->c_in * net->l_in;
+  double *xc = malloc(sizeof(double) * (size_t)chunk * (size_t)per_in);
+  int st = cp_work_alloc(&w, net, chunk, NULL, n_threads);
+  if (!xc) st = CP_ERR_ALLOC;
   for (int s0 = 0; st == CP_OK && s0 < n; s0 += chunk) {
     int nb = n - s0 < chunk ? n - s0 : chunk;
-    st = cp_forward(net, x + (long)s0 * per_in, nb, CP_MODE_INFER, &w);
+    fetch(ctx, s0, nb, xc);
+    st = cp_forward(net, xc, nb, CP_MODE_INFER, &w);
     for (int s = 0; st == CP_OK && s < nb; s++) {
       int g0 = 0;
       for (int q = 0; st == CP_OK && q < n_req; q++) {
@@ -387,6 +400,7 @@ int cp_high_nodes(const cp_net *net, const double *x, int n, const int *nodes, i
     if (st == CP_OK && cp_interrupted()) st = CP_ERR_INTERRUPT;
   }
   cp_work_free(&w, net);
+  free(xc);
   return st;
 }
 
@@ -394,12 +408,13 @@ int cp_high_nodes(const cp_net *net, const double *x, int n, const int *nodes, i
 
 void cp_windows(const double *x, int n_samples, int c_in, int l_in, const int *sample,
                 const int *start, long nw, int len, const int *ch, int n_ch, double *out) {
-  (void)n_samples;
+  (void)l_in;
+  const long n = n_samples;
   for (int b = 0; b < n_ch; b++) {
     for (int t = 0; t < len; t++) {
       double *col = out + ((long)b * len + t) * nw;
       for (long i = 0; i < nw; i++) {
-        col[i] = x[((long)sample[i] * c_in + ch[b]) * l_in + start[i] + t];
+        col[i] = x[sample[i] + n * (ch[b] + (long)c_in * (start[i] + t))];
       }
     }
   }
