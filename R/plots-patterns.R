@@ -1,8 +1,6 @@
 # Figures of the pattern framework (the paper's figures), as ggplot objects.
 
-#' @importFrom ggplot2 autoplot .data
-#' @export
-ggplot2::autoplot
+# autoplot() is re-exported from ggplot2 in R/reexports.R.
 
 # Facet labels "Cluster j: n = size (share %)".
 cluster_labels <- function(size) {

@@ -1,0 +1,3 @@
+#' @importFrom ggplot2 autoplot .data
+#' @export
+ggplot2::autoplot
