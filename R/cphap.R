@@ -300,8 +300,9 @@ print.cphap_result <- function(x, ...) {
 summary.cphap_result <- function(object, ...) {
   a <- object$assignments
   per_cluster <- if (nrow(a) > 0L) {
+    a$ratio_above_2 <- a$distance_ratio > 2
     stats::aggregate(
-      cbind(entropy = a$entropy, distance_ratio = a$distance_ratio) ~ set + cluster,
+      cbind(mean_entropy = a$entropy, share_ratio_above_2 = a$ratio_above_2) ~ set + cluster,
       data = a, FUN = mean
     )
   } else {
@@ -331,7 +332,7 @@ print.summary.cphap_result <- function(x, ...) {
   cat(cli::rule("Window sets"), "\n", sep = "")
   print(x$sets, row.names = FALSE)
   if (!is.null(x$clusters)) {
-    cat(cli::rule("Clusters: size, mean entropy and distance ratio"), "\n", sep = "")
+    cat(cli::rule("Clusters: mean entropy, share of distance ratios > 2, size"), "\n", sep = "")
     print(x$clusters, row.names = FALSE, digits = 3)
   }
   invisible(x)

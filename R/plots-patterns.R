@@ -149,14 +149,30 @@ plot_units <- function(object, s, subtitle) {
     ggplot2::theme(panel.grid = ggplot2::element_blank())
 }
 
+# The most activated periods, skipping any that overlaps an already chosen
+# one by more than half its length (adjacent nodes of a unit see almost the
+# same period), so that the drawn periods spread over the series.
+spread_periods <- function(e, max_periods) {
+  e <- e[order(-e$activation), , drop = FALSE]
+  keep <- integer()
+  for (i in seq_len(nrow(e))) {
+    if (length(keep) >= max_periods) break
+    ov <- pmin(e$end[keep], e$end[i]) - pmax(e$start[keep], e$start[i]) + 1
+    if (all(ov <= (e$end[i] - e$start[i] + 1) / 2)) keep <- c(keep, i)
+  }
+  e[keep, , drop = FALSE]
+}
+
 #' Plot the explanation of one sample
 #'
 #' * `type = "sample"`: the (z-normalised) series of one input channel with
 #'   each highly activated period overlaid by the pattern of its cluster
 #'   (mean and bands of ± 0.5, ± 1 and ± 2 sd), coloured by cluster; at most
-#'   `max_periods` periods, the most activated first.
+#'   `max_periods` periods, the most activated first, skipping periods that
+#'   overlap an already drawn one by more than half their length.
 #' * `type = "multivariate"`: every input channel in its own panel with the
-#'   highly activated periods highlighted in all channels.
+#'   highly activated periods highlighted in all channels (chosen as for
+#'   `"sample"`).
 #'
 #' @param object A `cphap_explanation` from [explain_sample()].
 #' @param type `"sample"` or `"multivariate"`.
@@ -191,7 +207,7 @@ autoplot.cphap_explanation <- function(object, type = c("sample", "multivariate"
       time = rep(seq_len(L), each = nrow(series)), value = as.vector(series)
     )
     per <- unique(e[, c("layer", "channel", "position", "activation", "start", "end")])
-    per <- utils::head(per[order(-per$activation), ], max_periods)
+    per <- spread_periods(per, max_periods)
     per$unit <- factor(paste0(per$layer, " #", per$channel))
     per$xmin <- pmax(per$start, 1) - 0.5
     per$xmax <- pmin(per$end, L) + 0.5
@@ -211,7 +227,7 @@ autoplot.cphap_explanation <- function(object, type = c("sample", "multivariate"
   sets <- attr(object, "sets")
   pats <- attr(object, "patterns")
   e <- e[!is.na(e$cluster) & (is.na(e$input_channel) | e$input_channel == input_channel), ]
-  e <- utils::head(e[order(-e$activation), ], max_periods)
+  e <- spread_periods(e, max_periods)
   ov <- list()
   for (i in seq_len(nrow(e))) {
     set <- sets$set[as.character(sets$layer) == as.character(e$layer[i]) &
