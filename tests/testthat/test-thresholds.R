@@ -88,3 +88,18 @@ test_that("thresholds print", {
   x <- matrix(rnorm(10 * 64), 10, 64)
   expect_output(print(thresholds(m, x, "conv1")), "cphap_thresholds")
 })
+
+test_that("thresholds are exact at extreme alphas, with negative values and few values", {
+  m <- cphap_model(small_valid_net())
+  set.seed(15)
+  for (n in c(1, 3, 200)) {
+    x <- array(rnorm(n * 2 * 40, sd = 3), c(n, 2, 40))
+    acts <- activations(m, x, format = "array")
+    for (alpha in c(1e-6, 0.001, 0.5, 0.999, 1 - 1e-9)) {
+      th <- thresholds(m, x, alpha = alpha)
+      q <- mapply(function(l, k) quantile(acts[[l]][, k, ], 1 - alpha, names = FALSE),
+                  as.character(th$layer), th$channel)
+      expect_identical(th$threshold, unname(q))
+    }
+  }
+})
