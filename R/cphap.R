@@ -470,7 +470,9 @@ explain_sample <- function(result, sample, layer = NULL, channel = NULL, newdata
   }
   structure(out,
     class = c("cphap_explanation", "data.frame"),
-    series = matrix(series, dim(series)[2], dim(series)[3]),
+    series = matrix(series, dim(series)[2], dim(series)[3],
+      dimnames = list(dimnames(series)[[2]], NULL)
+    ),
     patterns = result$patterns, sets = result$sets,
     newdata = !is.null(newdata)
   )

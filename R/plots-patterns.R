@@ -149,6 +149,15 @@ plot_units <- function(object, s, subtitle) {
     ggplot2::theme(panel.grid = ggplot2::element_blank())
 }
 
+# Facet labels of input channels: "input channel k" and its name if any.
+channel_label <- function(series) {
+  nm <- rownames(series)
+  function(v) {
+    v <- as.integer(as.character(v))
+    if (is.null(nm)) paste("input channel", v) else paste0("input channel ", v, ": ", nm[v])
+  }
+}
+
 # The most activated periods, skipping any that overlaps an already chosen
 # one by more than half its length (adjacent nodes of a unit see almost the
 # same period), so that the drawn periods spread over the series.
@@ -218,7 +227,7 @@ autoplot.cphap_explanation <- function(object, type = c("sample", "multivariate"
           ggplot2::aes(xmin = .data$xmin, xmax = .data$xmax, ymin = -Inf, ymax = Inf, fill = .data$unit)
         ) +
         ggplot2::geom_line(linewidth = 0.5) +
-        ggplot2::facet_wrap(~input_channel, ncol = 1, labeller = ggplot2::labeller(input_channel = function(v) paste("input channel", v))) +
+        ggplot2::facet_wrap(~input_channel, ncol = 1, labeller = ggplot2::labeller(input_channel = channel_label(series))) +
         ggplot2::labs(x = "time", y = "input", fill = "unit", title = title) +
         ggplot2::theme_bw()
     )
@@ -248,7 +257,7 @@ autoplot.cphap_explanation <- function(object, type = c("sample", "multivariate"
   p + ggplot2::geom_line(linewidth = 0.5) +
     ggplot2::labs(
       x = "time", y = "z-normalised input", colour = "pattern", title = title,
-      subtitle = sprintf("input channel %d; %d period(s) overlaid by their pattern", input_channel, if (length(ov)) length(unique(ov$period)) else 0L)
+      subtitle = sprintf("%s; %d period(s) overlaid by their pattern", channel_label(series)(input_channel), if (length(ov)) length(unique(ov$period)) else 0L)
     ) +
     ggplot2::theme_bw()
 }
