@@ -12,6 +12,9 @@ has_cluster_engine <- function() {
 run_clustering <- function(windows, k, method, ...) {
   if (has_cluster_engine()) {
     fn <- get("cluster_windows", envir = asNamespace("cphap"))
+    if (method == "som") {
+      return(fn(windows, method = method, ...))
+    }
     return(fn(windows, k = k, method = method, ...))
   }
   if (method != "kmeans") {
@@ -93,4 +96,15 @@ fallback_score <- function(cl, windows, given = NULL) {
   md <- cl$model$mean_distance[cluster]
   ratio <- ifelse(md > 0, dist / md, ifelse(dist > 0, Inf, 1))
   data.frame(cluster = cluster, distance = dist, distance_ratio = ratio, entropy = ent)
+}
+
+# Per-window z-normalisation (population sd; constant windows become 0), as
+# k-Shape sees its windows.
+znorm_window_rows <- function(w) {
+  mu <- rowMeans(w)
+  dev <- w - mu
+  s <- sqrt(rowMeans(dev^2))
+  z <- dev / s
+  z[s == 0, ] <- 0
+  z
 }

@@ -23,7 +23,8 @@
 #' @param layers Names or positions of interpretable layers; `NULL` for all.
 #' @param alpha Share of activations above the threshold, in (0, 1).
 #' @param k Number of clusters per window set, at least 1 and at most the
-#'   number of windows of every set.
+#'   number of windows of every set (not used by `"som"`, whose number of
+#'   clusters is the number of map units, `som_dim` in `...`).
 #' @param method Clustering method: `"kmeans"` (default), or `"kshape"`,
 #'   `"som"` when the clustering engine provides them.
 #' @param joint Cluster multivariate windows jointly (all input channels in
@@ -99,7 +100,7 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
         cli::cli_inform("Layer {.val {ip$name[q]}}: no highly activated period inside the series; nothing to cluster.")
         next
       }
-      if (k > nw) {
+      if (k > nw && method != "som") {
         cli::cli_abort("{.arg k} = {k} is more than the {nw} window{?s} of layer {.val {ip$name[q]}}; choose {.arg k} <= {nw}.",
           call = NULL
         )

@@ -78,6 +78,11 @@ plot_gallery <- function(object, s, cl, clusters, labs, max_members, subtitle) {
   w <- .Call(cp_windows_r, xa, as.integer(dim(object$x)), as.integer(per$sample),
              as.integer(per$start), as.integer(R), as.integer(chans))
   nb <- length(chans)
+  if (identical(cl$metric, "shape")) {
+    # k-Shape clusters per-window z-normalised windows (whole rows, all
+    # channel blocks of a joint window together): draw members alike
+    w <- znorm_window_rows(w)
+  }
   mem <- data.frame(
     member = rep(seq_along(rows), times = nb * R),
     cluster = factor(labs[a$cluster[rows]], levels = labs)[rep(seq_along(rows), times = nb * R)],
