@@ -16,6 +16,29 @@ test_that("highly activated periods of a trained CNN overlap the planted CBF eve
   }
 })
 
+test_that("a CNN trained with fit_model() also finds the planted CBF events", {
+  skip_if_not(exists("fit_model", envir = asNamespace("cphap")), "fit_model() not in this build")
+  fit <- get("fit_model", envir = asNamespace("cphap"))
+  set.seed(43)
+  tr <- sim_cbf_embedded(300)
+  te <- sim_cbf_embedded(100)
+  set.seed(44)
+  m <- fit("cnn", tr$x, tr$y, epochs = 15, batch_size = 32, lr = 3e-3, verbose = FALSE,
+           channels = c(8, 16, 16), kernels = c(7, 5, 3), strides = c(1, 1, 1),
+           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2))
+  acc <- mean(predict(m, te$x) == te$y)
+  skip_if(acc < 0.8, paste("training reached only", acc))
+  th <- thresholds(m, tr$x, alpha = 0.05)
+  p <- activated_periods(m, te$x, th)
+  p <- p[p$inside, ]
+  ip <- interpretable_layers(m)
+  ev_len <- min(te$events$end - te$events$start + 1L)
+  for (ln in ip$name[ip$size < ev_len]) {
+    r <- event_precision(p[p$layer == ln, ], te$events, 256)
+    expect_gte(r[["precision"]], 1.5 * r[["chance"]], label = paste(ln, "precision"))
+  }
+})
+
 test_that("cphap() returns the documented structure", {
   m <- small_cnn()
   set.seed(20)
