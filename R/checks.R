@@ -1,22 +1,24 @@
 # Argument checks shared by the whole package. Each raises an error that names
 # the argument and says what was expected.
 
-check_whole <- function(x, arg, min = -Inf, max = Inf, allow_null = FALSE) {
+check_whole <- function(x, arg, min = -Inf, max = Inf, allow_null = FALSE, max_what = NULL) {
   if (is.null(x) && allow_null) {
     return(invisible(NULL))
   }
-  ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) &&
-    x == round(x) && x >= min && x <= max
+  ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) && x == round(x)
   if (!ok) {
+    cli::cli_abort("{.arg {arg}} must be a single whole number, not {.val {format_value(x)}}.",
+      call = NULL
+    )
+  }
+  if (x < min || x > max) {
     range <- if (is.finite(max)) {
-      sprintf("between %s and %s", format(min), format(max))
+      what <- if (is.null(max_what)) "" else paste0(" (", max_what, ")")
+      sprintf("between %s and %s%s", format(min), format(max), what)
     } else {
       sprintf(">= %s", format(min))
     }
-    cli::cli_abort(
-      "{.arg {arg}} must be a single whole number {range}, not {.val {format_value(x)}}.",
-      call = NULL
-    )
+    cli::cli_abort("{.arg {arg}} must be a whole number {range}, not {x}.", call = NULL)
   }
   invisible(as.integer(x))
 }

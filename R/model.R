@@ -726,6 +726,7 @@ print.cphap_model <- function(x, ...) {
   if (nrow(x$interp) > 0L) {
     cat_line("Receptive fields (input points per node): {paste0(x$interp$name, ' ', x$interp$size, collapse = ', ')}")
   }
+  if (!is.null(x$history)) print_training_line(x$history)
   invisible(x)
 }
 

@@ -404,25 +404,36 @@ static void bn_train(const cp_net *net, const cp_layer *l, int j, cp_work *w,
   }
 }
 
+/* Samples are independent except at batch-norm nodes in TRAIN mode, which
+ * need the whole batch: the nodes between two such nodes form a segment that
+ * each thread runs sample by sample (one parallel region per segment, no
+ * barrier per node). */
 int cp_forward(const cp_net *net, const double *x, int nb, int mode, cp_work *w) {
   if (nb > w->nb) return CP_ERR_INPUT;
   int nt = w->n_threads;
-  for (int j = 0; j < net->n_nodes; j++) {
-    const cp_layer *l = &net->L[j];
-    if (l->type == CP_BN && mode == CP_MODE_TRAIN) {
-      bn_train(net, l, j, w, x, nb);
-      continue;
-    }
+  const int n = net->n_nodes;
+  int j0 = 0;
+  while (j0 < n) {
+    int j1 = j0;
+    while (j1 < n && !(net->L[j1].type == CP_BN && mode == CP_MODE_TRAIN)) j1++;
+    if (j1 > j0) {
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && nb > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1 && nb > 1)
 #endif
-    for (int s = 0; s < nb; s++) {
-      int tid = 0;
+      for (int s = 0; s < nb; s++) {
+        int tid = 0;
 #ifdef _OPENMP
-      tid = omp_get_thread_num();
+        tid = omp_get_thread_num();
 #endif
-      node_sample(net, l, j, w, x, s, mode, w->scratch + (long)tid * w->scratch_per_thread);
+        double *scr = w->scratch + (long)tid * w->scratch_per_thread;
+        for (int j = j0; j < j1; j++) node_sample(net, &net->L[j], j, w, x, s, mode, scr);
+      }
     }
+    if (j1 < n) {
+      bn_train(net, &net->L[j1], j1, w, x, nb);
+      j1++;
+    }
+    j0 = j1;
   }
   (void)nt;
   return CP_OK;

@@ -1,0 +1,659 @@
+/* Euclidean k-means: greedy k-means++ seeding, Lloyd iterations with
+ * Hamerly's bounds, Hartigan single-window moves with distance bounds, and
+ * a swap search that moves one center at a time. See cluster.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cluster_internal.h"
+
+/* Swap trials per restart (drop a center, add one, refine, keep if better). */
+#define KM_SWAP_TRIALS 6
+
+typedef struct {
+  const double *x;
+  int n, m, k, max_iter, threads, par;
+  double *cent;   /* k x m */
+  double *old;    /* k x m: centers before the update */
+  int *cl;        /* n */
+  int *prev;      /* n: labels before a Lloyd step */
+  double *sums;   /* k x m: per-cluster sums (Lloyd) */
+  int *cnt;       /* k */
+  double *upper;  /* n: upper bound on the distance to the own center */
+  double *lower;  /* n: lower bound on the distance to any other center */
+  double *delta;  /* k: how far each center moved */
+  double *half;   /* k: half the distance to the nearest other center */
+  double *drift;  /* k: Hartigan, how far each center moved */
+  double *lb;     /* n x k: Hartigan, lower bounds on distances to centers */
+  double *lbmin;  /* n: Hartigan, smallest lower bound to another center */
+  double *d2;     /* n: seeding, distances to the nearest center */
+  double *cand;   /* n: seeding scratch */
+  double *best;   /* n: seeding scratch */
+  double *save_cent, *save_lb, *save_drift, *save_d2; /* swap search */
+  int *save_cl, *save_cnt;
+} km_work;
+
+static double km_sum(const double *v, int n) {
+  double s = 0.0;
+  for (int i = 0; i < n; i++) s += v[i];
+  return s;
+}
+
+/* out[i] = min(d2[i], |x_i - c|^2) (out may alias d2). */
+static void km_min_dist(const km_work *w, const double *c, const double *d2,
+                        double *out) {
+  const double *x = w->x;
+  int n = w->n, m = w->m;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
+#endif
+  for (int i = 0; i < n; i++) {
+    double d = cp_sqdist_bounded(x + (size_t)i * m, c, m, d2[i]);
+    out[i] = d < d2[i] ? d : d2[i];
+  }
+}
+
+/* Index drawn with probability proportional to v (sum total > 0). */
+static int km_draw(const double *v, int n, double total, cp_rng *rng) {
+  double u = cp_rng_unif(rng) * total, acc = 0.0;
+  int last = -1;
+  for (int i = 0; i < n; i++) {
+    if (v[i] > 0.0) {
+      acc += v[i];
+      last = i;
+      if (acc > u) return i;
+    }
+  }
+  return last;
+}
+
+/* Greedy k-means++ seeding: 2 + log k candidates drawn per center with
+ * probability proportional to the squared distance to the nearest chosen
+ * center; the candidate that lowers the potential most is kept. */
+static void km_seed(km_work *w, cp_rng *rng) {
+  const double *x = w->x;
+  int n = w->n, m = w->m, k = w->k;
+  int first = (int)cp_rng_int(rng, (uint64_t)n);
+  memcpy(w->cent, x + (size_t)first * m, sizeof(double) * m);
+  for (int i = 0; i < n; i++) w->d2[i] = INFINITY;
+  km_min_dist(w, w->cent, w->d2, w->d2);
+  int trials = 2 + (int)log((double)k);
+  for (int c = 1; c < k; c++) {
+    double total = km_sum(w->d2, n);
+    int pick = -1;
+    if (!(total > 0.0)) {
+      pick = (int)cp_rng_int(rng, (uint64_t)n);
+    } else {
+      double best_pot = INFINITY;
+      for (int tr = 0; tr < trials; tr++) {
+        int idx = km_draw(w->d2, n, total, rng);
+        km_min_dist(w, x + (size_t)idx * m, w->d2, w->cand);
+        double pot = km_sum(w->cand, n);
+        if (pick < 0 || pot < best_pot) {
+          best_pot = pot;
+          pick = idx;
+          memcpy(w->best, w->cand, sizeof(double) * n);
+        }
+      }
+      memcpy(w->d2, w->best, sizeof(double) * n);
+    }
+    memcpy(w->cent + (size_t)c * m, x + (size_t)pick * m, sizeof(double) * m);
+  }
+}
+
+/* Nearest and second nearest center of window i: sets cl, upper, lower.
+ * Returns 1 when the label changed. */
+static int km_point_full(km_work *w, int i) {
+  const double *xi = w->x + (size_t)i * w->m;
+  int m = w->m, k = w->k, old = w->cl[i];
+  int b = old >= 0 ? old : 0;
+  double d1 = cp_sqdist(xi, w->cent + (size_t)b * m, m), d2 = INFINITY;
+  for (int j = 0; j < k; j++) {
+    if (j == b) continue;
+    double d = cp_sqdist_bounded(xi, w->cent + (size_t)j * m, m, d2);
+    if (d < d1 || (d == d1 && j < b)) {
+      d2 = d1;
+      d1 = d;
+      b = j;
+    } else if (d < d2) {
+      d2 = d;
+    }
+  }
+  w->cl[i] = b;
+  w->upper[i] = sqrt(d1);
+  w->lower[i] = sqrt(d2);
+  return b != old;
+}
+
+/* Give every empty cluster the window with the largest upper bound on the
+ * distance to its center, among clusters with more than one member. */
+static void km_fix_empty(km_work *w) {
+  const double *x = w->x;
+  int n = w->n, m = w->m, k = w->k;
+  for (int j = 0; j < k; j++) {
+    if (w->cnt[j] > 0) continue;
+    int far = -1;
+    double fd = -1.0;
+    for (int i = 0; i < n; i++) {
+      if (w->cnt[w->cl[i]] > 1 && w->upper[i] > fd) {
+        fd = w->upper[i];
+        far = i;
+      }
+    }
+    if (far < 0) return; /* cannot happen when n >= k */
+    int donor = w->cl[far];
+    const double *xf = x + (size_t)far * m;
+    double *cd = w->cent + (size_t)donor * m;
+    double nd = (double)w->cnt[donor];
+    for (int t = 0; t < m; t++) cd[t] += (cd[t] - xf[t]) / (nd - 1.0);
+    w->cnt[donor]--;
+    w->cl[far] = j;
+    w->cnt[j] = 1;
+    memcpy(w->cent + (size_t)j * m, xf, sizeof(double) * m);
+    w->upper[far] = 0.0;
+    w->lower[far] = 0.0;
+  }
+}
+
+/* Per-cluster sums and sizes from scratch (fixed order). */
+static void km_sums(km_work *w) {
+  int m = w->m, k = w->k;
+  memset(w->sums, 0, sizeof(double) * (size_t)k * m);
+  for (int j = 0; j < k; j++) w->cnt[j] = 0;
+  for (int i = 0; i < w->n; i++) {
+    const double *xi = w->x + (size_t)i * m;
+    double *sj = w->sums + (size_t)w->cl[i] * m;
+    for (int t = 0; t < m; t++) sj[t] += xi[t];
+    w->cnt[w->cl[i]]++;
+  }
+}
+
+/* First Lloyd assignment from fresh centers: every window scans all. */
+static void km_assign_all(km_work *w) {
+  int n = w->n;
+  for (int i = 0; i < n; i++) w->cl[i] = -1;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
+#endif
+  for (int i = 0; i < n; i++) km_point_full(w, i);
+  km_sums(w);
+}
+
+/* Lloyd iterations with Hamerly's bounds after a first assignment (labels,
+ * upper and lower bounds, sums set); cluster sums are updated for the
+ * windows that changed only. Stops when no label changes (*conv = 1), when
+ * fewer than n / 32 change (the Hartigan passes that follow finish the job
+ * more cheaply), or after max_iter assignment passes. */
+static int km_lloyd(km_work *w, int *iter, int *conv) {
+  int n = w->n, m = w->m, k = w->k;
+  *conv = 0;
+  *iter = 1;
+  while (*iter < w->max_iter) {
+    if (cp_interrupted()) return CP_ERR_INTERRUPT;
+    memcpy(w->old, w->cent, sizeof(double) * (size_t)k * m);
+    int empty = 0;
+    for (int j = 0; j < k; j++) {
+      if (w->cnt[j] == 0) {
+        empty = 1;
+        continue;
+      }
+      const double *sj = w->sums + (size_t)j * m;
+      double *cj = w->cent + (size_t)j * m, inv = 1.0 / w->cnt[j];
+      for (int t = 0; t < m; t++) cj[t] = sj[t] * inv;
+    }
+    if (empty) {
+      /* a window moved here gets upper = lower = 0 (it sits at its center) */
+      km_fix_empty(w);
+      km_sums(w);
+    }
+    double dmax = 0.0, dsec = 0.0;
+    int jmax = -1;
+    for (int j = 0; j < k; j++) {
+      double d = sqrt(cp_sqdist(w->cent + (size_t)j * m, w->old + (size_t)j * m, m));
+      w->delta[j] = d;
+      if (d > dmax) {
+        dsec = dmax;
+        dmax = d;
+        jmax = j;
+      } else if (d > dsec) {
+        dsec = d;
+      }
+    }
+    for (int j = 0; j < k; j++) w->half[j] = INFINITY;
+    for (int j = 0; j < k; j++) {
+      for (int l = j + 1; l < k; l++) {
+        double d = 0.5 * sqrt(cp_sqdist(w->cent + (size_t)j * m,
+                                        w->cent + (size_t)l * m, m));
+        if (d < w->half[j]) w->half[j] = d;
+        if (d < w->half[l]) w->half[l] = d;
+      }
+    }
+    memcpy(w->prev, w->cl, sizeof(int) * (size_t)n);
+    int changed = 0;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par) reduction(+ : changed)
+#endif
+    for (int i = 0; i < n; i++) {
+      int a = w->cl[i];
+      if (w->upper[i] == 0.0 && w->lower[i] == 0.0) continue; /* reseeded */
+      w->upper[i] += w->delta[a];
+      w->lower[i] -= a == jmax ? dsec : dmax;
+      double z = w->lower[i] > w->half[a] ? w->lower[i] : w->half[a];
+      if (w->upper[i] <= z) continue;
+      w->upper[i] = sqrt(cp_sqdist(w->x + (size_t)i * m, w->cent + (size_t)a * m, m));
+      if (w->upper[i] <= z) continue;
+      changed += km_point_full(w, i);
+    }
+    /* reseeded windows: exact bounds from here on */
+    for (int i = 0; i < n; i++) {
+      if (w->upper[i] == 0.0 && w->lower[i] == 0.0) changed += km_point_full(w, i);
+    }
+    for (int i = 0; i < n; i++) {
+      int a = w->prev[i], b = w->cl[i];
+      if (a == b) continue;
+      const double *xi = w->x + (size_t)i * m;
+      double *sa = w->sums + (size_t)a * m, *sb = w->sums + (size_t)b * m;
+      for (int t = 0; t < m; t++) {
+        sa[t] -= xi[t];
+        sb[t] += xi[t];
+      }
+      w->cnt[a]--;
+      w->cnt[b]++;
+    }
+    (*iter)++;
+    if (changed == 0) {
+      *conv = 1;
+      break;
+    }
+    if ((double)changed * 32.0 < n) break;
+  }
+  return CP_OK;
+}
+
+/* Hartigan refinement with distance bounds. drift[c] accumulates how far
+ * center c has moved (sum of step lengths) since Hartigan started. For
+ * window i, ub[i] + drift[own] bounds its distance to its own center from
+ * above and lb[i*k + l] - drift[l] its distance to center l from below, so a
+ * window whose bounds show that no move can pay is skipped without touching
+ * its data. */
+
+/* Moves window i (exact distances dj to its center j, dl to center l) and
+ * updates both centers, their drifts and the window's bounds. */
+static void km_move(km_work *w, int i, int j, int l, double dj, double dl) {
+  const double *xi = w->x + (size_t)i * w->m;
+  double *cj = w->cent + (size_t)j * w->m, *cl = w->cent + (size_t)l * w->m;
+  double nj = (double)w->cnt[j], nl = (double)w->cnt[l];
+  for (int t = 0; t < w->m; t++) {
+    cj[t] += (cj[t] - xi[t]) / (nj - 1.0);
+    cl[t] += (xi[t] - cl[t]) / (nl + 1.0);
+  }
+  /* |c_j' - c_j| = dj / (nj - 1), |c_l' - c_l| = dl / (nl + 1) */
+  w->drift[j] += dj / (nj - 1.0);
+  w->drift[l] += dl / (nl + 1.0);
+  w->cnt[j]--;
+  w->cnt[l]++;
+  w->cl[i] = l;
+  /* exact: |x - c_l'| = dl nl / (nl + 1), |x - c_j'| = dj nj / (nj - 1) */
+  w->upper[i] = dl * (nl / (nl + 1.0)) - w->drift[l];
+  w->lb[(size_t)i * w->k + j] = dj * (nj / (nj - 1.0)) + w->drift[j];
+}
+
+/* Slack for rounding in the bound tests. */
+#define KM_SLACK (1.0 + 1e-9)
+
+/* Largest drift and smallest n_l / (n_l + 1) over the clusters. */
+static void km_pass_limits(const km_work *w, double *dmax, double *fmin) {
+  *dmax = 0.0;
+  *fmin = 1.0;
+  for (int l = 0; l < w->k; l++) {
+    if (w->drift[l] > *dmax) *dmax = w->drift[l];
+    double f = (double)w->cnt[l] / (w->cnt[l] + 1.0);
+    if (f < *fmin) *fmin = f;
+  }
+}
+
+/* One Hartigan pass. exact = 1 evaluates every window (and resets its
+ * bounds); exact = 0 skips the windows whose bounds rule out a move: first
+ * by the smallest of its lower bounds against the largest drift, then
+ * cluster by cluster. Returns the number of moves or -1 on interrupt. */
+static int km_pass(km_work *w, int exact) {
+  int n = w->n, m = w->m, k = w->k, moved = 0;
+  double *ub = w->upper, *drift = w->drift;
+  double dmax, fmin;
+  km_pass_limits(w, &dmax, &fmin);
+  for (int i = 0; i < n; i++) {
+    if ((i & 4095) == 4095 && cp_interrupted()) return -1;
+    int j = w->cl[i];
+    double nj = (double)w->cnt[j];
+    if (nj <= 1.0) continue;
+    double *lbi = w->lb + (size_t)i * k;
+    if (!exact) {
+      double u = ub[i] + drift[j];
+      double keep_ub = u * u * (nj / (nj - 1.0)) * KM_SLACK;
+      double lo = w->lbmin[i] - dmax;
+      if (lo > 0.0 && lo * lo * fmin >= keep_ub) continue;
+      int need = 0;
+      for (int l = 0; l < k && !need; l++) {
+        if (l == j) continue;
+        lo = lbi[l] - drift[l];
+        if (lo < 0.0) lo = 0.0;
+        double f = (double)w->cnt[l] / (w->cnt[l] + 1.0);
+        need = lo * lo * f < keep_ub;
+      }
+      if (!need) continue;
+    }
+    const double *xi = w->x + (size_t)i * m;
+    double dj = sqrt(cp_sqdist(xi, w->cent + (size_t)j * m, m));
+    ub[i] = dj - drift[j];
+    double keep = dj * dj * (nj / (nj - 1.0));
+    double best = INFINITY, bdl = 0.0;
+    int bl = -1;
+    for (int l = 0; l < k; l++) {
+      if (l == j) continue;
+      double f = (double)w->cnt[l] / (w->cnt[l] + 1.0);
+      double cap = best < keep ? best : keep;
+      if (!exact) {
+        double lo = lbi[l] - drift[l];
+        if (lo < 0.0) lo = 0.0;
+        if (lo * lo * f >= cap * KM_SLACK) continue;
+      }
+      /* exact (not stopped early): tight bounds keep later passes cheap */
+      double d2 = cp_sqdist(xi, w->cent + (size_t)l * m, m);
+      double dl = sqrt(d2);
+      lbi[l] = dl + drift[l];
+      if (d2 * f < best) {
+        best = d2 * f;
+        bl = l;
+        bdl = dl;
+      }
+    }
+    if (bl >= 0 && keep - best > 1e-12 * keep) {
+      km_move(w, i, j, bl, dj, bdl);
+      moved++;
+      km_pass_limits(w, &dmax, &fmin);
+    }
+    double lmin = INFINITY;
+    for (int l = 0; l < k; l++) {
+      if (l != w->cl[i] && lbi[l] < lmin) lmin = lbi[l];
+    }
+    w->lbmin[i] = lmin;
+  }
+  return moved;
+}
+
+/* Recomputes the centers exactly and adds how far each one moved to its
+ * drift, so the bounds stay valid. */
+static void km_exact_centers(km_work *w) {
+  int m = w->m, k = w->k;
+  memcpy(w->old, w->cent, sizeof(double) * (size_t)k * m);
+  cp_cluster_means(w->x, w->n, m, k, w->cl, w->cent, w->cnt);
+  for (int j = 0; j < k; j++) {
+    w->drift[j] += sqrt(cp_sqdist(w->cent + (size_t)j * m, w->old + (size_t)j * m, m));
+  }
+}
+
+/* Hartigan refinement: single-window moves while one lowers the total
+ * within sum of squares, i.e. while n_l/(n_l+1) |x - c_l|^2 is below
+ * n_j/(n_j-1) |x - c_j|^2. The bounds start from Lloyd's (upper bound to
+ * the own center, lower bound to any other). Passes run until none moves;
+ * then the centers are recomputed exactly and another pass confirms (at
+ * most max(max_iter, 10) rounds). */
+static int km_hartigan(km_work *w, int *moves) {
+  int n = w->n, k = w->k;
+  int rounds = w->max_iter > 10 ? w->max_iter : 10;
+  for (int j = 0; j < k; j++) w->drift[j] = 0.0;
+  km_exact_centers(w);
+  int exact = 0;
+  for (int j = 0; j < k; j++) exact |= w->cnt[j] == 0;
+  if (exact) km_fix_empty(w);
+  for (int i = 0; i < n; i++) {
+    double *lbi = w->lb + (size_t)i * k;
+    for (int l = 0; l < k; l++) lbi[l] = w->lower[i];
+    w->lbmin[i] = w->lower[i];
+  }
+  *moves = 0;
+  int moved = 0;
+  for (int r = 0; r < rounds; r++) {
+    moved = 1;
+    for (int p = 0; p < 1000 && moved > 0; p++) {
+      moved = km_pass(w, exact);
+      exact = 0;
+      if (moved < 0) return CP_ERR_INTERRUPT;
+      *moves += moved;
+    }
+    km_exact_centers(w);
+    moved = km_pass(w, 0);
+    if (moved < 0) return CP_ERR_INTERRUPT;
+    *moves += moved;
+    if (moved == 0) break;
+  }
+  if (moved != 0) km_exact_centers(w); /* round limit reached */
+  return CP_OK;
+}
+
+/* Total within-cluster sum of squares (distances in parallel, summed in
+ * order). */
+static double km_objective(km_work *w) {
+  const double *x = w->x;
+  int n = w->n, m = w->m;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
+#endif
+  for (int i = 0; i < n; i++) {
+    w->d2[i] = cp_sqdist(x + (size_t)i * m, w->cent + (size_t)w->cl[i] * m, m);
+  }
+  return km_sum(w->d2, n);
+}
+
+/* Lloyd (after a first assignment) then Hartigan; the objective leaves
+ * the exact squared distance of every window to its center in d2. */
+static int km_refine(km_work *w, double *obj, int *iter, int *conv, int *moves) {
+  int status = km_lloyd(w, iter, conv);
+  if (status != CP_OK) return status;
+  status = km_hartigan(w, moves);
+  if (status != CP_OK) return status;
+  *obj = km_objective(w);
+  return CP_OK;
+}
+
+/* First Lloyd assignment after center `drop` moved to a new place, from the
+ * state left by km_refine: windows of the dropped cluster scan all centers;
+ * the others compare their exact distance (d2) with the new center only and
+ * take the Hartigan lower bounds for the rest. */
+static void km_assign_swap(km_work *w, int drop) {
+  int n = w->n, m = w->m, k = w->k;
+  const double *cnew = w->cent + (size_t)drop * m;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
+#endif
+  for (int i = 0; i < n; i++) {
+    int a = w->cl[i];
+    if (a == drop) {
+      w->cl[i] = -1;
+      km_point_full(w, i);
+      continue;
+    }
+    const double *lbi = w->lb + (size_t)i * k;
+    double lo = INFINITY;
+    for (int l = 0; l < k; l++) {
+      if (l == a || l == drop) continue;
+      double v = lbi[l] - w->drift[l];
+      if (v < lo) lo = v;
+    }
+    if (lo < 0.0) lo = 0.0;
+    double own = w->d2[i];
+    double bound = own > lo * lo ? own : lo * lo;
+    /* exact when <= bound, else a lower bound */
+    double dn = cp_sqdist_bounded(w->x + (size_t)i * m, cnew, m, bound);
+    if (dn < own) {
+      w->cl[i] = drop;
+      w->upper[i] = sqrt(dn);
+      w->lower[i] = fmin(lo, sqrt(own));
+    } else {
+      w->upper[i] = sqrt(own);
+      w->lower[i] = fmin(lo, sqrt(dn));
+    }
+  }
+  km_sums(w);
+}
+
+/* Saves (dir = 0) or restores (dir = 1) the state a swap trial changes. */
+static void km_swap_state(km_work *w, int dir) {
+  size_t n = (size_t)w->n, k = (size_t)w->k, km = k * (size_t)w->m;
+#define KM_COPY(a, b, len) \
+  (dir ? memcpy((a), (b), sizeof(*(a)) * (len)) : memcpy((b), (a), sizeof(*(a)) * (len)))
+  KM_COPY(w->cent, w->save_cent, km);
+  KM_COPY(w->cl, w->save_cl, n);
+  KM_COPY(w->cnt, w->save_cnt, k);
+  KM_COPY(w->lb, w->save_lb, n * k);
+  KM_COPY(w->drift, w->save_drift, k);
+  KM_COPY(w->d2, w->save_d2, n);
+#undef KM_COPY
+}
+
+/* Swap search: drop a center drawn uniformly, add a window drawn with
+ * probability proportional to its squared distance to the remaining
+ * centers, refine, and keep the result when the objective drops. */
+static int km_swap(km_work *w, cp_rng *rng, int trials, double *obj, int *iter,
+                   int *conv, int *moves) {
+  const double *x = w->x;
+  int n = w->n, m = w->m, k = w->k;
+  if (k < 2) return CP_OK;
+  for (int tr = 0; tr < trials; tr++) {
+    km_swap_state(w, 0);
+    int drop = (int)cp_rng_int(rng, (uint64_t)k);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
+#endif
+    for (int i = 0; i < n; i++) {
+      if (w->cl[i] != drop) {
+        w->cand[i] = w->d2[i];
+        continue;
+      }
+      const double *xi = x + (size_t)i * m;
+      double bd = INFINITY;
+      for (int j = 0; j < k; j++) {
+        if (j == drop) continue;
+        double d = cp_sqdist_bounded(xi, w->cent + (size_t)j * m, m, bd);
+        if (d < bd) bd = d;
+      }
+      w->cand[i] = bd;
+    }
+    double total = km_sum(w->cand, n);
+    int pick = total > 0.0 ? km_draw(w->cand, n, total, rng)
+                           : (int)cp_rng_int(rng, (uint64_t)n);
+    memcpy(w->cent + (size_t)drop * m, x + (size_t)pick * m, sizeof(double) * m);
+    km_assign_swap(w, drop);
+    double o2;
+    int it2, cv2, mv2;
+    int status = km_refine(w, &o2, &it2, &cv2, &mv2);
+    if (status != CP_OK) return status;
+    if (o2 < *obj) {
+      *obj = o2;
+      *iter = it2;
+      *conv = cv2;
+      *moves = mv2;
+    } else {
+      km_swap_state(w, 1);
+    }
+  }
+  return CP_OK;
+}
+
+int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
+              uint64_t seed, int threads, double *centers, int *cluster,
+              cp_cluster_info *info) {
+  if (n < 1 || m < 1 || k < 1 || k > n || n_start < 1 || max_iter < 1) {
+    return CP_ERR_INPUT;
+  }
+  km_work w;
+  memset(&w, 0, sizeof(w));
+  w.x = x;
+  w.n = n;
+  w.m = m;
+  w.k = k;
+  w.max_iter = max_iter;
+  w.threads = threads < 1 ? 1 : threads;
+  w.par = (double)n * m * k > CP_PAR_MIN_WORK && w.threads > 1;
+  size_t km = (size_t)k * m;
+  w.cent = malloc(sizeof(double) * km);
+  w.old = malloc(sizeof(double) * km);
+  w.sums = malloc(sizeof(double) * km);
+  w.prev = malloc(sizeof(int) * (size_t)n);
+  w.save_cent = malloc(sizeof(double) * km);
+  w.cl = malloc(sizeof(int) * (size_t)n);
+  w.lb = malloc(sizeof(double) * (size_t)n * k);
+  w.drift = malloc(sizeof(double) * (size_t)k);
+  w.lbmin = malloc(sizeof(double) * (size_t)n);
+  w.save_cl = malloc(sizeof(int) * (size_t)n);
+  w.save_cnt = malloc(sizeof(int) * (size_t)k);
+  w.save_lb = malloc(sizeof(double) * (size_t)n * k);
+  w.save_drift = malloc(sizeof(double) * (size_t)k);
+  w.save_d2 = malloc(sizeof(double) * (size_t)n);
+  w.cnt = malloc(sizeof(int) * (size_t)k);
+  w.delta = malloc(sizeof(double) * (size_t)k);
+  w.half = malloc(sizeof(double) * (size_t)k);
+  w.upper = malloc(sizeof(double) * (size_t)n);
+  w.lower = malloc(sizeof(double) * (size_t)n);
+  w.d2 = malloc(sizeof(double) * (size_t)n);
+  w.cand = malloc(sizeof(double) * (size_t)n);
+  w.best = malloc(sizeof(double) * (size_t)n);
+  int status = CP_OK;
+  if (!w.cent || !w.old || !w.sums || !w.prev || !w.save_cent || !w.cl || !w.lb || !w.drift || !w.lbmin || !w.save_cl || !w.save_cnt || !w.save_lb || !w.save_drift || !w.save_d2 ||
+      !w.cnt || !w.delta || !w.half || !w.upper || !w.lower || !w.d2 ||
+      !w.cand || !w.best) {
+    status = CP_ERR_ALLOC;
+    goto done;
+  }
+  double best_obj = INFINITY;
+  for (int r = 0; r < n_start; r++) {
+    cp_rng rng;
+    cp_rng_init(&rng, seed, (uint64_t)r);
+    km_seed(&w, &rng);
+    km_assign_all(&w);
+    double obj;
+    int iter, conv, moves;
+    status = km_refine(&w, &obj, &iter, &conv, &moves);
+    if (status != CP_OK) goto done;
+    status = km_swap(&w, &rng, KM_SWAP_TRIALS, &obj, &iter, &conv, &moves);
+    if (status != CP_OK) goto done;
+    if (!isfinite(obj)) {
+      status = CP_ERR_NUMERIC;
+      goto done;
+    }
+    if (r == 0 || obj < best_obj) {
+      best_obj = obj;
+      memcpy(centers, w.cent, sizeof(double) * km);
+      memcpy(cluster, w.cl, sizeof(int) * (size_t)n);
+      info->objective = obj;
+      info->iterations = iter;
+      info->converged = conv;
+      info->restart = r;
+      info->moves = moves;
+    }
+  }
+  status = cp_cluster_relabel(n, m, k, cluster, centers);
+done:
+  free(w.cent);
+  free(w.old);
+  free(w.sums);
+  free(w.prev);
+  free(w.save_cent);
+  free(w.cl);
+  free(w.lb);
+  free(w.drift);
+  free(w.lbmin);
+  free(w.save_cl);
+  free(w.save_cnt);
+  free(w.save_lb);
+  free(w.save_drift);
+  free(w.save_d2);
+  free(w.cnt);
+  free(w.delta);
+  free(w.half);
+  free(w.upper);
+  free(w.lower);
+  free(w.d2);
+  free(w.cand);
+  free(w.best);
+  return status;
+}

@@ -1,0 +1,11 @@
+test_that("demo_model() loads the pretrained GunPoint CNN", {
+  m <- demo_model()
+  expect_s3_class(m, "cphap_model")
+  expect_identical(m$classes, c("1", "2"))
+  expect_s3_class(m$history, "cphap_history")
+  data(gunpoint, package = "cphap", envir = environment())
+  acc <- mean(predict(m, gunpoint$test) == gunpoint$test$y)
+  expect_gte(acc, 0.95)
+  expect_equal(acc, attr(m, "info")$test_accuracy)
+  expect_output(print(m), "Trained 200 epochs")
+})
