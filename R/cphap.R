@@ -11,7 +11,8 @@
 #'    and the input periods they see;
 #' 3. [period_windows()]: the windows of those periods (inside the series),
 #'    cut from z-normalised series, per layer and input channel (or jointly);
-#' 4. clustering of each window set into `k` patterns (k-means by default),
+#' 4. [cluster_windows()]: clustering of each window set into `k` patterns
+#'    (k-means by default),
 #'    with the per-time mean and sd of every cluster and, per window, the
 #'    normalised entropy of its soft assignment and its distance ratio;
 #' 5. the unit x pattern counts: how often each unit's periods fall into
@@ -25,18 +26,20 @@
 #' @param k Number of clusters per window set, at least 1 and at most the
 #'   number of windows of every set (not used by `"som"`, whose number of
 #'   clusters is the number of map units, `som_dim` in `...`).
-#' @param method Clustering method: `"kmeans"` (default), or `"kshape"`,
-#'   `"som"` when the clustering engine provides them.
+#' @param method Clustering method of [cluster_windows()]: `"kmeans"`
+#'   (default), `"kshape"` or `"som"`.
 #' @param joint Cluster multivariate windows jointly (all input channels in
 #'   one window) instead of per input channel.
 #' @param normalize Cut windows from z-normalised series (DESIGN 1.4).
-#' @param ... Passed to the clustering (for example `n_start`).
+#' @param ... Passed to [cluster_windows()] (for example `n_start`,
+#'   `som_dim`).
 #' @return An object of class `cphap_result`, a list with
 #' * `thresholds`: a `cphap_thresholds` data frame;
 #' * `periods`: a `cphap_periods` data frame (all highly activated nodes);
 #' * `sets`: one row per clustered window set: `set`, `layer`,
 #'   `input_channel` (`NA` when joint), `n_windows`, `window_length`;
-#' * `clusters`: a named list (by `set`) of `cphap_clusters` objects;
+#' * `clusters`: a named list (by `set`) of `cphap_clusters` objects (see
+#'   [cluster_windows()]);
 #' * `patterns`: per set, cluster and time point: `set`, `layer`,
 #'   `input_channel`, `cluster`, `time`, `mean`, `sd`, `size`, `share`;
 #' * `assignments`: per clustered period: `set`, `period` (row of

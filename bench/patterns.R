@@ -57,7 +57,7 @@ thr_py <- readBin(file.path(dir, "torch_thr.bin"), "double", nrow(ours$th))
 gflop <- model_flops(model) * n / 1e9
 
 cat(sprintf("pattern framework, paper CNN, %d series x 945, %d thread(s); BLAS: %s; clustering: %s\n",
-  n, threads, blas_info(), if (cphap:::has_cluster_engine()) "cphap C engine" else "stats::kmeans fallback"))
+  n, threads, blas_info(), "cphap C engine (cluster_windows)"))
 cat(sprintf("highly activated nodes / windows per layer: cphap %s; python %s\n",
   paste(sprintf("%d/%d", as.vector(table(ours$p$layer)[ip$name]),
     as.vector(table(ours$p$layer[ours$p$inside])[ip$name])), collapse = " "),
