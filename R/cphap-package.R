@@ -5,6 +5,7 @@
 #' and relevance from an internal unit with Monte-Carlo dropout.
 #'
 #' @keywords internal
+#' @aliases cphap-package NULL
 #' @useDynLib cphap, .registration = TRUE
 #' @importFrom stats predict quantile sd
 "_PACKAGE"

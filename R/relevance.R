@@ -171,14 +171,18 @@ lrp <- function(model, x, class = NULL, rules = "default") {
   relevance_run(model, x, plans, "class", classes, rules, 1L, 0, c(0, 0), FALSE)
 }
 
-check_channels <- function(channel, n_ch, lname) {
+# Channels (units) of a layer: NULL means all; whole numbers in range.
+# n_ch may hold several layers' channel counts (then the smallest bounds).
+check_channels <- function(channel, n_ch, lname = NULL) {
+  n_ch <- min(n_ch)
   if (is.null(channel)) {
     return(seq_len(n_ch))
   }
   if (!is.numeric(channel) || length(channel) == 0L || anyNA(channel) ||
     any(channel != round(channel)) || any(channel < 1) || any(channel > n_ch)) {
+    of <- if (is.null(lname)) "" else paste0(" (the channels of layer ", lname, ")")
     cli::cli_abort(
-      "{.arg channel} must be whole numbers between 1 and {n_ch} (the channels of layer {.val {lname}}), not {.val {format_value(channel)}}.",
+      "{.arg channel} must be whole numbers between 1 and {n_ch}{of}, not {.val {format_value(channel)}}.",
       call = NULL
     )
   }

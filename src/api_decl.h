@@ -11,6 +11,9 @@
 /* network (api_net.c) */
 SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads);
 SEXP cp_rf_r(SEXP spec);
+SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads);
+SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads);
+SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels);
 
 /* relevance (api_lrp.c) */
 SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP params,
@@ -42,6 +45,9 @@ SEXP cp_znorm_rows_r(SEXP x);
 #define CP_CALL_ENTRIES \
   {"cp_forward_r", CP_FN(&cp_forward_r), 4}, \
   {"cp_rf_r", CP_FN(&cp_rf_r), 1}, \
+  {"cp_thresholds_r", CP_FN(&cp_thresholds_r), 5}, \
+  {"cp_high_nodes_r", CP_FN(&cp_high_nodes_r), 5}, \
+  {"cp_windows_r", CP_FN(&cp_windows_r), 6}, \
   {"cp_kmeans_r", CP_FN(&cp_kmeans_r), 5}, \
   {"cp_kshape_r", CP_FN(&cp_kshape_r), 5}, \
   {"cp_som_r", CP_FN(&cp_som_r), 6}, \

@@ -1,0 +1,333 @@
+# The pattern framework (DESIGN 1.2-1.5): thresholds, highly activated
+# periods, windows of periods. Numerics in src/patterns.c.
+
+#' Thresholds of highly activated nodes
+#'
+#' For every channel `k` of every requested interpretable layer `j`, the
+#' threshold \eqn{T_{jk}} is the empirical `1 - alpha` quantile of all values
+#' of the activation map \eqn{A_{jk}} over the reference samples and over all
+#' positions (DESIGN section 1.2). The quantile is of type 7 (R's default),
+#' and equals `quantile(values, 1 - alpha)` exactly, so users can reproduce
+#' it with [activations()] and [stats::quantile()].
+#'
+#' The computation streams the forward pass over chunks of samples and never
+#' holds all activations: an exact radix selection on the values' bit
+#' patterns, 16 bits per pass, keeps a histogram per channel in the first pass
+#' and collects only the values that share a bin with the two order
+#' statistics needed by type 7 in the second (more passes only when a bin is
+#' crowded with nearly equal values, e.g. the zeros of a ReLU).
+#'
+#' A node is highly activated when its activation is strictly above the
+#' threshold, so a channel whose threshold is 0 and whose activations are
+#' never negative (a dead ReLU unit) has no highly activated nodes.
+#'
+#' @param model A [cphap_model()].
+#' @param reference Reference series (usually the training data): a matrix
+#'   `[n, L]`, an array `[n, C, L]` or a `cphap_data` object, with the
+#'   model's input shape.
+#' @param layers Names or positions of interpretable layers (see
+#'   [interpretable_layers()]); `NULL` for all.
+#' @param alpha The share of activations above the threshold, in (0, 1).
+#'   The paper used 0.05 and 0.005.
+#' @return A data frame of class `cphap_thresholds` with one row per layer
+#'   and channel: `layer` (factor), `channel`, `threshold`, `alpha` and
+#'   `n_values` (the number of activation values the quantile is taken over:
+#'   reference samples x positions). Attributes: `n_reference`, `passes`
+#'   (forward passes over the reference set).
+#' @seealso [activated_periods()], [cphap()]
+#' @examples
+#' set.seed(1)
+#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
+#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
+#' x <- matrix(rnorm(20 * 64), 20, 64)
+#' th <- thresholds(m, x, layers = "conv1")
+#' head(th)
+#' # the same as quantile() over all activations of a channel
+#' a <- activations(m, x, layers = "conv1", format = "array")$conv1
+#' quantile(a[, 1, ], 0.95, names = FALSE) == th$threshold[1]
+#' @export
+thresholds <- function(model, reference, layers = NULL, alpha = 0.05) {
+  model <- check_model(model)
+  check_alpha(alpha)
+  x <- as_input(reference, model, "reference")
+  rows <- resolve_layers(model, layers)
+  ip <- model$interp[rows, , drop = FALSE]
+  res <- .Call(
+    cp_thresholds_r, model$spec, x, as.integer(ip$node - 1L),
+    1 - alpha, cphap_threads()
+  )
+  n <- dim(x)[1]
+  out <- data.frame(
+    layer = factor(rep(ip$name, ip$channels), levels = model$interp$name),
+    channel = sequence(ip$channels),
+    threshold = res$threshold,
+    alpha = alpha,
+    n_values = rep(as.double(n) * ip$length, ip$channels)
+  )
+  structure(out,
+    class = c("cphap_thresholds", "data.frame"), n_reference = n,
+    passes = res$passes
+  )
+}
+
+check_alpha <- function(alpha) {
+  if (!is.numeric(alpha) || length(alpha) != 1L || is.na(alpha) || alpha <= 0 ||
+    alpha >= 1) {
+    cli::cli_abort(
+      "{.arg alpha} must be a single number strictly between 0 and 1, not {.val {format_value(alpha)}}.",
+      call = NULL
+    )
+  }
+  invisible(alpha)
+}
+
+#' @export
+print.cphap_thresholds <- function(x, ...) {
+  cat_line("{.cls cphap_thresholds}: {nrow(x)} unit{?s} in {length(unique(x$layer))} layer{?s}, alpha = {x$alpha[1]}, {attr(x, 'n_reference')} reference sample{?s}")
+  dead <- sum(x$threshold <= 0)
+  if (dead > 0L) {
+    cat_line("{dead} unit{?s} with threshold <= 0 (no highly activated nodes if never negative).")
+  }
+  print(as.data.frame(unclass_df(x)), row.names = FALSE, max = 40L)
+  invisible(x)
+}
+
+unclass_df <- function(x) {
+  attr(x, "n_reference") <- NULL
+  attr(x, "passes") <- NULL
+  class(x) <- "data.frame"
+  x
+}
+
+# Columns of an empty period table.
+empty_periods <- function(levels) {
+  data.frame(
+    sample = integer(), layer = factor(character(), levels = levels),
+    channel = integer(), position = integer(), activation = double(),
+    threshold = double(), start = integer(), end = integer(), inside = logical()
+  )
+}
+
+#' Highly activated nodes and their input periods
+#'
+#' Runs the network over `x` (in chunks, in C) and returns every node whose
+#' activation is strictly above its unit's threshold, with the input period
+#' it sees (its receptive field, DESIGN section 1.3). Periods that reach
+#' outside the series (when a layer pads) are kept with `inside = FALSE`.
+#'
+#' @param model A [cphap_model()].
+#' @param x Series to explain: a matrix `[n, L]`, an array `[n, C, L]` or a
+#'   `cphap_data` object.
+#' @param thresholds A `cphap_thresholds` from [thresholds()] covering the
+#'   requested layers.
+#' @param layers Names or positions of interpretable layers; `NULL` for all
+#'   layers in `thresholds`.
+#' @param channels Channels (units) to report, `NULL` for all; every value
+#'   must exist in every requested layer.
+#' @param samples Indices of the samples of `x` to report, `NULL` for all.
+#' @return A data frame of class `cphap_periods`, one row per highly
+#'   activated node: `sample` (index in `x`), `layer` (factor), `channel`,
+#'   `position` (1-based node index along the layer), `activation`,
+#'   `threshold`, `start` and `end` (1-based input indices, inclusive) and
+#'   `inside` (the whole period lies inside the series). With no such node,
+#'   a zero-row data frame with these columns (and a message).
+#' @seealso [thresholds()], [receptive_field()], [cphap()]
+#' @examples
+#' set.seed(1)
+#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
+#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
+#' x <- matrix(rnorm(20 * 64), 20, 64)
+#' th <- thresholds(m, x)
+#' p <- activated_periods(m, x, th, layers = "conv2", samples = 1:3)
+#' head(p)
+#' @export
+activated_periods <- function(model, x, thresholds, layers = NULL, channels = NULL,
+                              samples = NULL) {
+  model <- check_model(model)
+  if (!inherits(thresholds, "cphap_thresholds")) {
+    cli::cli_abort("{.arg thresholds} must be a {.cls cphap_thresholds} from {.fn thresholds}, not {.cls {class(thresholds)}}.",
+      call = NULL
+    )
+  }
+  x <- as_input(x, model)
+  ip_all <- model$interp
+  have <- unique(as.character(thresholds$layer))
+  if (is.null(layers)) {
+    rows <- match(have, ip_all$name)
+  } else {
+    rows <- resolve_layers(model, layers)
+    miss <- setdiff(ip_all$name[rows], have)
+    if (length(miss) > 0L) {
+      cli::cli_abort(c("{.arg thresholds} has no thresholds for layer{?s} {.val {miss}}.",
+        i = "Compute them with {.code thresholds(model, reference, layers = ...)}."
+      ), call = NULL)
+    }
+  }
+  if (anyNA(rows)) {
+    cli::cli_abort("{.arg thresholds} does not belong to {.arg model} (unknown layers).", call = NULL)
+  }
+  ip <- ip_all[rows, , drop = FALSE]
+  if (!is.null(channels)) {
+    max_ch <- min(ip$channels)
+    if (!is.numeric(channels) || length(channels) == 0L || anyNA(channels) ||
+      any(channels != round(channels)) || any(channels < 1) || any(channels > max_ch)) {
+      cli::cli_abort(
+        "{.arg channels} must be whole numbers between 1 and {max_ch} (the channels of layer{?s} {.val {ip$name}}), not {.val {format_value(channels)}}.",
+        call = NULL
+      )
+    }
+  }
+  n <- dim(x)[1]
+  keep <- seq_len(n)
+  if (!is.null(samples)) {
+    if (!is.numeric(samples) || length(samples) == 0L || anyNA(samples) ||
+      any(samples != round(samples)) || any(samples < 1) || any(samples > n)) {
+      cli::cli_abort(
+        "{.arg samples} must be whole numbers between 1 and {n} (the samples of {.arg x}), not {.val {format_value(samples)}}.",
+        call = NULL
+      )
+    }
+    keep <- sort(unique(as.integer(samples)))
+    x <- x[keep, , , drop = FALSE]
+  }
+  thr <- unlist(lapply(seq_len(nrow(ip)), function(q) {
+    sel <- thresholds[as.character(thresholds$layer) == ip$name[q], , drop = FALSE]
+    t <- rep(Inf, ip$channels[q])
+    if (nrow(sel) != ip$channels[q]) {
+      cli::cli_abort("{.arg thresholds} has {nrow(sel)} channel{?s} for layer {.val {ip$name[q]}}, but the model has {ip$channels[q]}.",
+        call = NULL
+      )
+    }
+    t[sel$channel] <- sel$threshold
+    if (!is.null(channels)) t[-channels] <- Inf
+    t
+  }))
+  res <- .Call(
+    cp_high_nodes_r, model$spec, x, as.integer(ip$node - 1L),
+    as.double(thr), cphap_threads()
+  )
+  levels <- model$interp$name
+  L <- model$input_dim[2]
+  if (length(res$sample) == 0L) {
+    cli::cli_inform("No highly activated nodes in the requested layers, channels and samples.")
+    out <- empty_periods(levels)
+  } else {
+    q <- res$layer
+    offs <- c(0L, cumsum(ip$channels))[q]
+    start <- ip$start[q] + (res$position - 1L) * ip$jump[q] + 1L
+    end <- start + ip$size[q] - 1L
+    out <- data.frame(
+      sample = keep[res$sample],
+      layer = factor(ip$name[q], levels = levels),
+      channel = res$channel,
+      position = res$position,
+      activation = res$value,
+      threshold = thr[offs + res$channel],
+      start = as.integer(start), end = as.integer(end),
+      inside = start >= 1 & end <= L
+    )
+  }
+  structure(out, class = c("cphap_periods", "data.frame"), series_length = L)
+}
+
+#' @export
+print.cphap_periods <- function(x, ...) {
+  cat_line("{.cls cphap_periods}: {nrow(x)} highly activated node{?s} in {length(unique(x$sample))} sample{?s}; {sum(x$inside)} period{?s} inside the series")
+  y <- x
+  class(y) <- "data.frame"
+  attr(y, "series_length") <- NULL
+  print(utils::head(y, 20L), row.names = FALSE)
+  if (nrow(x) > 20L) cat_line("# ... {nrow(x) - 20L} more row{?s}")
+  invisible(x)
+}
+
+# Z-normalise every series (sample and channel) of an array [n, C, L]:
+# mean 0, sd 1 (denominator L - 1); a constant series becomes zeros
+# (see znorm()).
+znorm_input <- function(x) {
+  znorm(x, margin = c(1L, 2L))
+}
+
+#' Input windows of highly activated periods
+#'
+#' Cuts the input window of every period that lies inside the series, for
+#' clustering (DESIGN section 1.4): the windows of all units of a layer have
+#' the layer's receptive-field size. By default they are cut from the
+#' z-normalised series (each sample and input channel to mean 0 and sd 1
+#' over its whole length). Multivariate input gives one window set per input
+#' channel, or one set of concatenated channel blocks with `joint = TRUE`.
+#'
+#' @param model A [cphap_model()].
+#' @param x The series the periods were found in (same samples).
+#' @param periods A `cphap_periods` from [activated_periods()].
+#' @param layer One interpretable layer (name or position).
+#' @param input_channels Input channels to cut (`NULL`: all).
+#' @param joint Cluster the input channels jointly: one window per period
+#'   with the channels' blocks side by side.
+#' @param normalize Cut from z-normalised series (`TRUE`) or from `x` as
+#'   given.
+#' @return A list with one numeric matrix per input channel (or one, named
+#'   `"joint"`): a row per period inside the series, a column per time point
+#'   of the window (channel blocks in order when joint). Attribute `period`
+#'   of each matrix: the rows of `periods` the windows come from.
+#' @examples
+#' set.seed(1)
+#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
+#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
+#' x <- matrix(rnorm(20 * 64), 20, 64)
+#' p <- activated_periods(m, x, thresholds(m, x, "conv2"))
+#' w <- period_windows(m, x, p, "conv2")
+#' dim(w[[1]])
+#' @export
+period_windows <- function(model, x, periods, layer, input_channels = NULL, joint = FALSE,
+                           normalize = TRUE) {
+  model <- check_model(model)
+  check_flag(joint, "joint")
+  check_flag(normalize, "normalize")
+  x <- as_input(x, model)
+  if (normalize) x <- znorm_input(x)
+  row <- resolve_layers(model, layer, "layer")
+  if (length(row) != 1L) {
+    cli::cli_abort("{.arg layer} must be a single layer.", call = NULL)
+  }
+  if (!inherits(periods, "cphap_periods")) {
+    cli::cli_abort("{.arg periods} must be a {.cls cphap_periods} from {.fn activated_periods}.",
+      call = NULL
+    )
+  }
+  windows_of(model, x, periods, row, input_channels, joint)
+}
+
+# Windows of one layer from an already normalised input array.
+windows_of <- function(model, x, periods, row, input_channels = NULL, joint = FALSE) {
+  ip <- model$interp[row, ]
+  C <- model$input_dim[1]
+  if (is.null(input_channels)) input_channels <- seq_len(C)
+  if (!is.numeric(input_channels) || anyNA(input_channels) ||
+    any(input_channels != round(input_channels)) || any(input_channels < 1) ||
+    any(input_channels > C)) {
+    cli::cli_abort("{.arg input_channels} must be whole numbers between 1 and {C}.", call = NULL)
+  }
+  if (nrow(periods) > 0L && max(periods$sample) > dim(x)[1]) {
+    cli::cli_abort("{.arg periods} refers to sample {max(periods$sample)} but {.arg x} has {dim(x)[1]}.",
+      call = NULL
+    )
+  }
+  idx <- which(as.character(periods$layer) == ip$name & periods$inside)
+  xa <- x
+  cut <- function(ch) {
+    w <- .Call(
+      cp_windows_r, xa, as.integer(dim(x)), as.integer(periods$sample[idx]),
+      as.integer(periods$start[idx]), as.integer(ip$size), as.integer(ch)
+    )
+    attr(w, "period") <- idx
+    w
+  }
+  if (joint) {
+    out <- list(joint = cut(input_channels))
+  } else {
+    out <- lapply(input_channels, cut)
+    names(out) <- paste0("ch", input_channels)
+  }
+  out
+}
