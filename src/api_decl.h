@@ -13,6 +13,8 @@ SEXP cp_rf_r(SEXP spec);
 SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads);
 SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads);
 SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels);
+SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP params,
+                    SEXP mc, SEXP threads);
 
 /* Cast through void (*)(void), the type GCC allows any function pointer to. */
 #define CP_FN(f) ((DL_FUNC)(void (*)(void))(f))
@@ -22,6 +24,7 @@ SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP cha
   {"cp_rf_r", CP_FN(&cp_rf_r), 1}, \
   {"cp_thresholds_r", CP_FN(&cp_thresholds_r), 5}, \
   {"cp_high_nodes_r", CP_FN(&cp_high_nodes_r), 5}, \
-  {"cp_windows_r", CP_FN(&cp_windows_r), 6},
+  {"cp_windows_r", CP_FN(&cp_windows_r), 6}, \
+  {"cp_relevance_r", CP_FN(&cp_relevance_r), 8},
 
 #endif
