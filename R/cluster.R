@@ -18,9 +18,11 @@
 #'   (at most `max_iter`), then Hartigan single-window moves (a window moves
 #'   from cluster \eqn{j} to \eqn{l} when
 #'   \eqn{n_l/(n_l+1)\,d_l^2 < n_j/(n_j-1)\,d_j^2}) until no move lowers the
-#'   total within-cluster sum of squares. The best of `n_start` restarts is
-#'   kept. A cluster that becomes empty takes the window farthest from its
-#'   centroid.
+#'   total within-cluster sum of squares. Each restart then tries 6 swaps:
+#'   one centroid moves to a window drawn k-means++ style, the partition is
+#'   refined again and kept if its objective is lower. The best of `n_start`
+#'   restarts is kept. A cluster that becomes empty takes the window farthest
+#'   from its centroid.
 #' * `"kshape"`: k-Shape (Paparrizos and Gravano, 2015) on per-window
 #'   z-normalised windows (population standard deviation; constant windows
 #'   become zeros). The distance between a window and a centroid is the

@@ -482,16 +482,6 @@ explain_sample <- function(result, sample, layer = NULL, channel = NULL, newdata
   )
 }
 
-check_channels <- function(channel, n_channels) {
-  mx <- min(n_channels)
-  if (!is.numeric(channel) || length(channel) == 0L || anyNA(channel) ||
-    any(channel != round(channel)) || any(channel < 1) || any(channel > mx)) {
-    cli::cli_abort("{.arg channel} must be whole numbers between 1 and {mx}, not {.val {format_value(channel)}}.",
-      call = NULL
-    )
-  }
-  invisible(channel)
-}
 
 merge_explanation <- function(base, a, result) {
   cols <- c(

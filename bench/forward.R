@@ -30,8 +30,15 @@ torch_out <- matrix(readBin(file.path(dir, "torch_out.bin"), "double", n * 8), n
 ours <- predict(model, x, type = "prob")
 gflop <- model_flops(model) * n / 1e9
 
+peak <- tryCatch({
+  exe <- tempfile("peak")
+  system2("cc", c("-O2", "-mavx2", "-mfma", file.path(bench_dir(), "peak.c"), "-o", exe))
+  as.numeric(system2(exe, stdout = TRUE))
+}, error = function(e) NA_real_, warning = function(w) NA_real_)
+
 cat(sprintf("paper CNN forward, %d series x 945, %d thread(s); BLAS for PyTorch: %s\n", n, threads, blas_info()))
 cat(sprintf("max |cphap - torch| output difference: %.3g\n", max(abs(ours - torch_out))))
+cat(sprintf("machine limit now (register-only AVX2 FMA loop, one core): %.1f GFLOP/s\n", peak))
 cat(sprintf("work: %.2f GFLOP (convolutions and dense)\n", gflop))
 cat(sprintf("cphap C forward (all activations): %.3f s  %.1f GFLOP/s\n", t_c, gflop / t_c))
 cat(sprintf("cphap activations() in R (arrays):   %.3f s\n", t_r))

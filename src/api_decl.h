@@ -15,6 +15,10 @@ SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads);
 SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads);
 SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels);
 
+/* relevance (api_lrp.c) */
+SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP params,
+                    SEXP mc, SEXP threads);
+
 /* training (api_train.c) */
 SEXP cp_train_epoch_r(SEXP spec, SEXP x, SEXP y, SEXP cw, SEXP opt, SEXP ctrl,
                       SEXP threads);
@@ -56,6 +60,7 @@ SEXP cp_znorm_rows_r(SEXP x);
   {"cp_train_epoch_r", CP_FN(&cp_train_epoch_r), 7}, \
   {"cp_evaluate_r", CP_FN(&cp_evaluate_r), 5}, \
   {"cp_loss_grad_r", CP_FN(&cp_loss_grad_r), 7}, \
-  {"cp_adam_r", CP_FN(&cp_adam_r), 6},
+  {"cp_adam_r", CP_FN(&cp_adam_r), 6}, \
+  {"cp_relevance_r", CP_FN(&cp_relevance_r), 8},
 
 #endif

@@ -11,7 +11,9 @@
 
 typedef struct {
   const double *x;
-  int n, m, k, max_iter, threads, par;
+  int n, m, k, max_iter, threads;
+  int par;       /* parallel loops over windows x centers */
+  int par_light; /* parallel loops over windows (one distance each) */
   double *cent;   /* k x m */
   double *old;    /* k x m: centers before the update */
   int *cl;        /* n */
@@ -44,7 +46,7 @@ static void km_min_dist(const km_work *w, const double *c, const double *d2,
   const double *x = w->x;
   int n = w->n, m = w->m;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par_light)
 #endif
   for (int i = 0; i < n; i++) {
     double d = cp_sqdist_bounded(x + (size_t)i * m, c, m, d2[i]);
@@ -69,7 +71,7 @@ static int km_draw(const double *v, int n, double total, cp_rng *rng) {
 /* Greedy k-means++ seeding: 2 + log k candidates drawn per center with
  * probability proportional to the squared distance to the nearest chosen
  * center; the candidate that lowers the potential most is kept. */
-static void km_seed(km_work *w, cp_rng *rng) {
+static int km_seed(km_work *w, cp_rng *rng) {
   const double *x = w->x;
   int n = w->n, m = w->m, k = w->k;
   int first = (int)cp_rng_int(rng, (uint64_t)n);
@@ -78,6 +80,7 @@ static void km_seed(km_work *w, cp_rng *rng) {
   km_min_dist(w, w->cent, w->d2, w->d2);
   int trials = 2 + (int)log((double)k);
   for (int c = 1; c < k; c++) {
+    if (cp_interrupted()) return CP_ERR_INTERRUPT;
     double total = km_sum(w->d2, n);
     int pick = -1;
     if (!(total > 0.0)) {
@@ -98,6 +101,7 @@ static void km_seed(km_work *w, cp_rng *rng) {
     }
     memcpy(w->cent + (size_t)c * m, x + (size_t)pick * m, sizeof(double) * m);
   }
+  return CP_OK;
 }
 
 /* Nearest and second nearest center of window i: sets cl, upper, lower.
@@ -436,7 +440,7 @@ static double km_objective(km_work *w) {
   const double *x = w->x;
   int n = w->n, m = w->m;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par_light)
 #endif
   for (int i = 0; i < n; i++) {
     w->d2[i] = cp_sqdist(x + (size_t)i * m, w->cent + (size_t)w->cl[i] * m, m);
@@ -463,7 +467,7 @@ static void km_assign_swap(km_work *w, int drop) {
   int n = w->n, m = w->m, k = w->k;
   const double *cnew = w->cent + (size_t)drop * m;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par_light)
 #endif
   for (int i = 0; i < n; i++) {
     int a = w->cl[i];
@@ -522,7 +526,7 @@ static int km_swap(km_work *w, cp_rng *rng, int trials, double *obj, int *iter,
     km_swap_state(w, 0);
     int drop = (int)cp_rng_int(rng, (uint64_t)k);
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par_light)
 #endif
     for (int i = 0; i < n; i++) {
       if (w->cl[i] != drop) {
@@ -574,6 +578,7 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
   w.max_iter = max_iter;
   w.threads = threads < 1 ? 1 : threads;
   w.par = (double)n * m * k > CP_PAR_MIN_WORK && w.threads > 1;
+  w.par_light = (double)n * m > CP_PAR_MIN_WORK && w.threads > 1;
   size_t km = (size_t)k * m;
   w.cent = malloc(sizeof(double) * km);
   w.old = malloc(sizeof(double) * km);
@@ -608,7 +613,8 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
   for (int r = 0; r < n_start; r++) {
     cp_rng rng;
     cp_rng_init(&rng, seed, (uint64_t)r);
-    km_seed(&w, &rng);
+    status = km_seed(&w, &rng);
+    if (status != CP_OK) goto done;
     km_assign_all(&w);
     double obj;
     int iter, conv, moves;

@@ -9,7 +9,9 @@
 
 typedef struct {
   const double *x;
-  int n, m, k, max_iter, threads, par;
+  int n, m, k, max_iter, threads;
+  int par;       /* parallel loops over windows x centers */
+  int par_light; /* parallel loops over windows (one distance each) */
   double *xnorm;  /* n */
   double *cent;   /* k x m */
   double *cnorm;  /* k */
@@ -108,7 +110,7 @@ static void ks_min_sbd(ks_work *w, const double *c, double cn, const double *cs,
                        const double *cur, double *out) {
   int n = w->n, m = w->m;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par_light)
 #endif
   for (int i = 0; i < n; i++) {
     int tid = CP_THREAD_ID();
@@ -137,7 +139,7 @@ static int ks_draw(const double *v, int n, double total, cp_rng *rng) {
  * windows are drawn with probability proportional to their SBD to the
  * nearest chosen center (SBD is the squared shape distance up to 2m), and
  * the one that lowers the total SBD most becomes the center. */
-static void ks_seed(ks_work *w, cp_rng *rng) {
+static int ks_seed(ks_work *w, cp_rng *rng) {
   int n = w->n, m = w->m, k = w->k;
   double *d = w->dist, *cand = w->cand, *best = w->best;
   int first = (int)cp_rng_int(rng, (uint64_t)n);
@@ -146,6 +148,7 @@ static void ks_seed(ks_work *w, cp_rng *rng) {
   ks_min_sbd(w, w->cent, w->cnorm[0], w->cspec, d, d);
   int trials = 2 + (int)log((double)k);
   for (int c = 1; c < k; c++) {
+    if (cp_interrupted()) return CP_ERR_INTERRUPT;
     double total = 0.0;
     for (int i = 0; i < n; i++) total += d[i];
     int pick = -1;
@@ -176,6 +179,7 @@ static void ks_seed(ks_work *w, cp_rng *rng) {
       memcpy(d, best, sizeof(double) * n);
     }
   }
+  return CP_OK;
 }
 
 /* Shape extraction for cluster j: members aligned to the current center,
@@ -303,6 +307,7 @@ int cp_kshape(const double *x, int n, int m, int k, int n_start, int max_iter,
   w.max_iter = max_iter;
   w.threads = threads < 1 ? 1 : threads;
   w.par = (double)n * k * m * m > CP_PAR_MIN_WORK && w.threads > 1;
+  w.par_light = (double)n * m * m > CP_PAR_MIN_WORK && w.threads > 1;
   int status = cp_sbd_plan_init(&w.plan, m);
   if (status != CP_OK) return status;
   w.speclen = cp_sbd_spec_len(&w.plan);
@@ -339,7 +344,8 @@ int cp_kshape(const double *x, int n, int m, int k, int n_start, int max_iter,
   for (int r = 0; r < n_start; r++) {
     cp_rng rng;
     cp_rng_init(&rng, seed, (uint64_t)r);
-    ks_seed(&w, &rng);
+    status = ks_seed(&w, &rng);
+    if (status != CP_OK) goto done;
     for (int i = 0; i < n; i++) w.cl[i] = -1;
     ks_assign_step(&w);
     int iter = 0, conv = 0;

@@ -54,11 +54,13 @@ step("Relevance from a unit with Monte-Carlo dropout (300 passes)")
 thr <- thresholds(model, train, layers = c("conv2", "conv3"))
 save_csv("thresholds.csv", thr)
 per <- activated_periods(model, test, thr, layers = "conv2", samples = 1:20)
-top <- names(sort(table(per$channel), decreasing = TRUE))[1]
-unit <- as.integer(top)
+# the test series and unit with the most highly activated nodes
+counts <- table(paste(per$sample, per$channel))
+best <- as.integer(strsplit(names(counts)[which.max(counts)], " ")[[1]])
+cli::cli_alert_info("Unit conv2 channel {best[2]} on test series {best[1]} ({max(counts)} highly activated nodes)")
 set.seed(1)
-rel <- unit_relevance(model, test$x[1:5, ], "conv2", channel = unit, seed = "active",
-  threshold = thr$threshold[thr$layer == "conv2"], passes = 300, rate = 0.5
+rel <- unit_relevance(model, test$x[best[1], , drop = FALSE], "conv2", channel = best[2],
+  seed = "active", threshold = thr$threshold[thr$layer == "conv2"], passes = 300, rate = 0.5
 )
 save_csv("relevance_conv2.csv", rel)
 save_png("relevance_conv2.png", autoplot(rel), 10, 7)

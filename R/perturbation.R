@@ -1,0 +1,329 @@
+# Perturbation analysis (DESIGN section 1.7): keep a set of input points,
+# replace the rest, and measure how much of a unit's activation at its highly
+# activated nodes survives.
+
+#' Perturbation analysis of highly activated periods
+#'
+#' For each sample and unit (layer, channel) with highly activated nodes, keeps
+#' only a set `P` of input time points (in every input channel) and replaces
+#' the rest, then runs the network again and measures, at the unit's
+#' originally highly activated nodes, the share of the activation that
+#' survives and the share of nodes still above the threshold. Three choices of
+#' `P` of equal size are compared:
+#' * `"cphap"`: the points covered by the unit's highly activated periods
+#'   (for other sizes, the points ranked by how many of those periods cover
+#'   them, then by the strongest covering node);
+#' * `"relevance"`: the points of highest relevance from the unit (LRP seeded
+#'   at its highly activated nodes, summed over input channels, without
+#'   dropout);
+#' * `"random"`: points drawn at random.
+#'
+#' The CPHAP paper's claim is that keeping the CPHAP periods keeps the units
+#' more active than keeping the top-relevance points.
+#'
+#' @param model A [cphap_model()].
+#' @param x Series to perturb: a matrix `[n, L]`, an array `[n, C, L]` or a
+#'   `cphap_data`.
+#' @param thresholds A `cphap_thresholds` from [thresholds()] (computed on
+#'   the training data) covering `layer`.
+#' @param layer One interpretable layer (name or position).
+#' @param channels Channels (units) of the layer; `NULL` for all.
+#' @param samples Indices of the samples of `x` to use; `NULL` for all.
+#' @param shares Kept shares of the series length to sweep, in (0, 1]; `NULL`
+#'   keeps, for every unit, as many points as its periods cover.
+#' @param fill What replaces the removed points: `"zero"`, `"mean"` (the
+#'   series' mean per channel) or `"noise"` (normal noise with the series'
+#'   mean and standard deviation per channel; reproducible under
+#'   `set.seed()`).
+#' @param methods Which sets `P` to compare.
+#' @param rules Relevance rules for `"relevance"` (see [lrp_rules()]).
+#' @return A data frame of class `cphap_perturbation`, one row per sample,
+#'   unit, method and size: `sample`, `layer`, `channel`, `method`, `share`
+#'   (kept share of the series; for `shares = NULL` the unit's own period
+#'   coverage), `n_kept` (kept time points), `n_nodes` (highly activated
+#'   nodes), `activation_kept` (sum of the unit's activation at those nodes
+#'   after perturbation over the sum before) and `active_share` (share of
+#'   those nodes still above the threshold).
+#' @seealso [autoplot.cphap_perturbation()], [summary.cphap_perturbation()]
+#' @examples
+#' set.seed(1)
+#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
+#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
+#' x <- matrix(rnorm(20 * 64), 20, 64)
+#' thr <- thresholds(m, x, layers = "conv2")
+#' p <- perturbation(m, x, thr, "conv2", channels = 1:4, samples = 1:5,
+#'                   shares = c(0.2, 0.5))
+#' summary(p)
+#' @export
+perturbation <- function(model, x, thresholds, layer, channels = NULL, samples = NULL,
+                         shares = NULL, fill = c("zero", "mean", "noise"),
+                         methods = c("cphap", "relevance", "random"), rules = "default") {
+  model <- check_model(model)
+  x <- as_input(x, model)
+  fill <- match.arg(fill)
+  methods <- unique(match.arg(methods, several.ok = TRUE))
+  if (missing(layer) || length(layer) != 1L) {
+    cli::cli_abort("{.arg layer} must be one interpretable layer.", call = NULL)
+  }
+  row <- resolve_layers(model, layer, "layer")
+  ip <- model$interp[row, ]
+  if (!is.null(shares)) {
+    if (!is.numeric(shares) || length(shares) == 0L || anyNA(shares) ||
+      any(shares <= 0 | shares > 1)) {
+      cli::cli_abort("{.arg shares} must be numbers in (0, 1], or NULL.", call = NULL)
+    }
+    shares <- sort(unique(shares))
+  }
+  if (!is.null(samples)) {
+    if (!is.numeric(samples) || anyNA(samples) || any(samples != round(samples)) ||
+      any(samples < 1 | samples > dim(x)[1])) {
+      cli::cli_abort("{.arg samples} must be indices between 1 and {dim(x)[1]}.", call = NULL)
+    }
+  }
+  per <- suppressMessages(activated_periods(model, x, thresholds, layers = ip$name, channels = channels,
+    samples = samples
+  ))
+  if (nrow(per) == 0L) {
+    cli::cli_inform("No highly activated nodes in layer {.val {ip$name}}: nothing to perturb.")
+    return(new_perturbation(empty_perturbation(), ip$name, fill, is.null(shares)))
+  }
+  units <- unique(per[, c("sample", "channel")])
+  thr <- thresholds[as.character(thresholds$layer) == ip$name, ]
+  thr_vec <- thr$threshold[match(seq_len(ip$channels), thr$channel)]
+  L <- model$input_dim[2]
+  rel <- if ("relevance" %in% methods) unit_point_relevance(model, x, ip, units, thr_vec, rules)
+  plan <- perturbation_plan(per, units, rel, methods, shares, L)
+  pert <- perturb_inputs(x, plan, fill)
+  after <- forward_nodes(model, pert, ip$node)[[1]]
+  out <- measure_perturbation(plan, after, per, thr_vec)
+  new_perturbation(out, ip$name, fill, is.null(shares))
+}
+
+# Relevance of every input time point (summed over input channels) for each
+# unit, seeded at its highly activated nodes, one pass without dropout.
+unit_point_relevance <- function(model, x, ip, units, thr_vec, rules) {
+  out <- list()
+  for (s in unique(units$sample)) {
+    ch <- units$channel[units$sample == s]
+    r <- unit_relevance(model, x[s, , , drop = FALSE], ip$name, channel = ch,
+      seed = "active", threshold = thr_vec, rules = rules, passes = 1, rate = 0,
+      progress = FALSE
+    )
+    r <- as.data.frame(r)
+    agg <- stats::aggregate(mean ~ channel + position, data = r, FUN = sum)
+    for (k in ch) {
+      v <- numeric(model$input_dim[2])
+      a <- agg[agg$channel == k, ]
+      v[a$position] <- a$mean
+      out[[paste(s, k)]] <- v
+    }
+  }
+  out
+}
+
+# Which time points each (unit, method, size) keeps.
+perturbation_plan <- function(per, units, rel, methods, shares, L) {
+  plans <- list()
+  for (u in seq_len(nrow(units))) {
+    s <- units$sample[u]
+    k <- units$channel[u]
+    pu <- per[per$sample == s & per$channel == k, ]
+    cover <- numeric(L)
+    strength <- numeric(L)
+    for (q in seq_len(nrow(pu))) {
+      idx <- max(1L, pu$start[q]):min(L, pu$end[q])
+      cover[idx] <- cover[idx] + 1
+      strength[idx] <- pmax(strength[idx], pu$activation[q])
+    }
+    natural <- sum(cover > 0)
+    sizes <- if (is.null(shares)) natural else pmax(1L, round(shares * L))
+    share_lab <- if (is.null(shares)) natural / L else shares
+    cphap_rank <- order(-cover, -strength, seq_len(L))
+    rel_rank <- if (!is.null(rel)) order(-rel[[paste(s, k)]], seq_len(L))
+    for (q in seq_along(sizes)) {
+      m <- sizes[q]
+      for (method in methods) {
+        keep <- switch(method,
+          cphap = cphap_rank[seq_len(m)],
+          relevance = rel_rank[seq_len(m)],
+          random = sort(sample.int(L, m))
+        )
+        plans[[length(plans) + 1L]] <- list(
+          sample = s, channel = k, method = method, share = share_lab[q],
+          keep = sort(keep), nodes = pu$position
+        )
+      }
+    }
+  }
+  plans
+}
+
+perturb_inputs <- function(x, plan, fill) {
+  d <- dim(x)
+  out <- array(0, c(length(plan), d[2], d[3]))
+  for (q in seq_along(plan)) {
+    p <- plan[[q]]
+    series <- x[p$sample, , , drop = FALSE]
+    for (ch in seq_len(d[2])) {
+      v <- series[1, ch, ]
+      new <- switch(fill,
+        zero = numeric(d[3]),
+        mean = rep(mean(v), d[3]),
+        noise = stats::rnorm(d[3], mean(v), stats::sd(v))
+      )
+      new[p$keep] <- v[p$keep]
+      out[q, ch, ] <- new
+    }
+  }
+  out
+}
+
+measure_perturbation <- function(plan, after, per, thr_vec) {
+  layer <- as.character(per$layer[1])
+  rows <- lapply(seq_along(plan), function(q) {
+    p <- plan[[q]]
+    before <- per$activation[per$sample == p$sample & per$channel == p$channel]
+    now <- after[q, p$channel, p$nodes]
+    data.frame(
+      sample = p$sample, layer = layer, channel = p$channel, method = p$method,
+      share = p$share, n_kept = length(p$keep), n_nodes = length(p$nodes),
+      activation_kept = sum(now) / sum(before),
+      active_share = mean(now > thr_vec[p$channel]),
+      stringsAsFactors = FALSE
+    )
+  })
+  out <- do.call(rbind, rows)
+  out$method <- factor(out$method, levels = c("cphap", "relevance", "random"))
+  out
+}
+
+empty_perturbation <- function() {
+  data.frame(
+    sample = integer(), layer = character(), channel = integer(),
+    method = factor(character(), levels = c("cphap", "relevance", "random")),
+    share = numeric(), n_kept = integer(), n_nodes = integer(),
+    activation_kept = numeric(), active_share = numeric(), stringsAsFactors = FALSE
+  )
+}
+
+new_perturbation <- function(df, layer, fill, natural) {
+  rownames(df) <- NULL
+  structure(df,
+    class = c("cphap_perturbation", "data.frame"), layer = layer, fill = fill,
+    natural = natural
+  )
+}
+
+#' Summaries and plots of a perturbation analysis
+#'
+#' `summary()` averages the measures over samples and units per method and
+#' kept share; `autoplot()` draws the mean share of activation kept (and of
+#' nodes still above threshold) against the kept share of the series, one
+#' line per method with a band from the 25% to the 75% quantile across
+#' samples and units.
+#'
+#' @param object,x A `cphap_perturbation` from [perturbation()].
+#' @param ... Unused.
+#' @return `summary()`: a data frame with `method`, `share`, `units`,
+#'   `activation_kept` and `active_share` (means) and their 25% and 75%
+#'   quantiles. `autoplot()`: a ggplot object.
+#' @examples
+#' set.seed(1)
+#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
+#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
+#' x <- matrix(rnorm(20 * 64), 20, 64)
+#' thr <- thresholds(m, x, layers = "conv2")
+#' p <- perturbation(m, x, thr, "conv2", channels = 1:4, samples = 1:5,
+#'                   shares = c(0.2, 0.5, 0.8))
+#' summary(p)
+#' ggplot2::autoplot(p)
+#' @name perturbation-methods
+NULL
+
+#' @rdname perturbation-methods
+#' @export
+summary.cphap_perturbation <- function(object, ...) {
+  df <- as.data.frame(unclass(object), stringsAsFactors = FALSE)
+  if (nrow(df) == 0L) {
+    return(data.frame(
+      method = factor(character(), levels = levels(df$method)), share = numeric(),
+      units = integer(), activation_kept = numeric(), active_share = numeric()
+    ))
+  }
+  # with each unit's own period coverage as size, pool the sizes per method
+  key <- if (isTRUE(attr(object, "natural"))) 0 else df$share
+  groups <- split(df, list(df$method, key), drop = TRUE)
+  rows <- lapply(groups, function(g) {
+    data.frame(
+      method = g$method[1], share = mean(g$share), units = nrow(g),
+      activation_kept = mean(g$activation_kept),
+      activation_q25 = unname(stats::quantile(g$activation_kept, 0.25)),
+      activation_q75 = unname(stats::quantile(g$activation_kept, 0.75)),
+      active_share = mean(g$active_share),
+      active_q25 = unname(stats::quantile(g$active_share, 0.25)),
+      active_q75 = unname(stats::quantile(g$active_share, 0.75))
+    )
+  })
+  out <- do.call(rbind, rows)
+  out <- out[order(out$share, out$method), ]
+  rownames(out) <- NULL
+  out
+}
+
+#' @rdname perturbation-methods
+#' @export
+print.cphap_perturbation <- function(x, ...) {
+  df <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
+  cat_line("{.cls cphap_perturbation}: layer {.val {attr(x, 'layer')}}, fill {.val {attr(x, 'fill')}}, {length(unique(paste(df$sample, df$channel)))} (sample, unit) pair{?s}, {nrow(df)} row{?s}")
+  if (nrow(df) > 0L) {
+    s <- summary(x)
+    print(s[, c("method", "share", "units", "activation_kept", "active_share")],
+      row.names = FALSE, digits = 3
+    )
+  }
+  invisible(x)
+}
+
+#' @rdname perturbation-methods
+#' @export
+as.data.frame.cphap_perturbation <- function(x, ...) {
+  df <- x
+  class(df) <- "data.frame"
+  attr(df, "layer") <- NULL
+  attr(df, "fill") <- NULL
+  attr(df, "natural") <- NULL
+  df
+}
+
+#' @rdname perturbation-methods
+#' @export
+autoplot.cphap_perturbation <- function(object, ...) {
+  s <- summary(object)
+  long <- rbind(
+    data.frame(
+      method = s$method, share = s$share, measure = "activation kept",
+      mean = s$activation_kept, lo = s$activation_q25, hi = s$activation_q75
+    ),
+    data.frame(
+      method = s$method, share = s$share, measure = "nodes above threshold",
+      mean = s$active_share, lo = s$active_q25, hi = s$active_q75
+    )
+  )
+  ggplot2::ggplot(long, ggplot2::aes(.data$share, .data$mean,
+    colour = .data$method,
+    fill = .data$method
+  )) +
+    ggplot2::geom_ribbon(ggplot2::aes(ymin = .data$lo, ymax = .data$hi),
+      alpha = 0.15, colour = NA
+    ) +
+    ggplot2::geom_line(linewidth = 0.9) +
+    ggplot2::geom_point(size = 1.6) +
+    ggplot2::facet_wrap(~ measure, scales = "free_y") +
+    ggplot2::scale_x_continuous(labels = function(v) paste0(round(100 * v), "%")) +
+    ggplot2::labs(
+      x = "kept share of the series", y = "mean over samples and units",
+      colour = "kept points", fill = "kept points",
+      title = sprintf("Perturbation of layer %s (fill: %s)", attr(object, "layer"), attr(object, "fill"))
+    ) +
+    ggplot2::theme_minimal()
+}

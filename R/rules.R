@@ -1,0 +1,229 @@
+# Relevance rules and presets ("composites"): which LRP rule each kind of
+# layer uses. The numerics live in src/lrp.c.
+
+# Codes of src/lrp.h.
+rule_codes <- c(
+  identity = 0L, epsilon = 1L, zplus = 2L, alpha_beta = 3L, w2 = 4L, flat = 5L,
+  wta = 6L, proportional = 7L
+)
+
+# Layer kinds a user can set, and the rules each accepts.
+rule_choices <- list(
+  first = c("w2", "flat", "zplus", "epsilon", "alpha_beta"),
+  conv = c("zplus", "epsilon", "alpha_beta"),
+  dense = c("zplus", "epsilon", "alpha_beta"),
+  output = c("epsilon", "zplus", "alpha_beta"),
+  batchnorm = c("zplus", "epsilon", "alpha_beta", "identity"),
+  maxpool = c("wta", "proportional"),
+  global_maxpool = c("wta", "proportional")
+)
+
+rule_presets <- list(
+  default = c(
+    first = "w2", conv = "zplus", dense = "zplus", output = "epsilon",
+    batchnorm = "zplus", maxpool = "wta", global_maxpool = "wta"
+  ),
+  epsilon = c(
+    first = "epsilon", conv = "epsilon", dense = "epsilon", output = "epsilon",
+    batchnorm = "epsilon", maxpool = "wta", global_maxpool = "wta"
+  ),
+  alpha_beta = c(
+    first = "w2", conv = "alpha_beta", dense = "alpha_beta", output = "epsilon",
+    batchnorm = "alpha_beta", maxpool = "wta", global_maxpool = "wta"
+  ),
+  zplus = c(
+    first = "zplus", conv = "zplus", dense = "zplus", output = "zplus",
+    batchnorm = "zplus", maxpool = "wta", global_maxpool = "wta"
+  )
+)
+
+#' Relevance rules: presets and per-layer choices
+#'
+#' Layer-wise relevance propagation (LRP) sends relevance from a seed down to
+#' the input, layer by layer, with a rule per kind of layer. `lrp_rules()`
+#' picks a preset (a "composite" in the language of the Python package
+#' zennit) and lets you override the rule of any kind of layer.
+#'
+#' Kinds of layers and the rules they accept:
+#' * `first`: the convolution or dense layer that reads the input, which is
+#'   real-valued and unbounded: `"w2"` (relevance in proportion to the squared
+#'   weights), `"flat"` (uniform over the receptive field), `"zplus"`,
+#'   `"epsilon"`, `"alpha_beta"`.
+#' * `conv`, `dense`: hidden convolutions and dense layers: `"zplus"` (only
+#'   positive contributions; for signed inputs the positive products
+#'   `a * w > 0`), `"epsilon"` (contributions over the pre-activation
+#'   stabilised by `epsilon`, bias included), `"alpha_beta"` (positive
+#'   contributions weighted by `alpha`, negative ones by `beta`, with
+#'   `alpha - beta = 1`; biases are ignored by `"zplus"` and `"alpha_beta"`).
+#' * `output`: the last dense (or convolution) layer, used when relevance
+#'   starts from a class logit.
+#' * `batchnorm`: a batch norm that does not directly follow a (linear)
+#'   convolution, treated as an element-wise linear layer:
+#'   `"zplus"`, `"epsilon"`, `"alpha_beta"` or `"identity"`. A batch norm that
+#'   follows a convolution is always folded into it (with its running
+#'   statistics, which preserves the output) and the pair uses the
+#'   convolution's rule.
+#' * `maxpool`, `global_maxpool`: `"wta"` (winner takes all: the first
+#'   maximum of each window gets all relevance) or `"proportional"`
+#'   (in proportion to the input values).
+#'
+#' Average and global average pooling and residual additions always split in
+#' proportion to the contributions (with the `epsilon` stabiliser);
+#' activations, dropout and flatten layers pass relevance through, and
+#' padding is cropped. Relevance never changes sign through a z+ step, so
+#' with `"zplus"` everywhere, non-negative inputs and no biases the input
+#' relevance sums to the seeded relevance (conservation).
+#'
+#' Presets:
+#' * `"default"`: the original CPHAP work: `w2` on the first layer, z+ on
+#'   hidden convolutions and dense layers, winner-takes-all max pooling,
+#'   epsilon on the output layer.
+#' * `"epsilon"`: epsilon everywhere (with `epsilon` -> 0, zero biases and
+#'   ReLU / max pooling this equals gradient x input).
+#' * `"alpha_beta"`: alpha-beta (default alpha 2, beta 1) on hidden layers,
+#'   `w2` on the first, epsilon on the output.
+#' * `"zplus"`: z+ everywhere, the first layer included.
+#'
+#' @param preset One of `"default"`, `"epsilon"`, `"alpha_beta"`, `"zplus"`.
+#' @param ... Overrides, `kind = "rule"`, for example `conv = "epsilon"`.
+#' @param epsilon Stabiliser of the epsilon rule and of proportional splits
+#'   (`>= 0`; a zero denominator passes no relevance).
+#' @param alpha,beta Weights of the alpha-beta rule; `alpha - beta` must be 1.
+#' @return An object of class `cphap_rules`: a list with `rules` (a named
+#'   character vector, one rule per kind of layer), `epsilon`, `alpha`,
+#'   `beta` and `preset`.
+#' @seealso [unit_relevance()], [lrp()]
+#' @examples
+#' lrp_rules()
+#' lrp_rules("epsilon", epsilon = 1e-6)
+#' lrp_rules(conv = "alpha_beta", alpha = 1.5, beta = 0.5, maxpool = "proportional")
+#' @export
+lrp_rules <- function(preset = "default", ..., epsilon = 1e-9, alpha = 2, beta = 1) {
+  make_rules(preset, list(...), epsilon, alpha, beta, arg = NULL)
+}
+
+make_rules <- function(preset, overrides, epsilon, alpha, beta, arg = NULL) {
+  where <- function(name) if (is.null(arg)) name else paste0(arg, "$", name)
+  if (!is.character(preset) || length(preset) != 1L || !preset %in% names(rule_presets)) {
+    cli::cli_abort(
+      "{.arg {where('preset')}} must be one of {.val {names(rule_presets)}}, not {.val {format_value(preset)}}.",
+      call = NULL
+    )
+  }
+  rules <- rule_presets[[preset]]
+  nms <- names(overrides)
+  if (length(overrides) > 0L && (is.null(nms) || any(!nzchar(nms)))) {
+    cli::cli_abort("Rule overrides must be named by kind of layer ({.val {names(rule_choices)}}).",
+      call = NULL
+    )
+  }
+  for (k in nms) {
+    if (!k %in% names(rule_choices)) {
+      cli::cli_abort(c("{.arg {where(k)}}: unknown kind of layer {.val {k}}.",
+        i = "Kinds: {.val {names(rule_choices)}}; parameters: {.val {c('epsilon', 'alpha', 'beta')}}."
+      ), call = NULL)
+    }
+    v <- overrides[[k]]
+    if (!is.character(v) || length(v) != 1L || !v %in% rule_choices[[k]]) {
+      cli::cli_abort(
+        "{.arg {where(k)}} must be one of {.val {rule_choices[[k]]}}, not {.val {format_value(v)}}.",
+        call = NULL
+      )
+    }
+    rules[[k]] <- v
+  }
+  check_number(epsilon, where("epsilon"), 0, Inf)
+  check_number(alpha, where("alpha"), 1, Inf)
+  check_number(beta, where("beta"), 0, Inf)
+  if (abs(alpha - beta - 1) > 1e-12) {
+    cli::cli_abort(
+      "{.arg {where('alpha')}} - {.arg {where('beta')}} must equal 1 (alpha-beta rule), not {alpha} - {beta} = {alpha - beta}.",
+      call = NULL
+    )
+  }
+  structure(
+    list(rules = rules, epsilon = epsilon, alpha = alpha, beta = beta, preset = preset),
+    class = "cphap_rules"
+  )
+}
+
+# A preset name, a cphap_rules object, or a named list of overrides and
+# parameters (optionally with `preset`).
+as_rules <- function(rules, arg = "rules") {
+  if (inherits(rules, "cphap_rules")) {
+    return(rules)
+  }
+  if (is.character(rules) && length(rules) == 1L) {
+    if (!rules %in% names(rule_presets)) {
+      cli::cli_abort(c("{.arg {arg}}: unknown preset {.val {rules}}.",
+        i = "Presets: {.val {names(rule_presets)}}; or a named list such as {.code list(conv = \"epsilon\")}."
+      ), call = NULL)
+    }
+    return(make_rules(rules, list(), 1e-9, 2, 1, arg = NULL))
+  }
+  if (is.list(rules)) {
+    nms <- names(rules)
+    if (length(rules) > 0L && (is.null(nms) || any(!nzchar(nms)))) {
+      cli::cli_abort("{.arg {arg}} must be a named list (kinds of layers and parameters).",
+        call = NULL
+      )
+    }
+    par <- list(preset = "default", epsilon = 1e-9, alpha = 2, beta = 1)
+    for (p in intersect(names(par), nms)) par[[p]] <- rules[[p]]
+    over <- rules[setdiff(nms, names(par))]
+    return(make_rules(par$preset, over, par$epsilon, par$alpha, par$beta, arg = arg))
+  }
+  cli::cli_abort(
+    "{.arg {arg}} must be a preset name ({.val {names(rule_presets)}}), a named list or {.fn lrp_rules}, not {.cls {class(rules)}}.",
+    call = NULL
+  )
+}
+
+#' @export
+print.cphap_rules <- function(x, ...) {
+  cat_line("{.cls cphap_rules} (preset {.val {x$preset}}): epsilon {x$epsilon}, alpha {x$alpha}, beta {x$beta}")
+  cat(paste0("  ", format(names(x$rules)), "  ", x$rules), sep = "\n")
+  invisible(x)
+}
+
+# One rule code per node of the model.
+node_rule_codes <- function(model, rules) {
+  ly <- model$layers
+  n <- length(ly)
+  types <- vapply(ly, function(l) l$type, character(1))
+  lin <- which(types %in% c("Conv1D", "Dense"))
+  reads_input <- function(i) {
+    p <- ly[[i]]$input_layers[1]
+    while (p > 0L && types[p] == "Padding") p <- ly[[p]]$input_layers[1]
+    p == 0L
+  }
+  out <- NA_integer_
+  if (length(lin) > 0L) {
+    last <- max(lin)
+    after <- types[setdiff(seq_len(n), seq_len(last))]
+    if (all(after %in% c("Activation", "Skipping", "Flatten"))) out <- last
+  }
+  r <- rules$rules
+  codes <- integer(n)
+  for (i in seq_len(n)) {
+    rule <- switch(types[i],
+      Conv1D = ,
+      Dense = {
+        kind <- if (reads_input(i)) {
+          "first"
+        } else if (identical(i, out)) {
+          "output"
+        } else if (types[i] == "Conv1D") "conv" else "dense"
+        r[[kind]]
+      },
+      BatchNorm = r[["batchnorm"]],
+      MaxPooling1D = r[["maxpool"]],
+      GlobalPooling = if (ly[[i]]$method == "max") r[["global_maxpool"]] else "proportional",
+      AveragePooling1D = ,
+      Add = "proportional",
+      "identity"
+    )
+    codes[i] <- rule_codes[[rule]]
+  }
+  codes
+}
