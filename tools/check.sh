@@ -14,6 +14,8 @@ trap 'rm -rf "$work"' EXIT
 # Remote parts of the CRAN incoming checks need the network; skip them.
 export _R_CHECK_CRAN_INCOMING_REMOTE_=false
 export _R_CHECK_FORCE_SUGGESTS_=true
+# Run the snapshot (vdiffr) and other tests that testthat skips on CRAN.
+export NOT_CRAN=true
 # The clock check asks a time server; without network it only adds a note.
 export _R_CHECK_SYSTEM_CLOCK_=0
 

@@ -17,8 +17,7 @@ test_that("highly activated periods of a trained CNN overlap the planted CBF eve
 })
 
 test_that("a CNN trained with fit_model() also finds the planted CBF events", {
-  skip_if_not(exists("fit_model", envir = asNamespace("cphap")), "fit_model() not in this build")
-  fit <- get("fit_model", envir = asNamespace("cphap"))
+  fit <- fit_model
   set.seed(43)
   tr <- sim_cbf_embedded(600)
   te <- sim_cbf_embedded(100)
