@@ -1,37 +1,13 @@
 /* 1-D convolution kernel: register-blocked over output channels and time,
  * time innermost so that it vectorises. Compiled twice on x86-64 Linux with
  * GCC (AVX2+FMA and the baseline), chosen at load time. */
-#include <string.h>
-#include "net.h"
-
 #include <stdlib.h>
-
-/* Runtime dispatch: the same kernel body compiled for AVX2+FMA and for the
- * baseline, chosen by the CPU's features (GCC and clang on x86-64). */
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define CP_DISPATCH 1
-#define CP_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#endif
-
-#if defined(__GNUC__)
-#define CP_HAVE_VEC 1
-#define CP_ALWAYS_INLINE __attribute__((always_inline))
-typedef double cp_v4 __attribute__((vector_size(32), aligned(8)));
-#endif
-
-#ifndef CP_ALWAYS_INLINE
-#define CP_ALWAYS_INLINE
-#endif
+#include "net.h"
+#include "cp_simd.h"
 
 #define OB 4   /* output channels per block */
 #define TB 12  /* time points per block (three vectors of four) */
 
-#ifdef CP_HAVE_VEC
-/* Macros rather than functions: vectors never cross a call boundary. */
-#define V4_LOAD(dst, p) memcpy(&(dst), (p), sizeof(cp_v4))
-#define V4_STORE(p, v) memcpy((p), &(v), sizeof(cp_v4))
-#define V4_SET1(dst, a) do { double a_ = (a); (dst) = (cp_v4){a_, a_, a_, a_}; } while (0)
-#endif
 
 /* Full block: OB output channels x TB time points, stride 1. */
 static inline CP_ALWAYS_INLINE void block_s1(const double *xp, int nk, const long *off,
@@ -190,7 +166,7 @@ static void conv_s1_dispatch(const double *xp, int c_in, int lp, const double *w
   for (int i = 0; i < c_in; i++)
     for (int kk = 0; kk < k; kk++) off[(long)i * k + kk] = (long)i * lp + (long)kk * dil;
 #ifdef CP_DISPATCH
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  if (CP_CPU_AVX2_FMA()) {
     conv_s1_avx2(xp, c_in, lp, w, b, c_out, l_out, k, dil, off, y);
   } else
 #endif

@@ -3,28 +3,12 @@
  * innermost), summed horizontally at the end. The same body is compiled for
  * AVX2+FMA and for the baseline and chosen by the CPU's features at run time
  * (as conv.c). */
-#include <string.h>
 #include "backward.h"
-
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define CP_DISPATCH 1
-#define CP_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#endif
-
-#if defined(__GNUC__)
-#define CP_HAVE_VEC 1
-#define CP_ALWAYS_INLINE __attribute__((always_inline))
-typedef double cp_v4 __attribute__((vector_size(32), aligned(8)));
-#define V4_LOAD(dst, p) memcpy(&(dst), (p), sizeof(cp_v4))
-#define V4_HSUM(v) (((v)[0] + (v)[1]) + ((v)[2] + (v)[3]))
-#endif
+#include "cp_simd.h"
 
 #define DW_OB 4
 #define DW_KB 3
 
-#ifndef CP_ALWAYS_INLINE
-#define CP_ALWAYS_INLINE
-#endif
 
 static inline CP_ALWAYS_INLINE void dw_body(const double *xp, int c_in, int lp,
                                             const double *g, int c_out, int l_out, int k,
@@ -144,7 +128,7 @@ static void dw_base(const double *xp, int c_in, int lp, const double *g, int c_o
 void cp_conv1d_dw(const double *xp, int c_in, int lp, const double *g, int c_out, int l_out,
                   int k, int dil, double *dw) {
 #ifdef CP_DISPATCH
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  if (CP_CPU_AVX2_FMA()) {
     dw_avx2(xp, c_in, lp, g, c_out, l_out, k, dil, dw);
     return;
   }

@@ -671,17 +671,7 @@ static void partial_forward(const cp_net *tn, int c0, const double *x, int mode,
       }
       case CP_MAXPOOL:
       case CP_AVGPOOL:
-        for (int t = 0; t < Lo; t++) {
-          const double *xw = ic + (long)t * l->stride;
-          double a = xw[0];
-          if (l->type == CP_MAXPOOL) {
-            for (int q = 1; q < l->k; q++) if (xw[q] > a) a = xw[q];
-          } else {
-            for (int q = 1; q < l->k; q++) a += xw[q];
-            a /= l->k;
-          }
-          yc[t] = a;
-        }
+        cp_pool_row(ic, Lo, l->k, l->stride, l->type == CP_MAXPOOL, yc);
         break;
       default:
         memcpy(yc, ic, sizeof(double) * (size_t)Lo);

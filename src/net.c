@@ -251,6 +251,20 @@ void cp_softmax_rows(double *v, int n_rows, int n_cols) {
   }
 }
 
+void cp_pool_row(const double *x, int l_out, int k, int stride, int is_max, double *y) {
+  for (int t = 0; t < l_out; t++) {
+    const double *xw = x + (long)t * stride;
+    double a = xw[0];
+    if (is_max) {
+      for (int q = 1; q < k; q++) if (xw[q] > a) a = xw[q];
+    } else {
+      for (int q = 1; q < k; q++) a += xw[q];
+      a /= k;
+    }
+    y[t] = a;
+  }
+}
+
 static const double *node_in(const cp_net *net, const cp_work *w, const double *x, int p,
                              int s) {
   if (p < 0) return x + (long)s * net->c_in * net->l_in;
@@ -295,21 +309,9 @@ static void node_sample(const cp_net *net, const cp_layer *l, int j, const cp_wo
   }
   case CP_MAXPOOL:
   case CP_AVGPOOL: {
-    for (int c = 0; c < l->c_in; c++) {
-      const double *xc = in + (long)c * l->l_in;
-      double *yc = y + (long)c * l->l_out;
-      for (int t = 0; t < l->l_out; t++) {
-        const double *xw = xc + (long)t * l->stride;
-        double a = xw[0];
-        if (l->type == CP_MAXPOOL) {
-          for (int q = 1; q < l->k; q++) if (xw[q] > a) a = xw[q];
-        } else {
-          for (int q = 1; q < l->k; q++) a += xw[q];
-          a /= l->k;
-        }
-        yc[t] = a;
-      }
-    }
+    for (int c = 0; c < l->c_in; c++)
+      cp_pool_row(in + (long)c * l->l_in, l->l_out, l->k, l->stride, l->type == CP_MAXPOOL,
+                  y + (long)c * l->l_out);
     break;
   }
   case CP_GAVG:

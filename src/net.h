@@ -132,6 +132,10 @@ void cp_draw_masks(const cp_net *net, cp_work *w, int nb, const double *rate,
  * axis (after flatten or global pooling) get size = -1. */
 void cp_receptive_fields(const cp_net *net, long *jump, long *size, long *start);
 
+/* Max (is_max) or average pooling of one channel: y[t] over x[t*stride ..
+ * t*stride + k - 1], t < l_out. */
+void cp_pool_row(const double *x, int l_out, int k, int stride, int is_max, double *y);
+
 /* Convolution kernel on one sample (valid convolution on a pre-padded
  * input xp of length lp). y[c_out][l_out] = b + sum w * xp. */
 void cp_conv1d(const double *xp, int c_in, int lp, const double *w, const double *b,

@@ -1,0 +1,31 @@
+/* Portable short vectors and runtime CPU dispatch for the kernels that are
+ * compiled twice (AVX2+FMA and the baseline) and chosen by the CPU's
+ * features at run time: conv.c, conv_bwd.c. No R headers. */
+#ifndef CP_SIMD_H
+#define CP_SIMD_H
+
+#include <string.h>
+
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define CP_DISPATCH 1
+#define CP_TARGET_AVX2 __attribute__((target("avx2,fma")))
+/* Non-zero when the CPU has AVX2 and FMA. */
+#define CP_CPU_AVX2_FMA() (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+#endif
+
+#if defined(__GNUC__)
+#define CP_HAVE_VEC 1
+#define CP_ALWAYS_INLINE __attribute__((always_inline))
+typedef double cp_v4 __attribute__((vector_size(32), aligned(8)));
+/* Macros rather than functions: vectors never cross a call boundary. */
+#define V4_LOAD(dst, p) memcpy(&(dst), (p), sizeof(cp_v4))
+#define V4_STORE(p, v) memcpy((p), &(v), sizeof(cp_v4))
+#define V4_SET1(dst, a) do { double a_ = (a); (dst) = (cp_v4){a_, a_, a_, a_}; } while (0)
+#define V4_HSUM(v) (((v)[0] + (v)[1]) + ((v)[2] + (v)[3]))
+#endif
+
+#ifndef CP_ALWAYS_INLINE
+#define CP_ALWAYS_INLINE
+#endif
+
+#endif
