@@ -9,11 +9,16 @@
 /* Swap trials per restart (drop a center, add one, refine, keep if better). */
 #define KM_SWAP_TRIALS 6
 
+/* n m k n_start above which restarts run Lloyd only and the best one is
+ * polished (Hartigan, swaps) once. */
+#define KM_FULL_WORK 1e7
+
 typedef struct {
   const double *x;
   int n, m, k, max_iter, threads;
   int par;       /* parallel loops over windows x centers */
   int par_light; /* parallel loops over windows (one distance each) */
+  int to_conv;   /* Lloyd runs to convergence (no early hand-over) */
   double *cent;   /* k x m */
   double *old;    /* k x m: centers before the update */
   int *cl;        /* n */
@@ -268,7 +273,7 @@ static int km_lloyd(km_work *w, int *iter, int *conv) {
       *conv = 1;
       break;
     }
-    if ((double)changed * 32.0 < n) break;
+    if (!w->to_conv && (double)changed * 32.0 < n) break;
   }
   return CP_OK;
 }
@@ -610,6 +615,11 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
     goto done;
   }
   double best_obj = INFINITY;
+  /* Large problems: every restart runs Lloyd to convergence only; Hartigan
+   * and the swap search then polish the best restart once. Small problems:
+   * every restart gets the full refinement. */
+  int polish_best = (double)n * m * k * n_start > KM_FULL_WORK;
+  w.to_conv = polish_best;
   for (int r = 0; r < n_start; r++) {
     cp_rng rng;
     cp_rng_init(&rng, seed, (uint64_t)r);
@@ -617,11 +627,18 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
     if (status != CP_OK) goto done;
     km_assign_all(&w);
     double obj;
-    int iter, conv, moves;
-    status = km_refine(&w, &obj, &iter, &conv, &moves);
-    if (status != CP_OK) goto done;
-    status = km_swap(&w, &rng, KM_SWAP_TRIALS, &obj, &iter, &conv, &moves);
-    if (status != CP_OK) goto done;
+    int iter, conv, moves = 0;
+    if (polish_best) {
+      status = km_lloyd(&w, &iter, &conv);
+      if (status != CP_OK) goto done;
+      cp_cluster_means(w.x, n, m, k, w.cl, w.cent, w.cnt);
+      obj = km_objective(&w);
+    } else {
+      status = km_refine(&w, &obj, &iter, &conv, &moves);
+      if (status != CP_OK) goto done;
+      status = km_swap(&w, &rng, KM_SWAP_TRIALS, &obj, &iter, &conv, &moves);
+      if (status != CP_OK) goto done;
+    }
     if (!isfinite(obj)) {
       status = CP_ERR_NUMERIC;
       goto done;
@@ -636,6 +653,29 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
       info->restart = r;
       info->moves = moves;
     }
+  }
+  if (polish_best) {
+    /* Hartigan and the swap search on the best restart, with a stream of
+     * its own */
+    cp_rng rng;
+    cp_rng_init(&rng, seed, (uint64_t)n_start);
+    memcpy(w.cent, centers, sizeof(double) * km);
+    km_assign_all(&w);
+    w.to_conv = 0;
+    double obj;
+    int iter, conv, moves;
+    status = km_refine(&w, &obj, &iter, &conv, &moves);
+    if (status != CP_OK) goto done;
+    status = km_swap(&w, &rng, KM_SWAP_TRIALS, &obj, &iter, &conv, &moves);
+    if (status != CP_OK) goto done;
+    if (!isfinite(obj)) {
+      status = CP_ERR_NUMERIC;
+      goto done;
+    }
+    memcpy(centers, w.cent, sizeof(double) * km);
+    memcpy(cluster, w.cl, sizeof(int) * (size_t)n);
+    info->objective = obj;
+    info->moves = moves;
   }
   status = cp_cluster_relabel(n, m, k, cluster, centers);
 done:
