@@ -13,6 +13,9 @@
  * polished (Hartigan, swaps) once. */
 #define KM_FULL_WORK 1e7
 
+/* Dot products of four windows with kp transposed centers. */
+typedef void (*km_dots_fn)(const double *const *, int, const double *, int, double *);
+
 typedef struct {
   const double *x;
   int n, m, k, max_iter, threads;
@@ -36,6 +39,14 @@ typedef struct {
   double *cand;   /* n: seeding scratch */
   double *best;   /* n: seeding scratch */
   double *save_cent, *save_lb, *save_drift, *save_d2; /* swap search */
+  int blocked;    /* assignments by blocked distances (large problems) */
+  int kp;         /* k rounded up to a multiple of four */
+  double *ct;     /* m x kp: transposed centers */
+  double *cc;     /* kp: squared center norms */
+  double *xx;     /* n: squared window norms */
+  double *dots;   /* threads x 4 x kp: scratch */
+  int *list;      /* n: windows that need a full scan */
+  km_dots_fn dots_fn;
   int *save_cl, *save_cnt;
 } km_work;
 
@@ -133,6 +144,245 @@ static int km_point_full(km_work *w, int i) {
   return b != old;
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Blocked distances (large problems): |x|^2 - 2 x.c + |c|^2 for four
+ * windows at a time against all centers, centers innermost (transposed
+ * m x kp, kp a multiple of four) so that the accumulators stay in
+ * registers. Compiled for AVX2+FMA and for the baseline, chosen at run time
+ * (GCC and clang on x86-64). */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define KM_DISPATCH 1
+#define KM_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define KM_HAVE_VEC 1
+#define KM_INLINE static inline __attribute__((always_inline))
+typedef double km_v4 __attribute__((vector_size(32), aligned(8)));
+#define KM_LOAD(dst, p) memcpy(&(dst), (p), sizeof(km_v4))
+#define KM_STORE(p, v) memcpy((p), &(v), sizeof(km_v4))
+#endif
+
+#ifdef KM_HAVE_VEC
+/* NV vectors of centers (4 NV centers from j0) x four windows xr; named
+ * accumulators so that they stay in registers. */
+KM_INLINE void km_dot3(const double *const *xr, int m, const double *ct,
+                         int kp, int j0, double *out) {
+  const double *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
+  km_v4 a00 = {0.0, 0.0, 0.0, 0.0}, a01 = {0.0, 0.0, 0.0, 0.0}, a02 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a10 = {0.0, 0.0, 0.0, 0.0}, a11 = {0.0, 0.0, 0.0, 0.0}, a12 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a20 = {0.0, 0.0, 0.0, 0.0}, a21 = {0.0, 0.0, 0.0, 0.0}, a22 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a30 = {0.0, 0.0, 0.0, 0.0}, a31 = {0.0, 0.0, 0.0, 0.0}, a32 = {0.0, 0.0, 0.0, 0.0};
+  for (int t = 0; t < m; t++) {
+    const double *ctt = ct + (size_t)t * kp + j0;
+    km_v4 c0, c1, c2;
+    KM_LOAD(c0, ctt + 0);
+    KM_LOAD(c1, ctt + 4);
+    KM_LOAD(c2, ctt + 8);
+    double v0 = x0[t];
+    km_v4 b0 = {v0, v0, v0, v0};
+    a00 += b0 * c0;
+    a01 += b0 * c1;
+    a02 += b0 * c2;
+    double v1 = x1[t];
+    km_v4 b1 = {v1, v1, v1, v1};
+    a10 += b1 * c0;
+    a11 += b1 * c1;
+    a12 += b1 * c2;
+    double v2 = x2[t];
+    km_v4 b2 = {v2, v2, v2, v2};
+    a20 += b2 * c0;
+    a21 += b2 * c1;
+    a22 += b2 * c2;
+    double v3 = x3[t];
+    km_v4 b3 = {v3, v3, v3, v3};
+    a30 += b3 * c0;
+    a31 += b3 * c1;
+    a32 += b3 * c2;
+  }
+  KM_STORE(out + 0 * (size_t)kp + j0 + 0, a00);
+  KM_STORE(out + 0 * (size_t)kp + j0 + 4, a01);
+  KM_STORE(out + 0 * (size_t)kp + j0 + 8, a02);
+  KM_STORE(out + 1 * (size_t)kp + j0 + 0, a10);
+  KM_STORE(out + 1 * (size_t)kp + j0 + 4, a11);
+  KM_STORE(out + 1 * (size_t)kp + j0 + 8, a12);
+  KM_STORE(out + 2 * (size_t)kp + j0 + 0, a20);
+  KM_STORE(out + 2 * (size_t)kp + j0 + 4, a21);
+  KM_STORE(out + 2 * (size_t)kp + j0 + 8, a22);
+  KM_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
+  KM_STORE(out + 3 * (size_t)kp + j0 + 4, a31);
+  KM_STORE(out + 3 * (size_t)kp + j0 + 8, a32);
+}
+KM_INLINE void km_dot2(const double *const *xr, int m, const double *ct,
+                         int kp, int j0, double *out) {
+  const double *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
+  km_v4 a00 = {0.0, 0.0, 0.0, 0.0}, a01 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a10 = {0.0, 0.0, 0.0, 0.0}, a11 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a20 = {0.0, 0.0, 0.0, 0.0}, a21 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a30 = {0.0, 0.0, 0.0, 0.0}, a31 = {0.0, 0.0, 0.0, 0.0};
+  for (int t = 0; t < m; t++) {
+    const double *ctt = ct + (size_t)t * kp + j0;
+    km_v4 c0, c1;
+    KM_LOAD(c0, ctt + 0);
+    KM_LOAD(c1, ctt + 4);
+    double v0 = x0[t];
+    km_v4 b0 = {v0, v0, v0, v0};
+    a00 += b0 * c0;
+    a01 += b0 * c1;
+    double v1 = x1[t];
+    km_v4 b1 = {v1, v1, v1, v1};
+    a10 += b1 * c0;
+    a11 += b1 * c1;
+    double v2 = x2[t];
+    km_v4 b2 = {v2, v2, v2, v2};
+    a20 += b2 * c0;
+    a21 += b2 * c1;
+    double v3 = x3[t];
+    km_v4 b3 = {v3, v3, v3, v3};
+    a30 += b3 * c0;
+    a31 += b3 * c1;
+  }
+  KM_STORE(out + 0 * (size_t)kp + j0 + 0, a00);
+  KM_STORE(out + 0 * (size_t)kp + j0 + 4, a01);
+  KM_STORE(out + 1 * (size_t)kp + j0 + 0, a10);
+  KM_STORE(out + 1 * (size_t)kp + j0 + 4, a11);
+  KM_STORE(out + 2 * (size_t)kp + j0 + 0, a20);
+  KM_STORE(out + 2 * (size_t)kp + j0 + 4, a21);
+  KM_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
+  KM_STORE(out + 3 * (size_t)kp + j0 + 4, a31);
+}
+KM_INLINE void km_dot1(const double *const *xr, int m, const double *ct,
+                         int kp, int j0, double *out) {
+  const double *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
+  km_v4 a00 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a10 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a20 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a30 = {0.0, 0.0, 0.0, 0.0};
+  for (int t = 0; t < m; t++) {
+    const double *ctt = ct + (size_t)t * kp + j0;
+    km_v4 c0;
+    KM_LOAD(c0, ctt + 0);
+    double v0 = x0[t];
+    km_v4 b0 = {v0, v0, v0, v0};
+    a00 += b0 * c0;
+    double v1 = x1[t];
+    km_v4 b1 = {v1, v1, v1, v1};
+    a10 += b1 * c0;
+    double v2 = x2[t];
+    km_v4 b2 = {v2, v2, v2, v2};
+    a20 += b2 * c0;
+    double v3 = x3[t];
+    km_v4 b3 = {v3, v3, v3, v3};
+    a30 += b3 * c0;
+  }
+  KM_STORE(out + 0 * (size_t)kp + j0 + 0, a00);
+  KM_STORE(out + 1 * (size_t)kp + j0 + 0, a10);
+  KM_STORE(out + 2 * (size_t)kp + j0 + 0, a20);
+  KM_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
+}
+
+KM_INLINE void km_dots_body(const double *const *xr, int m, const double *ct,
+                            int kp, double *out) {
+  int j0 = 0;
+  for (; j0 + 12 <= kp; j0 += 12) km_dot3(xr, m, ct, kp, j0, out);
+  if (j0 + 8 <= kp) {
+    km_dot2(xr, m, ct, kp, j0, out);
+    j0 += 8;
+  }
+  if (j0 + 4 <= kp) km_dot1(xr, m, ct, kp, j0, out);
+}
+#ifdef KM_DISPATCH
+KM_TARGET_AVX2 static void km_dots_avx2(const double *const *xr, int m,
+                                        const double *ct, int kp, double *out) {
+  km_dots_body(xr, m, ct, kp, out);
+}
+#endif
+static void km_dots_base(const double *const *xr, int m, const double *ct,
+                         int kp, double *out) {
+  km_dots_body(xr, m, ct, kp, out);
+}
+#else
+static void km_dots_base(const double *const *xr, int m, const double *ct,
+                         int kp, double *out) {
+  for (int b = 0; b < 4; b++) {
+    for (int j = 0; j < kp; j++) {
+      double s = 0.0;
+      for (int t = 0; t < m; t++) s += xr[b][t] * ct[(size_t)t * kp + j];
+      out[(size_t)b * kp + j] = s;
+    }
+  }
+}
+#endif
+
+static km_dots_fn km_dots_pick(void) {
+#ifdef KM_DISPATCH
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return km_dots_avx2;
+#endif
+  return km_dots_base;
+}
+
+/* Transposed centers and their squared norms for the blocked distances. */
+static void km_prepare_blocked(km_work *w) {
+  int m = w->m, k = w->k, kp = w->kp;
+  for (int t = 0; t < m; t++) {
+    double *row = w->ct + (size_t)t * kp;
+    for (int j = 0; j < k; j++) row[j] = w->cent[(size_t)j * m + t];
+    for (int j = k; j < kp; j++) row[j] = 0.0;
+  }
+  for (int j = 0; j < k; j++) {
+    const double *c = w->cent + (size_t)j * m;
+    double s = 0.0;
+    for (int t = 0; t < m; t++) s += c[t] * c[t];
+    w->cc[j] = s;
+  }
+}
+
+/* Nearest and second nearest center of the windows list[0 .. cnt - 1] by
+ * blocked distances (km_prepare_blocked first): sets cl, upper, lower.
+ * Returns how many labels changed. */
+static int km_full_list(km_work *w, const int *list, int cnt) {
+  int m = w->m, k = w->k, kp = w->kp, nb = (cnt + 3) / 4, changed = 0;
+  int par = w->threads > 1 && (double)cnt * m * k > CP_PAR_MIN_WORK;
+  (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (par) reduction(+ : changed)
+#endif
+  for (int blk = 0; blk < nb; blk++) {
+    double *dots = w->dots + (size_t)CP_THREAD_ID() * 4 * kp;
+    int ids[4];
+    const double *xr[4];
+    for (int b = 0; b < 4; b++) {
+      int q = 4 * blk + b < cnt ? 4 * blk + b : cnt - 1;
+      ids[b] = list[q];
+      xr[b] = w->x + (size_t)ids[b] * m;
+    }
+    w->dots_fn(xr, m, w->ct, kp, dots);
+    int nbk = cnt - 4 * blk < 4 ? cnt - 4 * blk : 4;
+    for (int b = 0; b < nbk; b++) {
+      int i = ids[b], old = w->cl[i], bj = 0;
+      double xx = w->xx[i], d1 = INFINITY, d2 = INFINITY;
+      const double *db = dots + (size_t)b * kp;
+      for (int j = 0; j < k; j++) {
+        double d = xx - 2.0 * db[j] + w->cc[j];
+        if (d < 0.0) d = 0.0;
+        if (d < d1) {
+          d2 = d1;
+          d1 = d;
+          bj = j;
+        } else if (d < d2) {
+          d2 = d;
+        }
+      }
+      w->cl[i] = bj;
+      w->upper[i] = sqrt(d1);
+      w->lower[i] = sqrt(d2);
+      changed += bj != old;
+    }
+  }
+  return changed;
+}
+
 /* Give every empty cluster the window with the largest upper bound on the
  * distance to its center, among clusters with more than one member. */
 static void km_fix_empty(km_work *w) {
@@ -180,6 +430,13 @@ static void km_sums(km_work *w) {
 static void km_assign_all(km_work *w) {
   int n = w->n;
   for (int i = 0; i < n; i++) w->cl[i] = -1;
+  if (w->blocked) {
+    for (int i = 0; i < n; i++) w->list[i] = i;
+    km_prepare_blocked(w);
+    km_full_list(w, w->list, n);
+    km_sums(w);
+    return;
+  }
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
 #endif
@@ -238,6 +495,34 @@ static int km_lloyd(km_work *w, int *iter, int *conv) {
     }
     memcpy(w->prev, w->cl, sizeof(int) * (size_t)n);
     int changed = 0;
+    if (w->blocked) {
+      /* bound tests (in parallel), then the windows that need a full scan
+       * by blocked distances */
+      int *need = w->list;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par_light)
+#endif
+      for (int i = 0; i < n; i++) {
+        int a = w->cl[i];
+        need[i] = 0;
+        if (w->upper[i] == 0.0 && w->lower[i] == 0.0) continue; /* reseeded */
+        w->upper[i] += w->delta[a];
+        w->lower[i] -= a == jmax ? dsec : dmax;
+        double z = w->lower[i] > w->half[a] ? w->lower[i] : w->half[a];
+        if (w->upper[i] <= z) continue;
+        w->upper[i] = sqrt(cp_sqdist(w->x + (size_t)i * m, w->cent + (size_t)a * m, m));
+        if (w->upper[i] <= z) continue;
+        need[i] = 1;
+      }
+      int cnt = 0;
+      for (int i = 0; i < n; i++) {
+        if (need[i]) need[cnt++] = i;
+      }
+      if (cnt > 0) {
+        km_prepare_blocked(w);
+        changed += km_full_list(w, need, cnt);
+      }
+    } else {
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par) reduction(+ : changed)
 #endif
@@ -251,6 +536,7 @@ static int km_lloyd(km_work *w, int *iter, int *conv) {
       w->upper[i] = sqrt(cp_sqdist(w->x + (size_t)i * m, w->cent + (size_t)a * m, m));
       if (w->upper[i] <= z) continue;
       changed += km_point_full(w, i);
+    }
     }
     /* reseeded windows: exact bounds from here on */
     for (int i = 0; i < n; i++) {
@@ -608,6 +894,30 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
   w.cand = malloc(sizeof(double) * (size_t)n);
   w.best = malloc(sizeof(double) * (size_t)n);
   int status = CP_OK;
+  /* Large problems: every restart runs Lloyd to convergence only; Hartigan
+   * and the swap search then polish the best restart once. Small problems:
+   * every restart gets the full refinement. */
+  int polish_best = (double)n * m * k * n_start > KM_FULL_WORK;
+  w.blocked = polish_best;
+  if (w.blocked) {
+    w.kp = (k + 3) / 4 * 4;
+    w.ct = malloc(sizeof(double) * (size_t)m * w.kp);
+    w.cc = malloc(sizeof(double) * (size_t)w.kp);
+    w.xx = malloc(sizeof(double) * (size_t)n);
+    w.dots = malloc(sizeof(double) * (size_t)w.threads * 4 * w.kp);
+    w.list = malloc(sizeof(int) * (size_t)n);
+    w.dots_fn = km_dots_pick();
+    if (!w.ct || !w.cc || !w.xx || !w.dots || !w.list) {
+      status = CP_ERR_ALLOC;
+      goto done;
+    }
+    for (int i = 0; i < n; i++) {
+      const double *xi = x + (size_t)i * m;
+      double s = 0.0;
+      for (int t = 0; t < m; t++) s += xi[t] * xi[t];
+      w.xx[i] = s;
+    }
+  }
   if (!w.cent || !w.old || !w.sums || !w.prev || !w.save_cent || !w.cl || !w.lb || !w.drift || !w.lbmin || !w.save_cl || !w.save_cnt || !w.save_lb || !w.save_drift || !w.save_d2 ||
       !w.cnt || !w.delta || !w.half || !w.upper || !w.lower || !w.d2 ||
       !w.cand || !w.best) {
@@ -615,10 +925,6 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
     goto done;
   }
   double best_obj = INFINITY;
-  /* Large problems: every restart runs Lloyd to convergence only; Hartigan
-   * and the swap search then polish the best restart once. Small problems:
-   * every restart gets the full refinement. */
-  int polish_best = (double)n * m * k * n_start > KM_FULL_WORK;
   w.to_conv = polish_best;
   for (int r = 0; r < n_start; r++) {
     cp_rng rng;
@@ -701,5 +1007,10 @@ done:
   free(w.d2);
   free(w.cand);
   free(w.best);
+  free(w.ct);
+  free(w.cc);
+  free(w.xx);
+  free(w.dots);
+  free(w.list);
   return status;
 }
