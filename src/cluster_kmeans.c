@@ -13,6 +13,9 @@
  * polished (Hartigan, swaps) once. */
 #define KM_FULL_WORK 1e7
 
+/* Relative tolerance on center shifts for the Lloyd-only restarts. */
+#define KM_TOL 1e-4
+
 /* Dot products of four windows with kp transposed centers. */
 typedef void (*km_dots_fn)(const double *const *, int, const double *, int, double *);
 
@@ -21,7 +24,8 @@ typedef struct {
   int n, m, k, max_iter, threads;
   int par;       /* parallel loops over windows x centers */
   int par_light; /* parallel loops over windows (one distance each) */
-  int to_conv;   /* Lloyd runs to convergence (no early hand-over) */
+  int to_conv;   /* Lloyd runs to convergence (no early hand-over) ... */
+  double tol;    /* ... or until the squared center shifts sum to <= tol */
   double *cent;   /* k x m */
   double *old;    /* k x m: centers before the update */
   int *cl;        /* n */
@@ -484,6 +488,11 @@ static int km_lloyd(km_work *w, int *iter, int *conv) {
         dsec = d;
       }
     }
+    if (w->to_conv) {
+      double shift = 0.0;
+      for (int j = 0; j < k; j++) shift += w->delta[j] * w->delta[j];
+      if (shift <= w->tol) break;
+    }
     for (int j = 0; j < k; j++) w->half[j] = INFINITY;
     for (int j = 0; j < k; j++) {
       for (int l = j + 1; l < k; l++) {
@@ -509,10 +518,9 @@ static int km_lloyd(km_work *w, int *iter, int *conv) {
         w->upper[i] += w->delta[a];
         w->lower[i] -= a == jmax ? dsec : dmax;
         double z = w->lower[i] > w->half[a] ? w->lower[i] : w->half[a];
-        if (w->upper[i] <= z) continue;
-        w->upper[i] = sqrt(cp_sqdist(w->x + (size_t)i * m, w->cent + (size_t)a * m, m));
-        if (w->upper[i] <= z) continue;
-        need[i] = 1;
+        /* no separate tightening of the upper bound: a blocked scan of all
+         * centers costs little more than one plain distance */
+        need[i] = w->upper[i] > z;
       }
       int cnt = 0;
       for (int i = 0; i < n; i++) {
@@ -917,6 +925,20 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
       for (int t = 0; t < m; t++) s += xi[t] * xi[t];
       w.xx[i] = s;
     }
+    /* restarts stop when the centers move (squared, summed) by at most
+     * KM_TOL times the mean per-time variance, as scikit-learn's tol */
+    double var = 0.0;
+    for (int t = 0; t < m; t++) {
+      double mu = 0.0, ss = 0.0;
+      for (int i = 0; i < n; i++) mu += x[(size_t)i * m + t];
+      mu /= n;
+      for (int i = 0; i < n; i++) {
+        double d = x[(size_t)i * m + t] - mu;
+        ss += d * d;
+      }
+      var += ss / n;
+    }
+    w.tol = KM_TOL * var / m;
   }
   if (!w.cent || !w.old || !w.sums || !w.prev || !w.save_cent || !w.cl || !w.lb || !w.drift || !w.lbmin || !w.save_cl || !w.save_cnt || !w.save_lb || !w.save_drift || !w.save_d2 ||
       !w.cnt || !w.delta || !w.half || !w.upper || !w.lower || !w.d2 ||
