@@ -8,6 +8,9 @@
 
 /* Swap trials per restart (drop a center, add one, refine, keep if better). */
 #define KM_SWAP_TRIALS 6
+/* ... on the best restart of a large problem (each costs about one Lloyd
+ * run plus Hartigan on all windows, and gains little there) */
+#define KM_SWAP_TRIALS_LARGE 2
 
 /* n m k n_start above which restarts run Lloyd only and the best one is
  * polished (Hartigan, swaps) once. */
@@ -1056,7 +1059,7 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
     int iter, conv, moves;
     status = km_refine(&w, &obj, &iter, &conv, &moves);
     if (status != CP_OK) goto done;
-    status = km_swap(&w, &rng, KM_SWAP_TRIALS, &obj, &iter, &conv, &moves);
+    status = km_swap(&w, &rng, KM_SWAP_TRIALS_LARGE, &obj, &iter, &conv, &moves);
     if (status != CP_OK) goto done;
     if (!isfinite(obj)) {
       status = CP_ERR_NUMERIC;
