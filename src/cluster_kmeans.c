@@ -29,6 +29,9 @@ typedef struct {
   int par_light; /* parallel loops over windows (one distance each) */
   int to_conv;   /* Lloyd runs to convergence (no early hand-over) ... */
   double tol;    /* ... or until the squared center shifts sum to <= tol */
+  double dmax, dsec; /* Lloyd step: largest and second largest shift */
+  int jmax;          /* ... and the center with the largest */
+  int it, cv;        /* Lloyd: iterations, converged */
   double *cent;   /* k x m */
   double *old;    /* k x m: centers before the update */
   int *cl;        /* n */
@@ -512,127 +515,166 @@ static void km_assign_all(km_work *w) {
   km_sums(w);
 }
 
+/* One Lloyd step in three parts, so that restarts can run in lockstep.
+ * km_step_begin: new centers from the sums, shifts, half the distance to
+ * the nearest other center; returns 1 when the restart stops (tolerance). */
+static int km_step_begin(km_work *w) {
+  int n = w->n, m = w->m, k = w->k;
+  memcpy(w->old, w->cent, sizeof(double) * (size_t)k * m);
+  int empty = 0;
+  for (int j = 0; j < k; j++) {
+    if (w->cnt[j] == 0) {
+      empty = 1;
+      continue;
+    }
+    const double *sj = w->sums + (size_t)j * m;
+    double *cj = w->cent + (size_t)j * m, inv = 1.0 / w->cnt[j];
+    for (int t = 0; t < m; t++) cj[t] = sj[t] * inv;
+  }
+  if (empty) {
+    /* a window moved here gets upper = lower = 0 (it sits at its center) */
+    km_fix_empty(w);
+    km_sums(w);
+  }
+  double dmax = 0.0, dsec = 0.0;
+  int jmax = -1;
+  for (int j = 0; j < k; j++) {
+    double d = sqrt(cp_sqdist(w->cent + (size_t)j * m, w->old + (size_t)j * m, m));
+    w->delta[j] = d;
+    if (d > dmax) {
+      dsec = dmax;
+      dmax = d;
+      jmax = j;
+    } else if (d > dsec) {
+      dsec = d;
+    }
+  }
+  w->dmax = dmax;
+  w->dsec = dsec;
+  w->jmax = jmax;
+  if (w->to_conv) {
+    double shift = 0.0;
+    for (int j = 0; j < k; j++) shift += w->delta[j] * w->delta[j];
+    if (shift <= w->tol) return 1;
+  }
+  for (int j = 0; j < k; j++) w->half[j] = INFINITY;
+  for (int j = 0; j < k; j++) {
+    for (int l = j + 1; l < k; l++) {
+      double d = 0.5 * sqrt(cp_sqdist(w->cent + (size_t)j * m,
+                                      w->cent + (size_t)l * m, m));
+      if (d < w->half[j]) w->half[j] = d;
+      if (d < w->half[l]) w->half[l] = d;
+    }
+  }
+  memcpy(w->prev, w->cl, sizeof(int) * (size_t)n);
+  return 0;
+}
+
+/* Blocked path: bound tests (in parallel); the windows that need a full
+ * scan go to w->list (ascending), and the centers are prepared for the
+ * blocked distances. Returns how many. */
+static int km_step_list(km_work *w) {
+  int n = w->n;
+  double dmax = w->dmax, dsec = w->dsec;
+  int jmax = w->jmax;
+  int *need = w->list;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par_light)
+#endif
+  for (int i = 0; i < n; i++) {
+    int a = w->cl[i];
+    need[i] = 0;
+    if (w->upper[i] == 0.0 && w->lower[i] == 0.0) continue; /* reseeded */
+    w->upper[i] += w->delta[a];
+    w->lower[i] -= a == jmax ? dsec : dmax;
+    double z = w->lower[i] > w->half[a] ? w->lower[i] : w->half[a];
+    /* no separate tightening of the upper bound: a blocked scan of all
+     * centers costs little more than one plain distance */
+    need[i] = w->upper[i] > z;
+  }
+  int cnt = 0;
+  for (int i = 0; i < n; i++) {
+    if (need[i]) need[cnt++] = i;
+  }
+  if (cnt > 0) km_prepare_blocked(w);
+  return cnt;
+}
+
+/* Plain path: bound tests and full scans window by window. */
+static int km_step_scan(km_work *w) {
+  int n = w->n, m = w->m, changed = 0;
+  double dmax = w->dmax, dsec = w->dsec;
+  int jmax = w->jmax;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par) reduction(+ : changed)
+#endif
+  for (int i = 0; i < n; i++) {
+    int a = w->cl[i];
+    if (w->upper[i] == 0.0 && w->lower[i] == 0.0) continue; /* reseeded */
+    w->upper[i] += w->delta[a];
+    w->lower[i] -= a == jmax ? dsec : dmax;
+    double z = w->lower[i] > w->half[a] ? w->lower[i] : w->half[a];
+    if (w->upper[i] <= z) continue;
+    w->upper[i] = sqrt(cp_sqdist(w->x + (size_t)i * m, w->cent + (size_t)a * m, m));
+    if (w->upper[i] <= z) continue;
+    changed += km_point_full(w, i);
+  }
+  return changed;
+}
+
+/* Reseeded windows, cluster sums for the windows that changed, iteration
+ * count. Returns 1 when the restart stops (converged, or few changes when
+ * Hartigan follows). */
+static int km_step_end(km_work *w, int changed) {
+  int n = w->n, m = w->m;
+  /* reseeded windows: exact bounds from here on */
+  for (int i = 0; i < n; i++) {
+    if (w->upper[i] == 0.0 && w->lower[i] == 0.0) changed += km_point_full(w, i);
+  }
+  for (int i = 0; i < n; i++) {
+    int a = w->prev[i], b = w->cl[i];
+    if (a == b) continue;
+    const double *xi = w->x + (size_t)i * m;
+    double *sa = w->sums + (size_t)a * m, *sb = w->sums + (size_t)b * m;
+    for (int t = 0; t < m; t++) {
+      sa[t] -= xi[t];
+      sb[t] += xi[t];
+    }
+    w->cnt[a]--;
+    w->cnt[b]++;
+  }
+  w->it++;
+  if (changed == 0) {
+    w->cv = 1;
+    return 1;
+  }
+  if (!w->to_conv && (double)changed * 32.0 < n) return 1;
+  return 0;
+}
+
 /* Lloyd iterations with Hamerly's bounds after a first assignment (labels,
  * upper and lower bounds, sums set); cluster sums are updated for the
  * windows that changed only. Stops when no label changes (*conv = 1), when
  * fewer than n / 32 change (the Hartigan passes that follow finish the job
- * more cheaply), or after max_iter assignment passes. */
+ * more cheaply; not with to_conv), when the centers stop moving (to_conv),
+ * or after max_iter assignment passes. */
 static int km_lloyd(km_work *w, int *iter, int *conv) {
-  int n = w->n, m = w->m, k = w->k;
-  *conv = 0;
-  *iter = 1;
-  while (*iter < w->max_iter) {
+  w->cv = 0;
+  w->it = 1;
+  while (w->it < w->max_iter) {
     if (cp_interrupted()) return CP_ERR_INTERRUPT;
-    memcpy(w->old, w->cent, sizeof(double) * (size_t)k * m);
-    int empty = 0;
-    for (int j = 0; j < k; j++) {
-      if (w->cnt[j] == 0) {
-        empty = 1;
-        continue;
-      }
-      const double *sj = w->sums + (size_t)j * m;
-      double *cj = w->cent + (size_t)j * m, inv = 1.0 / w->cnt[j];
-      for (int t = 0; t < m; t++) cj[t] = sj[t] * inv;
-    }
-    if (empty) {
-      /* a window moved here gets upper = lower = 0 (it sits at its center) */
-      km_fix_empty(w);
-      km_sums(w);
-    }
-    double dmax = 0.0, dsec = 0.0;
-    int jmax = -1;
-    for (int j = 0; j < k; j++) {
-      double d = sqrt(cp_sqdist(w->cent + (size_t)j * m, w->old + (size_t)j * m, m));
-      w->delta[j] = d;
-      if (d > dmax) {
-        dsec = dmax;
-        dmax = d;
-        jmax = j;
-      } else if (d > dsec) {
-        dsec = d;
-      }
-    }
-    if (w->to_conv) {
-      double shift = 0.0;
-      for (int j = 0; j < k; j++) shift += w->delta[j] * w->delta[j];
-      if (shift <= w->tol) break;
-    }
-    for (int j = 0; j < k; j++) w->half[j] = INFINITY;
-    for (int j = 0; j < k; j++) {
-      for (int l = j + 1; l < k; l++) {
-        double d = 0.5 * sqrt(cp_sqdist(w->cent + (size_t)j * m,
-                                        w->cent + (size_t)l * m, m));
-        if (d < w->half[j]) w->half[j] = d;
-        if (d < w->half[l]) w->half[l] = d;
-      }
-    }
-    memcpy(w->prev, w->cl, sizeof(int) * (size_t)n);
-    int changed = 0;
+    if (km_step_begin(w)) break;
+    int changed;
     if (w->blocked) {
-      /* bound tests (in parallel), then the windows that need a full scan
-       * by blocked distances */
-      int *need = w->list;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par_light)
-#endif
-      for (int i = 0; i < n; i++) {
-        int a = w->cl[i];
-        need[i] = 0;
-        if (w->upper[i] == 0.0 && w->lower[i] == 0.0) continue; /* reseeded */
-        w->upper[i] += w->delta[a];
-        w->lower[i] -= a == jmax ? dsec : dmax;
-        double z = w->lower[i] > w->half[a] ? w->lower[i] : w->half[a];
-        /* no separate tightening of the upper bound: a blocked scan of all
-         * centers costs little more than one plain distance */
-        need[i] = w->upper[i] > z;
-      }
-      int cnt = 0;
-      for (int i = 0; i < n; i++) {
-        if (need[i]) need[cnt++] = i;
-      }
-      if (cnt > 0) {
-        km_prepare_blocked(w);
-        changed += km_full_list(w, need, cnt);
-      }
+      int cnt = km_step_list(w);
+      changed = cnt > 0 ? km_full_list(w, w->list, cnt) : 0;
     } else {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par) reduction(+ : changed)
-#endif
-    for (int i = 0; i < n; i++) {
-      int a = w->cl[i];
-      if (w->upper[i] == 0.0 && w->lower[i] == 0.0) continue; /* reseeded */
-      w->upper[i] += w->delta[a];
-      w->lower[i] -= a == jmax ? dsec : dmax;
-      double z = w->lower[i] > w->half[a] ? w->lower[i] : w->half[a];
-      if (w->upper[i] <= z) continue;
-      w->upper[i] = sqrt(cp_sqdist(w->x + (size_t)i * m, w->cent + (size_t)a * m, m));
-      if (w->upper[i] <= z) continue;
-      changed += km_point_full(w, i);
+      changed = km_step_scan(w);
     }
-    }
-    /* reseeded windows: exact bounds from here on */
-    for (int i = 0; i < n; i++) {
-      if (w->upper[i] == 0.0 && w->lower[i] == 0.0) changed += km_point_full(w, i);
-    }
-    for (int i = 0; i < n; i++) {
-      int a = w->prev[i], b = w->cl[i];
-      if (a == b) continue;
-      const double *xi = w->x + (size_t)i * m;
-      double *sa = w->sums + (size_t)a * m, *sb = w->sums + (size_t)b * m;
-      for (int t = 0; t < m; t++) {
-        sa[t] -= xi[t];
-        sb[t] += xi[t];
-      }
-      w->cnt[a]--;
-      w->cnt[b]++;
-    }
-    (*iter)++;
-    if (changed == 0) {
-      *conv = 1;
-      break;
-    }
-    if (!w->to_conv && (double)changed * 32.0 < n) break;
+    if (km_step_end(w, changed)) break;
   }
+  *iter = w->it;
+  *conv = w->cv;
   return CP_OK;
 }
 
