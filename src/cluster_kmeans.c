@@ -379,15 +379,10 @@ static void km_prepare_blocked(km_work *w) {
 /* Nearest and second nearest center of the windows list[0 .. cnt - 1] by
  * blocked distances (km_prepare_blocked first): sets cl, upper, lower.
  * Returns how many labels changed. */
-static int km_full_list(km_work *w, const int *list, int cnt) {
+static int km_full_serial(const km_work *w, const int *list, int cnt,
+                          double *dots) {
   int m = w->m, k = w->k, kp = w->kp, nb = (cnt + 3) / 4, changed = 0;
-  int par = w->threads > 1 && (double)cnt * m * k > CP_PAR_MIN_WORK;
-  (void)par;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(w->threads) schedule(static) if (par) reduction(+ : changed)
-#endif
   for (int blk = 0; blk < nb; blk++) {
-    double *dots = w->dots + (size_t)CP_THREAD_ID() * 4 * kp;
     int ids[4];
     const double *xr[4];
     for (int b = 0; b < 4; b++) {
@@ -417,6 +412,24 @@ static int km_full_list(km_work *w, const int *list, int cnt) {
       w->lower[i] = sqrt(d2);
       changed += bj != old;
     }
+  }
+  return changed;
+}
+
+/* The same in parallel over chunks of the list (fixed chunks: labels and
+ * bounds do not depend on the number of threads). */
+#define KM_LIST_CHUNK 256
+static int km_full_list(km_work *w, const int *list, int cnt) {
+  int nc = (cnt + KM_LIST_CHUNK - 1) / KM_LIST_CHUNK, changed = 0;
+  int par = w->threads > 1 && (double)cnt * w->m * w->k > CP_PAR_MIN_WORK;
+  (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (par) reduction(+ : changed)
+#endif
+  for (int c = 0; c < nc; c++) {
+    int c0 = c * KM_LIST_CHUNK, len = cnt - c0 < KM_LIST_CHUNK ? cnt - c0 : KM_LIST_CHUNK;
+    changed += km_full_serial(w, list + c0, len,
+                              w->dots + (size_t)CP_THREAD_ID() * 4 * w->kp);
   }
   return changed;
 }
@@ -968,6 +981,171 @@ static int km_swap(km_work *w, cp_rng *rng, int trials, double *obj, int *iter,
   return CP_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Lockstep restarts (large problems): every restart has its own centers,
+ * labels and bounds; the Lloyd steps of all restarts scan the windows chunk
+ * by chunk, so that a chunk of windows is read from memory once for all
+ * restarts. Each restart computes exactly what it would alone. */
+
+/* Windows per chunk: about 256 KB of data. */
+static int km_chunk(int m) {
+  int c = (int)(262144 / (8 * (size_t)m));
+  return c < 16 ? 16 : c;
+}
+
+static void km_sub_free(km_work *s) {
+  free(s->cent);
+  free(s->old);
+  free(s->sums);
+  free(s->ct);
+  free(s->cc);
+  free(s->cl);
+  free(s->prev);
+  free(s->upper);
+  free(s->lower);
+  free(s->list);
+  free(s->cnt);
+  free(s->delta);
+  free(s->half);
+}
+
+/* A restart's own state, sharing the data, norms and scratch of w. */
+static int km_sub_alloc(km_work *s, const km_work *w) {
+  *s = *w;
+  size_t n = (size_t)w->n, k = (size_t)w->k, m = (size_t)w->m, kp = (size_t)w->kp;
+  s->cent = malloc(sizeof(double) * k * m);
+  s->old = malloc(sizeof(double) * k * m);
+  s->sums = malloc(sizeof(double) * k * m);
+  s->ct = malloc(sizeof(double) * kp * m);
+  s->cc = malloc(sizeof(double) * kp);
+  s->cl = malloc(sizeof(int) * n);
+  s->prev = malloc(sizeof(int) * n);
+  s->upper = malloc(sizeof(double) * n);
+  s->lower = malloc(sizeof(double) * n);
+  s->list = malloc(sizeof(int) * n);
+  s->cnt = malloc(sizeof(int) * k);
+  s->delta = malloc(sizeof(double) * k);
+  s->half = malloc(sizeof(double) * k);
+  if (!s->cent || !s->old || !s->sums || !s->ct || !s->cc || !s->cl || !s->prev ||
+      !s->upper || !s->lower || !s->list || !s->cnt || !s->delta || !s->half) {
+    return CP_ERR_ALLOC;
+  }
+  return CP_OK;
+}
+
+/* First position in the ascending list[0 .. cnt - 1] with a value >= v. */
+static int km_lower(const int *list, int cnt, int v) {
+  int lo = 0, hi = cnt;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (list[mid] < v) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/* Seeding and Lloyd (to convergence) for restarts 0 .. R - 1 in lockstep;
+ * leaves the best in centers / cluster / info. */
+static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *centers,
+                                int *cluster, cp_cluster_info *info) {
+  int n = w->n, m = w->m, k = w->k, status = CP_OK;
+  int ch = km_chunk(m), nch = (n + ch - 1) / ch;
+  km_work *sub = calloc((size_t)R, sizeof(km_work));
+  int *act = calloc((size_t)R, sizeof(int));
+  int *cnt = calloc((size_t)R, sizeof(int));
+  int *part = calloc((size_t)R * nch, sizeof(int));
+  int nsub = 0;
+  if (!sub || !act || !cnt || !part) {
+    status = CP_ERR_ALLOC;
+    goto out;
+  }
+  for (; nsub < R; nsub++) {
+    status = km_sub_alloc(&sub[nsub], w);
+    if (status != CP_OK) {
+      nsub++;
+      goto out;
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    cp_rng rng;
+    cp_rng_init(&rng, seed, (uint64_t)r);
+    status = km_seed(w, &rng);
+    if (status != CP_OK) goto out;
+    memcpy(sub[r].cent, w->cent, sizeof(double) * (size_t)k * m);
+    km_assign_all(&sub[r]);
+    sub[r].it = 1;
+    sub[r].cv = 0;
+    act[r] = 1;
+  }
+  int nact = R;
+  while (nact > 0) {
+    if (cp_interrupted()) {
+      status = CP_ERR_INTERRUPT;
+      goto out;
+    }
+    double work = 0.0;
+    for (int r = 0; r < R; r++) {
+      if (!act[r]) continue;
+      if (sub[r].it >= w->max_iter || km_step_begin(&sub[r])) {
+        act[r] = 0;
+        nact--;
+        continue;
+      }
+      cnt[r] = km_step_list(&sub[r]);
+      work += (double)cnt[r] * m * k;
+    }
+    if (nact == 0) break;
+    int par = w->threads > 1 && work > CP_PAR_MIN_WORK;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (par)
+#endif
+    for (int c = 0; c < nch; c++) {
+      double *dots = w->dots + (size_t)CP_THREAD_ID() * 4 * w->kp;
+      for (int r = 0; r < R; r++) {
+        if (!act[r]) continue;
+        int p = km_lower(sub[r].list, cnt[r], c * ch);
+        int q = km_lower(sub[r].list, cnt[r], (c + 1) * ch);
+        part[(size_t)r * nch + c] = q > p ? km_full_serial(&sub[r], sub[r].list + p, q - p, dots) : 0;
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      if (!act[r]) continue;
+      int changed = 0;
+      for (int c = 0; c < nch; c++) changed += part[(size_t)r * nch + c];
+      if (km_step_end(&sub[r], changed)) {
+        act[r] = 0;
+        nact--;
+      }
+    }
+  }
+  double best_obj = INFINITY;
+  for (int r = 0; r < R; r++) {
+    cp_cluster_means(w->x, n, m, k, sub[r].cl, sub[r].cent, sub[r].cnt);
+    double obj = km_objective(&sub[r]);
+    if (!isfinite(obj)) {
+      status = CP_ERR_NUMERIC;
+      goto out;
+    }
+    if (r == 0 || obj < best_obj) {
+      best_obj = obj;
+      memcpy(centers, sub[r].cent, sizeof(double) * (size_t)k * m);
+      memcpy(cluster, sub[r].cl, sizeof(int) * (size_t)n);
+      info->objective = obj;
+      info->iterations = sub[r].it;
+      info->converged = sub[r].cv;
+      info->restart = r;
+      info->moves = 0;
+    }
+  }
+out:
+  for (int r = 0; r < nsub; r++) km_sub_free(&sub[r]);
+  free(sub);
+  free(act);
+  free(cnt);
+  free(part);
+  return status;
+}
+
 int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
               uint64_t seed, int threads, double *centers, int *cluster,
               cp_cluster_info *info) {
@@ -1055,7 +1233,11 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
   }
   double best_obj = INFINITY;
   w.to_conv = polish_best;
-  for (int r = 0; r < n_start; r++) {
+  if (polish_best) {
+    status = km_restarts_lockstep(&w, n_start, seed, centers, cluster, info);
+    if (status != CP_OK) goto done;
+  }
+  for (int r = 0; r < n_start && !polish_best; r++) {
     cp_rng rng;
     cp_rng_init(&rng, seed, (uint64_t)r);
     status = km_seed(&w, &rng);
@@ -1063,17 +1245,10 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
     km_assign_all(&w);
     double obj;
     int iter, conv, moves = 0;
-    if (polish_best) {
-      status = km_lloyd(&w, &iter, &conv);
-      if (status != CP_OK) goto done;
-      cp_cluster_means(w.x, n, m, k, w.cl, w.cent, w.cnt);
-      obj = km_objective(&w);
-    } else {
-      status = km_refine(&w, &obj, &iter, &conv, &moves);
-      if (status != CP_OK) goto done;
-      status = km_swap(&w, &rng, KM_SWAP_TRIALS, &obj, &iter, &conv, &moves);
-      if (status != CP_OK) goto done;
-    }
+    status = km_refine(&w, &obj, &iter, &conv, &moves);
+    if (status != CP_OK) goto done;
+    status = km_swap(&w, &rng, KM_SWAP_TRIALS, &obj, &iter, &conv, &moves);
+    if (status != CP_OK) goto done;
     if (!isfinite(obj)) {
       status = CP_ERR_NUMERIC;
       goto done;
