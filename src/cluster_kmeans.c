@@ -395,17 +395,20 @@ static int km_full_serial(const km_work *w, const int *list, int cnt,
     for (int b = 0; b < nbk; b++) {
       int i = ids[b], old = w->cl[i], bj = 0;
       double xx = w->xx[i], d1 = INFINITY, d2 = INFINITY;
-      const double *db = dots + (size_t)b * kp;
+      double *db = dots + (size_t)b * kp;
+      /* distances in place (vectorises), then a branch-free two-smallest
+       * search (ties: the first center) */
       for (int j = 0; j < k; j++) {
         double d = xx - 2.0 * db[j] + w->cc[j];
-        if (d < 0.0) d = 0.0;
-        if (d < d1) {
-          d2 = d1;
-          d1 = d;
-          bj = j;
-        } else if (d < d2) {
-          d2 = d;
-        }
+        db[j] = d > 0.0 ? d : 0.0;
+      }
+      for (int j = 0; j < k; j++) {
+        double d = db[j];
+        int lt = d < d1;
+        double d2n = d < d2 ? d : d2;
+        d2 = lt ? d1 : d2n;
+        bj = lt ? j : bj;
+        d1 = lt ? d : d1;
       }
       w->cl[i] = bj;
       w->upper[i] = sqrt(d1);
