@@ -1046,6 +1046,141 @@ static int km_lower(const int *list, int cnt, int v) {
   return lo;
 }
 
+/* Lockstep k-means++ seeding: restart r keeps its distances to the nearest
+ * chosen center in sub[r].upper; every step evaluates the candidates of
+ * all restarts in one blocked pass over the windows (chunk partial sums
+ * added in chunk order), then one more pass adds the chosen centers. Same
+ * draws per restart as km_seed. */
+typedef struct {
+  int kq, nch, ch;
+  double *ct, *cc, *dots, *part;
+  int *cand, *own;
+} km_seed_ws;
+
+/* One pass: distances of all windows to candidates cand[0 .. nc - 1] (of
+ * restart own[j]); update = 0 sums min(d, d2) per chunk into part, update =
+ * 1 lowers d2 (one candidate per restart). */
+static void km_seed_pass(const km_work *w, km_work *sub, km_seed_ws *s, int nc,
+                         int update) {
+  int n = w->n, m = w->m, kq = (nc + 3) / 4 * 4;
+  for (int t = 0; t < m; t++) {
+    double *row = s->ct + (size_t)t * kq;
+    for (int j = 0; j < nc; j++) row[j] = w->x[(size_t)s->cand[j] * m + t];
+    for (int j = nc; j < kq; j++) row[j] = 0.0;
+  }
+  for (int j = 0; j < nc; j++) s->cc[j] = w->xx[s->cand[j]];
+  int par = w->threads > 1 && (double)n * m * kq > CP_PAR_MIN_WORK;
+  (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (par)
+#endif
+  for (int c = 0; c < s->nch; c++) {
+    double *dots = s->dots + (size_t)CP_THREAD_ID() * 4 * s->kq;
+    double *part = s->part + (size_t)c * s->kq;
+    if (!update) for (int j = 0; j < nc; j++) part[j] = 0.0;
+    int i0 = c * s->ch, i1 = i0 + s->ch < n ? i0 + s->ch : n;
+    for (int ib = i0; ib < i1; ib += 4) {
+      const double *xr[4];
+      for (int b = 0; b < 4; b++) xr[b] = w->x + (size_t)(ib + b < i1 ? ib + b : i1 - 1) * m;
+      w->dots_fn(xr, m, s->ct, kq, dots);
+      for (int b = 0; b < 4 && ib + b < i1; b++) {
+        int i = ib + b;
+        const double *db = dots + (size_t)b * kq;
+        for (int j = 0; j < nc; j++) {
+          double d = w->xx[i] - 2.0 * db[j] + s->cc[j];
+          if (d < 0.0) d = 0.0;
+          double *d2 = sub[s->own[j]].upper + i;
+          if (update) {
+            if (d < *d2) *d2 = d;
+          } else {
+            part[j] += d < *d2 ? d : *d2;
+          }
+        }
+      }
+    }
+  }
+}
+
+static int km_seed_lockstep(km_work *w, km_work *sub, int R, uint64_t seed) {
+  int n = w->n, m = w->m, k = w->k, status = CP_OK;
+  int trials = 2 + (int)log((double)k);
+  km_seed_ws s;
+  s.kq = (R * (trials > 1 ? trials : 1) + 3) / 4 * 4;
+  s.ch = km_chunk(m);
+  s.nch = (n + s.ch - 1) / s.ch;
+  s.ct = malloc(sizeof(double) * (size_t)m * s.kq);
+  s.cc = malloc(sizeof(double) * (size_t)s.kq);
+  s.dots = malloc(sizeof(double) * (size_t)w->threads * 4 * s.kq);
+  s.part = malloc(sizeof(double) * (size_t)s.nch * s.kq);
+  s.cand = malloc(sizeof(int) * (size_t)s.kq);
+  s.own = malloc(sizeof(int) * (size_t)s.kq);
+  cp_rng *rng = malloc(sizeof(cp_rng) * (size_t)R);
+  int *base = malloc(sizeof(int) * (size_t)R), *pick = malloc(sizeof(int) * (size_t)R);
+  if (!s.ct || !s.cc || !s.dots || !s.part || !s.cand || !s.own || !rng || !base || !pick) {
+    status = CP_ERR_ALLOC;
+    goto out;
+  }
+  for (int r = 0; r < R; r++) {
+    cp_rng_init(&rng[r], seed, (uint64_t)r);
+    pick[r] = (int)cp_rng_int(&rng[r], (uint64_t)n);
+    for (int i = 0; i < n; i++) sub[r].upper[i] = INFINITY;
+  }
+  for (int c = 0; c < k; c++) {
+    if (cp_interrupted()) {
+      status = CP_ERR_INTERRUPT;
+      goto out;
+    }
+    if (c > 0) {
+      int nc = 0;
+      for (int r = 0; r < R; r++) {
+        double total = km_sum(sub[r].upper, n);
+        base[r] = -1;
+        if (!(total > 0.0)) {
+          pick[r] = (int)cp_rng_int(&rng[r], (uint64_t)n);
+          continue;
+        }
+        base[r] = nc;
+        for (int tr = 0; tr < trials; tr++) {
+          s.cand[nc] = km_draw(sub[r].upper, n, total, &rng[r]);
+          s.own[nc++] = r;
+        }
+      }
+      if (nc > 0) km_seed_pass(w, sub, &s, nc, 0);
+      for (int r = 0; r < R; r++) {
+        if (base[r] < 0) continue;
+        double best_pot = INFINITY;
+        int bt = 0;
+        for (int tr = 0; tr < trials; tr++) {
+          double pot = 0.0;
+          for (int ci = 0; ci < s.nch; ci++) pot += s.part[(size_t)ci * s.kq + base[r] + tr];
+          if (tr == 0 || pot < best_pot) {
+            best_pot = pot;
+            bt = tr;
+          }
+        }
+        pick[r] = s.cand[base[r] + bt];
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      memcpy(sub[r].cent + (size_t)c * m, w->x + (size_t)pick[r] * m, sizeof(double) * m);
+      s.cand[r] = pick[r];
+      s.own[r] = r;
+    }
+    if (c < k - 1) km_seed_pass(w, sub, &s, R, 1);
+  }
+out:
+  free(s.ct);
+  free(s.cc);
+  free(s.dots);
+  free(s.part);
+  free(s.cand);
+  free(s.own);
+  free(rng);
+  free(base);
+  free(pick);
+  return status;
+}
+
 /* Seeding and Lloyd (to convergence) for restarts 0 .. R - 1 in lockstep;
  * leaves the best in centers / cluster / info. */
 static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *centers,
@@ -1068,12 +1203,9 @@ static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *center
       goto out;
     }
   }
+  status = km_seed_lockstep(w, sub, R, seed);
+  if (status != CP_OK) goto out;
   for (int r = 0; r < R; r++) {
-    cp_rng rng;
-    cp_rng_init(&rng, seed, (uint64_t)r);
-    status = km_seed(w, &rng);
-    if (status != CP_OK) goto out;
-    memcpy(sub[r].cent, w->cent, sizeof(double) * (size_t)k * m);
     km_assign_all(&sub[r]);
     sub[r].it = 1;
     sub[r].cv = 0;
