@@ -56,7 +56,6 @@ typedef struct {
   double *xx;     /* n: squared window norms */
   double *dots;   /* threads x 4 x kp: scratch */
   int *list;      /* n: windows that need a full scan */
-  double *cdist;  /* n x kp: seeding, distances to the candidates */
   km_dots_fn dots_fn;
   int *save_cl, *save_cnt;
 } km_work;
@@ -95,8 +94,6 @@ static int km_draw(const double *v, int n, double total, cp_rng *rng) {
   return last;
 }
 
-static void km_cand_dists(km_work *w, const int *cand, int nc, double *out);
-
 /* Greedy k-means++ seeding: 2 + log k candidates drawn per center with
  * probability proportional to the squared distance to the nearest chosen
  * center; the candidate that lowers the potential most is kept. */
@@ -116,31 +113,6 @@ static int km_seed(km_work *w, cp_rng *rng) {
       pick = (int)cp_rng_int(rng, (uint64_t)n);
     } else {
       double best_pot = INFINITY;
-      if (w->blocked && trials <= w->kp && trials <= 64) {
-        /* all candidates in one blocked pass (same draws as below) */
-        int cand[64];
-        for (int tr = 0; tr < trials; tr++) cand[tr] = km_draw(w->d2, n, total, rng);
-        km_cand_dists(w, cand, trials, w->cdist);
-        int kp = (trials + 3) / 4 * 4, bt = 0;
-        for (int tr = 0; tr < trials; tr++) {
-          double pot = 0.0;
-          for (int i = 0; i < n; i++) {
-            double d = w->cdist[(size_t)i * kp + tr];
-            pot += d < w->d2[i] ? d : w->d2[i];
-          }
-          if (tr == 0 || pot < best_pot) {
-            best_pot = pot;
-            bt = tr;
-          }
-        }
-        pick = cand[bt];
-        for (int i = 0; i < n; i++) {
-          double d = w->cdist[(size_t)i * kp + bt];
-          if (d < w->d2[i]) w->d2[i] = d;
-        }
-        memcpy(w->cent + (size_t)c * m, x + (size_t)pick * m, sizeof(double) * m);
-        continue;
-      }
       for (int tr = 0; tr < trials; tr++) {
         int idx = km_draw(w->d2, n, total, rng);
         km_min_dist(w, x + (size_t)idx * m, w->d2, w->cand);
@@ -435,39 +407,6 @@ static int km_full_list(km_work *w, const int *list, int cnt) {
                               w->dots + (size_t)CP_THREAD_ID() * 4 * w->kp);
   }
   return changed;
-}
-
-/* Squared distances of every window to nc <= kp candidate windows cand[]
- * by blocked distances: out is n x kt, kt = nc rounded up to a multiple of
- * four (row i: window i). */
-static void km_cand_dists(km_work *w, const int *cand, int nc, double *out) {
-  int n = w->n, m = w->m, kp = (nc + 3) / 4 * 4, nb = (n + 3) / 4;
-  for (int t = 0; t < m; t++) {
-    double *row = w->ct + (size_t)t * kp;
-    for (int j = 0; j < nc; j++) row[j] = w->x[(size_t)cand[j] * m + t];
-    for (int j = nc; j < kp; j++) row[j] = 0.0;
-  }
-  double cc[64];
-  for (int j = 0; j < nc; j++) cc[j] = w->xx[cand[j]];
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
-#endif
-  for (int blk = 0; blk < nb; blk++) {
-    double *dots = w->dots + (size_t)CP_THREAD_ID() * 4 * kp;
-    const double *xr[4];
-    for (int b = 0; b < 4; b++) {
-      int i = 4 * blk + b < n ? 4 * blk + b : n - 1;
-      xr[b] = w->x + (size_t)i * m;
-    }
-    w->dots_fn(xr, m, w->ct, kp, dots);
-    for (int b = 0; b < 4 && 4 * blk + b < n; b++) {
-      int i = 4 * blk + b;
-      for (int j = 0; j < nc; j++) {
-        double d = w->xx[i] - 2.0 * dots[(size_t)b * kp + j] + cc[j];
-        out[(size_t)i * kp + j] = d > 0.0 ? d : 0.0;
-      }
-    }
-  }
 }
 
 /* Give every empty cluster the window with the largest upper bound on the
@@ -1333,9 +1272,8 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
     w.xx = malloc(sizeof(double) * (size_t)n);
     w.dots = malloc(sizeof(double) * (size_t)w.threads * 4 * w.kp);
     w.list = malloc(sizeof(int) * (size_t)n);
-    w.cdist = malloc(sizeof(double) * (size_t)n * w.kp);
     w.dots_fn = km_dots_pick();
-    if (!w.ct || !w.cc || !w.xx || !w.dots || !w.list || !w.cdist) {
+    if (!w.ct || !w.cc || !w.xx || !w.dots || !w.list) {
       status = CP_ERR_ALLOC;
       goto done;
     }
@@ -1451,6 +1389,5 @@ done:
   free(w.xx);
   free(w.dots);
   free(w.list);
-  free(w.cdist);
   return status;
 }
