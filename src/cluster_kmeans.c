@@ -1,6 +1,9 @@
 /* Euclidean k-means: greedy k-means++ seeding, Lloyd iterations with
  * Hamerly's bounds, Hartigan single-window moves with distance bounds, and
- * a swap search that moves one center at a time. See cluster.h. */
+ * a swap search that moves one center at a time. See cluster.h.
+ * Small problems: every restart gets all of it. Large problems (KM_FULL_WORK):
+ * the restarts run seeding and Lloyd only, in lockstep with blocked
+ * distances, and the best one is polished with Hartigan and the swaps. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
