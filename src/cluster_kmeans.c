@@ -772,6 +772,10 @@ static int km_hartigan(km_work *w, int *moves) {
   int exact = 0;
   for (int j = 0; j < k; j++) exact |= w->cnt[j] == 0;
   if (exact) km_fix_empty(w);
+  /* Lloyd's bounds from blocked distances (|x|^2 - 2 x.c + |c|^2) carry
+   * rounding beyond the slack when the windows sit far from the origin:
+   * start from an exact pass */
+  if (w->blocked) exact = 1;
   for (int i = 0; i < n; i++) {
     double *lbi = w->lb + (size_t)i * k;
     for (int l = 0; l < k; l++) lbi[l] = w->lower[i];

@@ -122,6 +122,19 @@ test_that("k-means partitions are stable under single moves (Hartigan)", {
   expect_lte(gain, 1e-10)
 })
 
+test_that("large k-means problems end Hartigan-stable, also far from the origin", {
+  set.seed(6)
+  x <- matrix(stats::runif(6000 * 30), 6000) + 1000
+  fit <- cluster_windows(x, k = 6, n_start = 10)
+  cl <- fit$cluster
+  n <- tabulate(cl, 6)
+  d2 <- sapply(1:6, function(l) rowSums(sweep(x, 2, fit$centroids[l, ])^2))
+  keep <- d2[cbind(seq_len(nrow(x)), cl)] * n[cl] / (n[cl] - 1)
+  move <- sweep(d2, 2, n / (n + 1), `*`)
+  move[cbind(seq_len(nrow(x)), cl)] <- Inf
+  expect_lte(max(keep - apply(move, 1, min)), 1e-8 * mean(keep))
+})
+
 test_that("results are reproducible with set.seed and independent of threads", {
   set.seed(31)
   d <- planted_shapes(n_per = 40, m = 50, shift = 3, noise = 0.6)
