@@ -22,7 +22,11 @@
 #'   one centroid moves to a window drawn k-means++ style, the partition is
 #'   refined again and kept if its objective is lower. The best of `n_start`
 #'   restarts is kept. A cluster that becomes empty takes the window farthest
-#'   from its centroid.
+#'   from its centroid. Large problems (\eqn{n m k} `n_start` above
+#'   \eqn{10^7}) run Lloyd only in every restart (until no assignment changes,
+#'   the squared centroid shifts sum to at most \eqn{10^{-4}} times the mean
+#'   per-time variance, or `max_iter`); the best restart then gets the
+#'   Hartigan moves and 2 swap trials.
 #' * `"kshape"`: k-Shape (Paparrizos and Gravano, 2015) on per-window
 #'   z-normalised windows (population standard deviation; constant windows
 #'   become zeros). The distance between a window and a centroid is the

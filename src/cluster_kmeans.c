@@ -1,6 +1,9 @@
 /* Euclidean k-means: greedy k-means++ seeding, Lloyd iterations with
  * Hamerly's bounds, Hartigan single-window moves with distance bounds, and
- * a swap search that moves one center at a time. See cluster.h. */
+ * a swap search that moves one center at a time. See cluster.h.
+ * Small problems: every restart gets all of it. Large problems (KM_FULL_WORK):
+ * the restarts run seeding and Lloyd only, in lockstep with blocked
+ * distances, and the best one is polished with Hartigan and the swaps. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,12 +11,30 @@
 
 /* Swap trials per restart (drop a center, add one, refine, keep if better). */
 #define KM_SWAP_TRIALS 6
+/* ... on the best restart of a large problem (each costs about one Lloyd
+ * run plus Hartigan on all windows, and gains little there) */
+#define KM_SWAP_TRIALS_LARGE 2
+
+/* n m k n_start above which restarts run Lloyd only and the best one is
+ * polished (Hartigan, swaps) once. */
+#define KM_FULL_WORK 1e7
+
+/* Relative tolerance on center shifts for the Lloyd-only restarts. */
+#define KM_TOL 1e-4
+
+/* Dot products of four windows with kp transposed centers. */
+typedef void (*km_dots_fn)(const double *const *, int, const double *, int, double *);
 
 typedef struct {
   const double *x;
   int n, m, k, max_iter, threads;
   int par;       /* parallel loops over windows x centers */
   int par_light; /* parallel loops over windows (one distance each) */
+  int to_conv;   /* Lloyd runs to convergence (no early hand-over) ... */
+  double tol;    /* ... or until the squared center shifts sum to <= tol */
+  double dmax, dsec; /* Lloyd step: largest and second largest shift */
+  int jmax;          /* ... and the center with the largest */
+  int it, cv;        /* Lloyd: iterations, converged */
   double *cent;   /* k x m */
   double *old;    /* k x m: centers before the update */
   int *cl;        /* n */
@@ -31,6 +52,14 @@ typedef struct {
   double *cand;   /* n: seeding scratch */
   double *best;   /* n: seeding scratch */
   double *save_cent, *save_lb, *save_drift, *save_d2; /* swap search */
+  int blocked;    /* assignments by blocked distances (large problems) */
+  int kp;         /* k rounded up to a multiple of four */
+  double *ct;     /* m x kp: transposed centers */
+  double *cc;     /* kp: squared center norms */
+  double *xx;     /* n: squared window norms */
+  double *dots;   /* threads x 4 x kp: scratch */
+  int *list;      /* n: windows that need a full scan */
+  km_dots_fn dots_fn;
   int *save_cl, *save_cnt;
 } km_work;
 
@@ -128,6 +157,261 @@ static int km_point_full(km_work *w, int i) {
   return b != old;
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Blocked distances (large problems): |x|^2 - 2 x.c + |c|^2 for four
+ * windows at a time against all centers, centers innermost (transposed
+ * m x kp, kp a multiple of four) so that the accumulators stay in
+ * registers. Compiled for AVX2+FMA and for the baseline, chosen at run time
+ * (GCC and clang on x86-64). */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define KM_DISPATCH 1
+#define KM_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define KM_HAVE_VEC 1
+#define KM_INLINE static inline __attribute__((always_inline))
+typedef double km_v4 __attribute__((vector_size(32), aligned(8)));
+#define KM_LOAD(dst, p) memcpy(&(dst), (p), sizeof(km_v4))
+#define KM_STORE(p, v) memcpy((p), &(v), sizeof(km_v4))
+#endif
+
+#ifdef KM_HAVE_VEC
+/* NV vectors of centers (4 NV centers from j0) x four windows xr; named
+ * accumulators so that they stay in registers. */
+KM_INLINE void km_dot3(const double *const *xr, int m, const double *ct,
+                         int kp, int j0, double *out) {
+  const double *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
+  km_v4 a00 = {0.0, 0.0, 0.0, 0.0}, a01 = {0.0, 0.0, 0.0, 0.0}, a02 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a10 = {0.0, 0.0, 0.0, 0.0}, a11 = {0.0, 0.0, 0.0, 0.0}, a12 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a20 = {0.0, 0.0, 0.0, 0.0}, a21 = {0.0, 0.0, 0.0, 0.0}, a22 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a30 = {0.0, 0.0, 0.0, 0.0}, a31 = {0.0, 0.0, 0.0, 0.0}, a32 = {0.0, 0.0, 0.0, 0.0};
+  for (int t = 0; t < m; t++) {
+    const double *ctt = ct + (size_t)t * kp + j0;
+    km_v4 c0, c1, c2;
+    KM_LOAD(c0, ctt + 0);
+    KM_LOAD(c1, ctt + 4);
+    KM_LOAD(c2, ctt + 8);
+    double v0 = x0[t];
+    km_v4 b0 = {v0, v0, v0, v0};
+    a00 += b0 * c0;
+    a01 += b0 * c1;
+    a02 += b0 * c2;
+    double v1 = x1[t];
+    km_v4 b1 = {v1, v1, v1, v1};
+    a10 += b1 * c0;
+    a11 += b1 * c1;
+    a12 += b1 * c2;
+    double v2 = x2[t];
+    km_v4 b2 = {v2, v2, v2, v2};
+    a20 += b2 * c0;
+    a21 += b2 * c1;
+    a22 += b2 * c2;
+    double v3 = x3[t];
+    km_v4 b3 = {v3, v3, v3, v3};
+    a30 += b3 * c0;
+    a31 += b3 * c1;
+    a32 += b3 * c2;
+  }
+  KM_STORE(out + 0 * (size_t)kp + j0 + 0, a00);
+  KM_STORE(out + 0 * (size_t)kp + j0 + 4, a01);
+  KM_STORE(out + 0 * (size_t)kp + j0 + 8, a02);
+  KM_STORE(out + 1 * (size_t)kp + j0 + 0, a10);
+  KM_STORE(out + 1 * (size_t)kp + j0 + 4, a11);
+  KM_STORE(out + 1 * (size_t)kp + j0 + 8, a12);
+  KM_STORE(out + 2 * (size_t)kp + j0 + 0, a20);
+  KM_STORE(out + 2 * (size_t)kp + j0 + 4, a21);
+  KM_STORE(out + 2 * (size_t)kp + j0 + 8, a22);
+  KM_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
+  KM_STORE(out + 3 * (size_t)kp + j0 + 4, a31);
+  KM_STORE(out + 3 * (size_t)kp + j0 + 8, a32);
+}
+KM_INLINE void km_dot2(const double *const *xr, int m, const double *ct,
+                         int kp, int j0, double *out) {
+  const double *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
+  km_v4 a00 = {0.0, 0.0, 0.0, 0.0}, a01 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a10 = {0.0, 0.0, 0.0, 0.0}, a11 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a20 = {0.0, 0.0, 0.0, 0.0}, a21 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a30 = {0.0, 0.0, 0.0, 0.0}, a31 = {0.0, 0.0, 0.0, 0.0};
+  for (int t = 0; t < m; t++) {
+    const double *ctt = ct + (size_t)t * kp + j0;
+    km_v4 c0, c1;
+    KM_LOAD(c0, ctt + 0);
+    KM_LOAD(c1, ctt + 4);
+    double v0 = x0[t];
+    km_v4 b0 = {v0, v0, v0, v0};
+    a00 += b0 * c0;
+    a01 += b0 * c1;
+    double v1 = x1[t];
+    km_v4 b1 = {v1, v1, v1, v1};
+    a10 += b1 * c0;
+    a11 += b1 * c1;
+    double v2 = x2[t];
+    km_v4 b2 = {v2, v2, v2, v2};
+    a20 += b2 * c0;
+    a21 += b2 * c1;
+    double v3 = x3[t];
+    km_v4 b3 = {v3, v3, v3, v3};
+    a30 += b3 * c0;
+    a31 += b3 * c1;
+  }
+  KM_STORE(out + 0 * (size_t)kp + j0 + 0, a00);
+  KM_STORE(out + 0 * (size_t)kp + j0 + 4, a01);
+  KM_STORE(out + 1 * (size_t)kp + j0 + 0, a10);
+  KM_STORE(out + 1 * (size_t)kp + j0 + 4, a11);
+  KM_STORE(out + 2 * (size_t)kp + j0 + 0, a20);
+  KM_STORE(out + 2 * (size_t)kp + j0 + 4, a21);
+  KM_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
+  KM_STORE(out + 3 * (size_t)kp + j0 + 4, a31);
+}
+KM_INLINE void km_dot1(const double *const *xr, int m, const double *ct,
+                         int kp, int j0, double *out) {
+  const double *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
+  km_v4 a00 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a10 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a20 = {0.0, 0.0, 0.0, 0.0};
+  km_v4 a30 = {0.0, 0.0, 0.0, 0.0};
+  for (int t = 0; t < m; t++) {
+    const double *ctt = ct + (size_t)t * kp + j0;
+    km_v4 c0;
+    KM_LOAD(c0, ctt + 0);
+    double v0 = x0[t];
+    km_v4 b0 = {v0, v0, v0, v0};
+    a00 += b0 * c0;
+    double v1 = x1[t];
+    km_v4 b1 = {v1, v1, v1, v1};
+    a10 += b1 * c0;
+    double v2 = x2[t];
+    km_v4 b2 = {v2, v2, v2, v2};
+    a20 += b2 * c0;
+    double v3 = x3[t];
+    km_v4 b3 = {v3, v3, v3, v3};
+    a30 += b3 * c0;
+  }
+  KM_STORE(out + 0 * (size_t)kp + j0 + 0, a00);
+  KM_STORE(out + 1 * (size_t)kp + j0 + 0, a10);
+  KM_STORE(out + 2 * (size_t)kp + j0 + 0, a20);
+  KM_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
+}
+
+KM_INLINE void km_dots_body(const double *const *xr, int m, const double *ct,
+                            int kp, double *out) {
+  int j0 = 0;
+  for (; j0 + 12 <= kp; j0 += 12) km_dot3(xr, m, ct, kp, j0, out);
+  if (j0 + 8 <= kp) {
+    km_dot2(xr, m, ct, kp, j0, out);
+    j0 += 8;
+  }
+  if (j0 + 4 <= kp) km_dot1(xr, m, ct, kp, j0, out);
+}
+#ifdef KM_DISPATCH
+KM_TARGET_AVX2 static void km_dots_avx2(const double *const *xr, int m,
+                                        const double *ct, int kp, double *out) {
+  km_dots_body(xr, m, ct, kp, out);
+}
+#endif
+static void km_dots_base(const double *const *xr, int m, const double *ct,
+                         int kp, double *out) {
+  km_dots_body(xr, m, ct, kp, out);
+}
+#else
+static void km_dots_base(const double *const *xr, int m, const double *ct,
+                         int kp, double *out) {
+  for (int b = 0; b < 4; b++) {
+    for (int j = 0; j < kp; j++) {
+      double s = 0.0;
+      for (int t = 0; t < m; t++) s += xr[b][t] * ct[(size_t)t * kp + j];
+      out[(size_t)b * kp + j] = s;
+    }
+  }
+}
+#endif
+
+static km_dots_fn km_dots_pick(void) {
+#ifdef KM_DISPATCH
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return km_dots_avx2;
+#endif
+  return km_dots_base;
+}
+
+/* Transposed centers and their squared norms for the blocked distances. */
+static void km_prepare_blocked(km_work *w) {
+  int m = w->m, k = w->k, kp = w->kp;
+  for (int t = 0; t < m; t++) {
+    double *row = w->ct + (size_t)t * kp;
+    for (int j = 0; j < k; j++) row[j] = w->cent[(size_t)j * m + t];
+    for (int j = k; j < kp; j++) row[j] = 0.0;
+  }
+  for (int j = 0; j < k; j++) {
+    const double *c = w->cent + (size_t)j * m;
+    double s = 0.0;
+    for (int t = 0; t < m; t++) s += c[t] * c[t];
+    w->cc[j] = s;
+  }
+}
+
+/* Nearest and second nearest center of the windows list[0 .. cnt - 1] by
+ * blocked distances (km_prepare_blocked first): sets cl, upper, lower.
+ * Returns how many labels changed. */
+static int km_full_serial(const km_work *w, const int *list, int cnt,
+                          double *dots) {
+  int m = w->m, k = w->k, kp = w->kp, nb = (cnt + 3) / 4, changed = 0;
+  for (int blk = 0; blk < nb; blk++) {
+    int ids[4];
+    const double *xr[4];
+    for (int b = 0; b < 4; b++) {
+      int q = 4 * blk + b < cnt ? 4 * blk + b : cnt - 1;
+      ids[b] = list[q];
+      xr[b] = w->x + (size_t)ids[b] * m;
+    }
+    w->dots_fn(xr, m, w->ct, kp, dots);
+    int nbk = cnt - 4 * blk < 4 ? cnt - 4 * blk : 4;
+    for (int b = 0; b < nbk; b++) {
+      int i = ids[b], old = w->cl[i], bj = 0;
+      double xx = w->xx[i], d1 = INFINITY, d2 = INFINITY;
+      double *db = dots + (size_t)b * kp;
+      /* distances in place (vectorises), then a branch-free two-smallest
+       * search (ties: the first center) */
+      for (int j = 0; j < k; j++) {
+        double d = xx - 2.0 * db[j] + w->cc[j];
+        db[j] = d > 0.0 ? d : 0.0;
+      }
+      for (int j = 0; j < k; j++) {
+        double d = db[j];
+        int lt = d < d1;
+        double d2n = d < d2 ? d : d2;
+        d2 = lt ? d1 : d2n;
+        bj = lt ? j : bj;
+        d1 = lt ? d : d1;
+      }
+      w->cl[i] = bj;
+      w->upper[i] = sqrt(d1);
+      w->lower[i] = sqrt(d2);
+      changed += bj != old;
+    }
+  }
+  return changed;
+}
+
+/* The same in parallel over chunks of the list (fixed chunks: labels and
+ * bounds do not depend on the number of threads). */
+#define KM_LIST_CHUNK 256
+static int km_full_list(km_work *w, const int *list, int cnt) {
+  int nc = (cnt + KM_LIST_CHUNK - 1) / KM_LIST_CHUNK, changed = 0;
+  int par = w->threads > 1 && (double)cnt * w->m * w->k > CP_PAR_MIN_WORK;
+  (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (par) reduction(+ : changed)
+#endif
+  for (int c = 0; c < nc; c++) {
+    int c0 = c * KM_LIST_CHUNK, len = cnt - c0 < KM_LIST_CHUNK ? cnt - c0 : KM_LIST_CHUNK;
+    changed += km_full_serial(w, list + c0, len,
+                              w->dots + (size_t)CP_THREAD_ID() * 4 * w->kp);
+  }
+  return changed;
+}
+
 /* Give every empty cluster the window with the largest upper bound on the
  * distance to its center, among clusters with more than one member. */
 static void km_fix_empty(km_work *w) {
@@ -175,6 +459,13 @@ static void km_sums(km_work *w) {
 static void km_assign_all(km_work *w) {
   int n = w->n;
   for (int i = 0; i < n; i++) w->cl[i] = -1;
+  if (w->blocked) {
+    for (int i = 0; i < n; i++) w->list[i] = i;
+    km_prepare_blocked(w);
+    km_full_list(w, w->list, n);
+    km_sums(w);
+    return;
+  }
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
 #endif
@@ -182,94 +473,166 @@ static void km_assign_all(km_work *w) {
   km_sums(w);
 }
 
+/* One Lloyd step in three parts, so that restarts can run in lockstep.
+ * km_step_begin: new centers from the sums, shifts, half the distance to
+ * the nearest other center; returns 1 when the restart stops (tolerance). */
+static int km_step_begin(km_work *w) {
+  int n = w->n, m = w->m, k = w->k;
+  memcpy(w->old, w->cent, sizeof(double) * (size_t)k * m);
+  int empty = 0;
+  for (int j = 0; j < k; j++) {
+    if (w->cnt[j] == 0) {
+      empty = 1;
+      continue;
+    }
+    const double *sj = w->sums + (size_t)j * m;
+    double *cj = w->cent + (size_t)j * m, inv = 1.0 / w->cnt[j];
+    for (int t = 0; t < m; t++) cj[t] = sj[t] * inv;
+  }
+  if (empty) {
+    /* a window moved here gets upper = lower = 0 (it sits at its center) */
+    km_fix_empty(w);
+    km_sums(w);
+  }
+  double dmax = 0.0, dsec = 0.0;
+  int jmax = -1;
+  for (int j = 0; j < k; j++) {
+    double d = sqrt(cp_sqdist(w->cent + (size_t)j * m, w->old + (size_t)j * m, m));
+    w->delta[j] = d;
+    if (d > dmax) {
+      dsec = dmax;
+      dmax = d;
+      jmax = j;
+    } else if (d > dsec) {
+      dsec = d;
+    }
+  }
+  w->dmax = dmax;
+  w->dsec = dsec;
+  w->jmax = jmax;
+  if (w->to_conv) {
+    double shift = 0.0;
+    for (int j = 0; j < k; j++) shift += w->delta[j] * w->delta[j];
+    if (shift <= w->tol) return 1;
+  }
+  for (int j = 0; j < k; j++) w->half[j] = INFINITY;
+  for (int j = 0; j < k; j++) {
+    for (int l = j + 1; l < k; l++) {
+      double d = 0.5 * sqrt(cp_sqdist(w->cent + (size_t)j * m,
+                                      w->cent + (size_t)l * m, m));
+      if (d < w->half[j]) w->half[j] = d;
+      if (d < w->half[l]) w->half[l] = d;
+    }
+  }
+  memcpy(w->prev, w->cl, sizeof(int) * (size_t)n);
+  return 0;
+}
+
+/* Blocked path: bound tests (in parallel); the windows that need a full
+ * scan go to w->list (ascending), and the centers are prepared for the
+ * blocked distances. Returns how many. */
+static int km_step_list(km_work *w) {
+  int n = w->n;
+  double dmax = w->dmax, dsec = w->dsec;
+  int jmax = w->jmax;
+  int *need = w->list;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par_light)
+#endif
+  for (int i = 0; i < n; i++) {
+    int a = w->cl[i];
+    need[i] = 0;
+    if (w->upper[i] == 0.0 && w->lower[i] == 0.0) continue; /* reseeded */
+    w->upper[i] += w->delta[a];
+    w->lower[i] -= a == jmax ? dsec : dmax;
+    double z = w->lower[i] > w->half[a] ? w->lower[i] : w->half[a];
+    /* no separate tightening of the upper bound: a blocked scan of all
+     * centers costs little more than one plain distance */
+    need[i] = w->upper[i] > z;
+  }
+  int cnt = 0;
+  for (int i = 0; i < n; i++) {
+    if (need[i]) need[cnt++] = i;
+  }
+  if (cnt > 0) km_prepare_blocked(w);
+  return cnt;
+}
+
+/* Plain path: bound tests and full scans window by window. */
+static int km_step_scan(km_work *w) {
+  int n = w->n, m = w->m, changed = 0;
+  double dmax = w->dmax, dsec = w->dsec;
+  int jmax = w->jmax;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par) reduction(+ : changed)
+#endif
+  for (int i = 0; i < n; i++) {
+    int a = w->cl[i];
+    if (w->upper[i] == 0.0 && w->lower[i] == 0.0) continue; /* reseeded */
+    w->upper[i] += w->delta[a];
+    w->lower[i] -= a == jmax ? dsec : dmax;
+    double z = w->lower[i] > w->half[a] ? w->lower[i] : w->half[a];
+    if (w->upper[i] <= z) continue;
+    w->upper[i] = sqrt(cp_sqdist(w->x + (size_t)i * m, w->cent + (size_t)a * m, m));
+    if (w->upper[i] <= z) continue;
+    changed += km_point_full(w, i);
+  }
+  return changed;
+}
+
+/* Reseeded windows, cluster sums for the windows that changed, iteration
+ * count. Returns 1 when the restart stops (converged, or few changes when
+ * Hartigan follows). */
+static int km_step_end(km_work *w, int changed) {
+  int n = w->n, m = w->m;
+  /* reseeded windows: exact bounds from here on */
+  for (int i = 0; i < n; i++) {
+    if (w->upper[i] == 0.0 && w->lower[i] == 0.0) changed += km_point_full(w, i);
+  }
+  for (int i = 0; i < n; i++) {
+    int a = w->prev[i], b = w->cl[i];
+    if (a == b) continue;
+    const double *xi = w->x + (size_t)i * m;
+    double *sa = w->sums + (size_t)a * m, *sb = w->sums + (size_t)b * m;
+    for (int t = 0; t < m; t++) {
+      sa[t] -= xi[t];
+      sb[t] += xi[t];
+    }
+    w->cnt[a]--;
+    w->cnt[b]++;
+  }
+  w->it++;
+  if (changed == 0) {
+    w->cv = 1;
+    return 1;
+  }
+  if (!w->to_conv && (double)changed * 32.0 < n) return 1;
+  return 0;
+}
+
 /* Lloyd iterations with Hamerly's bounds after a first assignment (labels,
  * upper and lower bounds, sums set); cluster sums are updated for the
  * windows that changed only. Stops when no label changes (*conv = 1), when
  * fewer than n / 32 change (the Hartigan passes that follow finish the job
- * more cheaply), or after max_iter assignment passes. */
+ * more cheaply; not with to_conv), when the centers stop moving (to_conv),
+ * or after max_iter assignment passes. */
 static int km_lloyd(km_work *w, int *iter, int *conv) {
-  int n = w->n, m = w->m, k = w->k;
-  *conv = 0;
-  *iter = 1;
-  while (*iter < w->max_iter) {
+  w->cv = 0;
+  w->it = 1;
+  while (w->it < w->max_iter) {
     if (cp_interrupted()) return CP_ERR_INTERRUPT;
-    memcpy(w->old, w->cent, sizeof(double) * (size_t)k * m);
-    int empty = 0;
-    for (int j = 0; j < k; j++) {
-      if (w->cnt[j] == 0) {
-        empty = 1;
-        continue;
-      }
-      const double *sj = w->sums + (size_t)j * m;
-      double *cj = w->cent + (size_t)j * m, inv = 1.0 / w->cnt[j];
-      for (int t = 0; t < m; t++) cj[t] = sj[t] * inv;
+    if (km_step_begin(w)) break;
+    int changed;
+    if (w->blocked) {
+      int cnt = km_step_list(w);
+      changed = cnt > 0 ? km_full_list(w, w->list, cnt) : 0;
+    } else {
+      changed = km_step_scan(w);
     }
-    if (empty) {
-      /* a window moved here gets upper = lower = 0 (it sits at its center) */
-      km_fix_empty(w);
-      km_sums(w);
-    }
-    double dmax = 0.0, dsec = 0.0;
-    int jmax = -1;
-    for (int j = 0; j < k; j++) {
-      double d = sqrt(cp_sqdist(w->cent + (size_t)j * m, w->old + (size_t)j * m, m));
-      w->delta[j] = d;
-      if (d > dmax) {
-        dsec = dmax;
-        dmax = d;
-        jmax = j;
-      } else if (d > dsec) {
-        dsec = d;
-      }
-    }
-    for (int j = 0; j < k; j++) w->half[j] = INFINITY;
-    for (int j = 0; j < k; j++) {
-      for (int l = j + 1; l < k; l++) {
-        double d = 0.5 * sqrt(cp_sqdist(w->cent + (size_t)j * m,
-                                        w->cent + (size_t)l * m, m));
-        if (d < w->half[j]) w->half[j] = d;
-        if (d < w->half[l]) w->half[l] = d;
-      }
-    }
-    memcpy(w->prev, w->cl, sizeof(int) * (size_t)n);
-    int changed = 0;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par) reduction(+ : changed)
-#endif
-    for (int i = 0; i < n; i++) {
-      int a = w->cl[i];
-      if (w->upper[i] == 0.0 && w->lower[i] == 0.0) continue; /* reseeded */
-      w->upper[i] += w->delta[a];
-      w->lower[i] -= a == jmax ? dsec : dmax;
-      double z = w->lower[i] > w->half[a] ? w->lower[i] : w->half[a];
-      if (w->upper[i] <= z) continue;
-      w->upper[i] = sqrt(cp_sqdist(w->x + (size_t)i * m, w->cent + (size_t)a * m, m));
-      if (w->upper[i] <= z) continue;
-      changed += km_point_full(w, i);
-    }
-    /* reseeded windows: exact bounds from here on */
-    for (int i = 0; i < n; i++) {
-      if (w->upper[i] == 0.0 && w->lower[i] == 0.0) changed += km_point_full(w, i);
-    }
-    for (int i = 0; i < n; i++) {
-      int a = w->prev[i], b = w->cl[i];
-      if (a == b) continue;
-      const double *xi = w->x + (size_t)i * m;
-      double *sa = w->sums + (size_t)a * m, *sb = w->sums + (size_t)b * m;
-      for (int t = 0; t < m; t++) {
-        sa[t] -= xi[t];
-        sb[t] += xi[t];
-      }
-      w->cnt[a]--;
-      w->cnt[b]++;
-    }
-    (*iter)++;
-    if (changed == 0) {
-      *conv = 1;
-      break;
-    }
-    if ((double)changed * 32.0 < n) break;
+    if (km_step_end(w, changed)) break;
   }
+  *iter = w->it;
+  *conv = w->cv;
   return CP_OK;
 }
 
@@ -409,6 +772,10 @@ static int km_hartigan(km_work *w, int *moves) {
   int exact = 0;
   for (int j = 0; j < k; j++) exact |= w->cnt[j] == 0;
   if (exact) km_fix_empty(w);
+  /* Lloyd's bounds from blocked distances (|x|^2 - 2 x.c + |c|^2) carry
+   * rounding beyond the slack when the windows sit far from the origin:
+   * start from an exact pass */
+  if (w->blocked) exact = 1;
   for (int i = 0; i < n; i++) {
     double *lbi = w->lb + (size_t)i * k;
     for (int l = 0; l < k; l++) lbi[l] = w->lower[i];
@@ -563,6 +930,303 @@ static int km_swap(km_work *w, cp_rng *rng, int trials, double *obj, int *iter,
   return CP_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Lockstep restarts (large problems): every restart has its own centers,
+ * labels and bounds; the Lloyd steps of all restarts scan the windows chunk
+ * by chunk, so that a chunk of windows is read from memory once for all
+ * restarts. Each restart computes exactly what it would alone. */
+
+/* Windows per chunk: about 256 KB of data. */
+static int km_chunk(int m) {
+  int c = (int)(262144 / (8 * (size_t)m));
+  return c < 16 ? 16 : c;
+}
+
+static void km_sub_free(km_work *s) {
+  free(s->cent);
+  free(s->old);
+  free(s->sums);
+  free(s->ct);
+  free(s->cc);
+  free(s->cl);
+  free(s->prev);
+  free(s->upper);
+  free(s->lower);
+  free(s->list);
+  free(s->cnt);
+  free(s->delta);
+  free(s->half);
+}
+
+/* A restart's own state, sharing the data, norms and scratch of w. */
+static int km_sub_alloc(km_work *s, const km_work *w) {
+  *s = *w;
+  size_t n = (size_t)w->n, k = (size_t)w->k, m = (size_t)w->m, kp = (size_t)w->kp;
+  s->cent = malloc(sizeof(double) * k * m);
+  s->old = malloc(sizeof(double) * k * m);
+  s->sums = malloc(sizeof(double) * k * m);
+  s->ct = malloc(sizeof(double) * kp * m);
+  s->cc = malloc(sizeof(double) * kp);
+  s->cl = malloc(sizeof(int) * n);
+  s->prev = malloc(sizeof(int) * n);
+  s->upper = malloc(sizeof(double) * n);
+  s->lower = malloc(sizeof(double) * n);
+  s->list = malloc(sizeof(int) * n);
+  s->cnt = malloc(sizeof(int) * k);
+  s->delta = malloc(sizeof(double) * k);
+  s->half = malloc(sizeof(double) * k);
+  if (!s->cent || !s->old || !s->sums || !s->ct || !s->cc || !s->cl || !s->prev ||
+      !s->upper || !s->lower || !s->list || !s->cnt || !s->delta || !s->half) {
+    return CP_ERR_ALLOC;
+  }
+  return CP_OK;
+}
+
+/* First position in the ascending list[0 .. cnt - 1] with a value >= v. */
+static int km_lower(const int *list, int cnt, int v) {
+  int lo = 0, hi = cnt;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (list[mid] < v) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/* Lockstep k-means++ seeding: restart r keeps its distances to the nearest
+ * chosen center in sub[r].upper; every step evaluates the candidates of
+ * all restarts in one blocked pass over the windows (chunk partial sums
+ * added in chunk order), then one more pass adds the chosen centers. Same
+ * draws per restart as km_seed. */
+typedef struct {
+  int kq, nch, ch;
+  double *ct, *cc, *dots, *part;
+  int *cand, *own;
+} km_seed_ws;
+
+/* One pass: distances of all windows to candidates cand[0 .. nc - 1] (of
+ * restart own[j]); update = 0 sums min(d, d2) per chunk into part, update =
+ * 1 lowers d2 (one candidate per restart). */
+static void km_seed_pass(const km_work *w, km_work *sub, km_seed_ws *s, int nc,
+                         int update) {
+  int n = w->n, m = w->m, kq = (nc + 3) / 4 * 4;
+  for (int t = 0; t < m; t++) {
+    double *row = s->ct + (size_t)t * kq;
+    for (int j = 0; j < nc; j++) row[j] = w->x[(size_t)s->cand[j] * m + t];
+    for (int j = nc; j < kq; j++) row[j] = 0.0;
+  }
+  for (int j = 0; j < nc; j++) s->cc[j] = w->xx[s->cand[j]];
+  int par = w->threads > 1 && (double)n * m * kq > CP_PAR_MIN_WORK;
+  (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (par)
+#endif
+  for (int c = 0; c < s->nch; c++) {
+    double *dots = s->dots + (size_t)CP_THREAD_ID() * 4 * s->kq;
+    double *part = s->part + (size_t)c * s->kq;
+    if (!update) for (int j = 0; j < nc; j++) part[j] = 0.0;
+    int i0 = c * s->ch, i1 = i0 + s->ch < n ? i0 + s->ch : n;
+    for (int ib = i0; ib < i1; ib += 4) {
+      const double *xr[4];
+      for (int b = 0; b < 4; b++) xr[b] = w->x + (size_t)(ib + b < i1 ? ib + b : i1 - 1) * m;
+      w->dots_fn(xr, m, s->ct, kq, dots);
+      for (int b = 0; b < 4 && ib + b < i1; b++) {
+        int i = ib + b;
+        const double *db = dots + (size_t)b * kq;
+        for (int j = 0; j < nc; j++) {
+          double d = w->xx[i] - 2.0 * db[j] + s->cc[j];
+          if (d < 0.0) d = 0.0;
+          double *d2 = sub[s->own[j]].upper + i;
+          if (update) {
+            if (d < *d2) *d2 = d;
+          } else {
+            part[j] += d < *d2 ? d : *d2;
+          }
+        }
+      }
+    }
+  }
+}
+
+static int km_seed_lockstep(km_work *w, km_work *sub, int R, uint64_t seed) {
+  int n = w->n, m = w->m, k = w->k, status = CP_OK;
+  int trials = 2 + (int)log((double)k);
+  km_seed_ws s;
+  s.kq = (R * (trials > 1 ? trials : 1) + 3) / 4 * 4;
+  s.ch = km_chunk(m);
+  s.nch = (n + s.ch - 1) / s.ch;
+  s.ct = malloc(sizeof(double) * (size_t)m * s.kq);
+  s.cc = malloc(sizeof(double) * (size_t)s.kq);
+  s.dots = malloc(sizeof(double) * (size_t)w->threads * 4 * s.kq);
+  s.part = malloc(sizeof(double) * (size_t)s.nch * s.kq);
+  s.cand = malloc(sizeof(int) * (size_t)s.kq);
+  s.own = malloc(sizeof(int) * (size_t)s.kq);
+  cp_rng *rng = malloc(sizeof(cp_rng) * (size_t)R);
+  int *base = malloc(sizeof(int) * (size_t)R), *pick = malloc(sizeof(int) * (size_t)R);
+  if (!s.ct || !s.cc || !s.dots || !s.part || !s.cand || !s.own || !rng || !base || !pick) {
+    status = CP_ERR_ALLOC;
+    goto out;
+  }
+  for (int r = 0; r < R; r++) {
+    cp_rng_init(&rng[r], seed, (uint64_t)r);
+    pick[r] = (int)cp_rng_int(&rng[r], (uint64_t)n);
+    for (int i = 0; i < n; i++) sub[r].upper[i] = INFINITY;
+  }
+  for (int c = 0; c < k; c++) {
+    if (cp_interrupted()) {
+      status = CP_ERR_INTERRUPT;
+      goto out;
+    }
+    if (c > 0) {
+      int nc = 0;
+      for (int r = 0; r < R; r++) {
+        double total = km_sum(sub[r].upper, n);
+        base[r] = -1;
+        if (!(total > 0.0)) {
+          pick[r] = (int)cp_rng_int(&rng[r], (uint64_t)n);
+          continue;
+        }
+        base[r] = nc;
+        for (int tr = 0; tr < trials; tr++) {
+          s.cand[nc] = km_draw(sub[r].upper, n, total, &rng[r]);
+          s.own[nc++] = r;
+        }
+      }
+      if (nc > 0) km_seed_pass(w, sub, &s, nc, 0);
+      for (int r = 0; r < R; r++) {
+        if (base[r] < 0) continue;
+        double best_pot = INFINITY;
+        int bt = 0;
+        for (int tr = 0; tr < trials; tr++) {
+          double pot = 0.0;
+          for (int ci = 0; ci < s.nch; ci++) pot += s.part[(size_t)ci * s.kq + base[r] + tr];
+          if (tr == 0 || pot < best_pot) {
+            best_pot = pot;
+            bt = tr;
+          }
+        }
+        pick[r] = s.cand[base[r] + bt];
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      memcpy(sub[r].cent + (size_t)c * m, w->x + (size_t)pick[r] * m, sizeof(double) * m);
+      s.cand[r] = pick[r];
+      s.own[r] = r;
+    }
+    if (c < k - 1) km_seed_pass(w, sub, &s, R, 1);
+  }
+out:
+  free(s.ct);
+  free(s.cc);
+  free(s.dots);
+  free(s.part);
+  free(s.cand);
+  free(s.own);
+  free(rng);
+  free(base);
+  free(pick);
+  return status;
+}
+
+/* Seeding and Lloyd (to convergence) for restarts 0 .. R - 1 in lockstep;
+ * leaves the best in centers / cluster / info. */
+static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *centers,
+                                int *cluster, cp_cluster_info *info) {
+  int n = w->n, m = w->m, k = w->k, status = CP_OK;
+  int ch = km_chunk(m), nch = (n + ch - 1) / ch;
+  km_work *sub = calloc((size_t)R, sizeof(km_work));
+  int *act = calloc((size_t)R, sizeof(int));
+  int *cnt = calloc((size_t)R, sizeof(int));
+  int *part = calloc((size_t)R * nch, sizeof(int));
+  int nsub = 0;
+  if (!sub || !act || !cnt || !part) {
+    status = CP_ERR_ALLOC;
+    goto out;
+  }
+  for (; nsub < R; nsub++) {
+    status = km_sub_alloc(&sub[nsub], w);
+    if (status != CP_OK) {
+      nsub++;
+      goto out;
+    }
+  }
+  status = km_seed_lockstep(w, sub, R, seed);
+  if (status != CP_OK) goto out;
+  for (int r = 0; r < R; r++) {
+    km_assign_all(&sub[r]);
+    sub[r].it = 1;
+    sub[r].cv = 0;
+    act[r] = 1;
+  }
+  int nact = R;
+  while (nact > 0) {
+    if (cp_interrupted()) {
+      status = CP_ERR_INTERRUPT;
+      goto out;
+    }
+    double work = 0.0;
+    for (int r = 0; r < R; r++) {
+      if (!act[r]) continue;
+      if (sub[r].it >= w->max_iter || km_step_begin(&sub[r])) {
+        act[r] = 0;
+        nact--;
+        continue;
+      }
+      cnt[r] = km_step_list(&sub[r]);
+      work += (double)cnt[r] * m * k;
+    }
+    if (nact == 0) break;
+    int par = w->threads > 1 && work > CP_PAR_MIN_WORK;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (par)
+#endif
+    for (int c = 0; c < nch; c++) {
+      double *dots = w->dots + (size_t)CP_THREAD_ID() * 4 * w->kp;
+      for (int r = 0; r < R; r++) {
+        if (!act[r]) continue;
+        int p = km_lower(sub[r].list, cnt[r], c * ch);
+        int q = km_lower(sub[r].list, cnt[r], (c + 1) * ch);
+        part[(size_t)r * nch + c] = q > p ? km_full_serial(&sub[r], sub[r].list + p, q - p, dots) : 0;
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      if (!act[r]) continue;
+      int changed = 0;
+      for (int c = 0; c < nch; c++) changed += part[(size_t)r * nch + c];
+      if (km_step_end(&sub[r], changed)) {
+        act[r] = 0;
+        nact--;
+      }
+    }
+  }
+  double best_obj = INFINITY;
+  for (int r = 0; r < R; r++) {
+    cp_cluster_means(w->x, n, m, k, sub[r].cl, sub[r].cent, sub[r].cnt);
+    double obj = km_objective(&sub[r]);
+    if (!isfinite(obj)) {
+      status = CP_ERR_NUMERIC;
+      goto out;
+    }
+    if (r == 0 || obj < best_obj) {
+      best_obj = obj;
+      memcpy(centers, sub[r].cent, sizeof(double) * (size_t)k * m);
+      memcpy(cluster, sub[r].cl, sizeof(int) * (size_t)n);
+      info->objective = obj;
+      info->iterations = sub[r].it;
+      info->converged = sub[r].cv;
+      info->restart = r;
+      info->moves = 0;
+    }
+  }
+out:
+  for (int r = 0; r < nsub; r++) km_sub_free(&sub[r]);
+  free(sub);
+  free(act);
+  free(cnt);
+  free(part);
+  return status;
+}
+
 int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
               uint64_t seed, int threads, double *centers, int *cluster,
               cp_cluster_info *info) {
@@ -603,6 +1267,44 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
   w.cand = malloc(sizeof(double) * (size_t)n);
   w.best = malloc(sizeof(double) * (size_t)n);
   int status = CP_OK;
+  /* Large problems: every restart runs Lloyd to convergence only; Hartigan
+   * and the swap search then polish the best restart once. Small problems:
+   * every restart gets the full refinement. */
+  int polish_best = (double)n * m * k * n_start > KM_FULL_WORK;
+  w.blocked = polish_best;
+  if (w.blocked) {
+    w.kp = (k + 3) / 4 * 4;
+    w.ct = malloc(sizeof(double) * (size_t)m * w.kp);
+    w.cc = malloc(sizeof(double) * (size_t)w.kp);
+    w.xx = malloc(sizeof(double) * (size_t)n);
+    w.dots = malloc(sizeof(double) * (size_t)w.threads * 4 * w.kp);
+    w.list = malloc(sizeof(int) * (size_t)n);
+    w.dots_fn = km_dots_pick();
+    if (!w.ct || !w.cc || !w.xx || !w.dots || !w.list) {
+      status = CP_ERR_ALLOC;
+      goto done;
+    }
+    for (int i = 0; i < n; i++) {
+      const double *xi = x + (size_t)i * m;
+      double s = 0.0;
+      for (int t = 0; t < m; t++) s += xi[t] * xi[t];
+      w.xx[i] = s;
+    }
+    /* restarts stop when the centers move (squared, summed) by at most
+     * KM_TOL times the mean per-time variance, as scikit-learn's tol */
+    double var = 0.0;
+    for (int t = 0; t < m; t++) {
+      double mu = 0.0, ss = 0.0;
+      for (int i = 0; i < n; i++) mu += x[(size_t)i * m + t];
+      mu /= n;
+      for (int i = 0; i < n; i++) {
+        double d = x[(size_t)i * m + t] - mu;
+        ss += d * d;
+      }
+      var += ss / n;
+    }
+    w.tol = KM_TOL * var / m;
+  }
   if (!w.cent || !w.old || !w.sums || !w.prev || !w.save_cent || !w.cl || !w.lb || !w.drift || !w.lbmin || !w.save_cl || !w.save_cnt || !w.save_lb || !w.save_drift || !w.save_d2 ||
       !w.cnt || !w.delta || !w.half || !w.upper || !w.lower || !w.d2 ||
       !w.cand || !w.best) {
@@ -610,14 +1312,19 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
     goto done;
   }
   double best_obj = INFINITY;
-  for (int r = 0; r < n_start; r++) {
+  w.to_conv = polish_best;
+  if (polish_best) {
+    status = km_restarts_lockstep(&w, n_start, seed, centers, cluster, info);
+    if (status != CP_OK) goto done;
+  }
+  for (int r = 0; r < n_start && !polish_best; r++) {
     cp_rng rng;
     cp_rng_init(&rng, seed, (uint64_t)r);
     status = km_seed(&w, &rng);
     if (status != CP_OK) goto done;
     km_assign_all(&w);
     double obj;
-    int iter, conv, moves;
+    int iter, conv, moves = 0;
     status = km_refine(&w, &obj, &iter, &conv, &moves);
     if (status != CP_OK) goto done;
     status = km_swap(&w, &rng, KM_SWAP_TRIALS, &obj, &iter, &conv, &moves);
@@ -636,6 +1343,29 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
       info->restart = r;
       info->moves = moves;
     }
+  }
+  if (polish_best) {
+    /* Hartigan and the swap search on the best restart, with a stream of
+     * its own */
+    cp_rng rng;
+    cp_rng_init(&rng, seed, (uint64_t)n_start);
+    memcpy(w.cent, centers, sizeof(double) * km);
+    km_assign_all(&w);
+    w.to_conv = 0;
+    double obj;
+    int iter, conv, moves;
+    status = km_refine(&w, &obj, &iter, &conv, &moves);
+    if (status != CP_OK) goto done;
+    status = km_swap(&w, &rng, KM_SWAP_TRIALS_LARGE, &obj, &iter, &conv, &moves);
+    if (status != CP_OK) goto done;
+    if (!isfinite(obj)) {
+      status = CP_ERR_NUMERIC;
+      goto done;
+    }
+    memcpy(centers, w.cent, sizeof(double) * km);
+    memcpy(cluster, w.cl, sizeof(int) * (size_t)n);
+    info->objective = obj;
+    info->moves = moves;
   }
   status = cp_cluster_relabel(n, m, k, cluster, centers);
 done:
@@ -661,5 +1391,10 @@ done:
   free(w.d2);
   free(w.cand);
   free(w.best);
+  free(w.ct);
+  free(w.cc);
+  free(w.xx);
+  free(w.dots);
+  free(w.list);
   return status;
 }

@@ -122,6 +122,19 @@ test_that("k-means partitions are stable under single moves (Hartigan)", {
   expect_lte(gain, 1e-10)
 })
 
+test_that("large k-means problems end Hartigan-stable, also far from the origin", {
+  set.seed(6)
+  x <- matrix(stats::runif(6000 * 30), 6000) + 1000
+  fit <- cluster_windows(x, k = 6, n_start = 10)
+  cl <- fit$cluster
+  n <- tabulate(cl, 6)
+  d2 <- sapply(1:6, function(l) rowSums(sweep(x, 2, fit$centroids[l, ])^2))
+  keep <- d2[cbind(seq_len(nrow(x)), cl)] * n[cl] / (n[cl] - 1)
+  move <- sweep(d2, 2, n / (n + 1), `*`)
+  move[cbind(seq_len(nrow(x)), cl)] <- Inf
+  expect_lte(max(keep - apply(move, 1, min)), 1e-8 * mean(keep))
+})
+
 test_that("results are reproducible with set.seed and independent of threads", {
   set.seed(31)
   d <- planted_shapes(n_per = 40, m = 50, shift = 3, noise = 0.6)
@@ -146,6 +159,25 @@ test_that("results are reproducible with set.seed and independent of threads", {
   set.seed(8)
   b <- cluster_windows(big, k = 8, n_start = 2, threads = 2)
   expect_identical(a, b)
+  # large enough for the blocked Lloyd-only restarts and parallel scans
+  set.seed(33)
+  large <- matrix(stats::rnorm(12000 * 48), 12000)
+  set.seed(9)
+  a <- cluster_windows(large, k = 8, n_start = 3, threads = 1)
+  set.seed(9)
+  b <- cluster_windows(large, k = 8, n_start = 3, threads = 2)
+  expect_identical(a, b)
+})
+
+test_that("large k-means problems (Lloyd restarts, polished best) beat stats::kmeans", {
+  set.seed(22)
+  blobs <- matrix(stats::rnorm(6000 * 30), 6000) +
+    matrix(stats::rnorm(10 * 30, sd = 0.7), 10)[rep(1:10, 600), ]
+  set.seed(4)
+  ours <- cluster_windows(blobs, k = 10, n_start = 10)
+  theirs <- stats::kmeans(blobs, 10, nstart = 10, iter.max = 100)
+  expect_lte(ours$objective, theirs$tot.withinss * (1 + 1e-9))
+  expect_equal(ours$objective, tot_withinss(blobs, ours$cluster))
 })
 
 test_that("entropy lies in [0, 1] and is near 0 at a centroid of separated clusters", {
