@@ -4,7 +4,7 @@
 #' with [fit_model()] under a fixed seed (script `data-raw/demo_model.R` in
 #' the source package): convolutions with 32, 64 and 128 channels and kernels
 #' 7, 5 and 3 (stride 1), ReLU, max pooling 2/2 after each, dropout 0.5 and a
-#' dense softmax output over the classes `"1"` (gun) and `"2"` (point). It
+#' dense softmax output over the classes `"1"` and `"2"` of [gunpoint]. It
 #' lets the examples and vignettes explain a trained network without
 #' training one first.
 #'
