@@ -156,8 +156,8 @@ field <- function(layer, name, default = NULL) {
 whole_field <- function(layer, name, i, default, min = 1L, len = 1L) {
   v <- field(layer, name, default)
   if (is.list(v)) v <- unlist(v)
-  if (!is.numeric(v) || !(length(v) %in% len) || anyNA(v) || any(v != round(v)) ||
-    any(v < min)) {
+  if (!is.numeric(v) || !(length(v) %in% len) || anyNA(v) || any(!is.finite(v)) ||
+    any(v != round(v)) || any(v < min) || any(v > .Machine$integer.max)) {
     layer_error(i, layer$type, "field {.field {name}} must be {paste(len, collapse = ' or ')} whole number{?s} >= {min}, not {.val {format_value(v)}}.")
   }
   as.integer(v)
@@ -355,7 +355,12 @@ resolve_graph <- function(layers, x) {
     if (i == n) ol <- c(ol, -1L)
     given <- layers[[i]]$output_layers
     if (!is.null(given)) {
-      given <- sort(as.integer(unlist(given)))
+      given <- unlist(given)
+      if (!is.numeric(given) || length(given) == 0L || any(!is.finite(given)) ||
+        any(given != round(given)) || any(abs(given) > n + 1)) {
+        layer_error(i, layers[[i]]$type, "field {.field output_layers} must be layer indices (-1 = the model output).")
+      }
+      given <- sort(as.integer(given))
       if (!setequal(given, ol)) {
         layer_error(i, layers[[i]]$type, "field {.field output_layers} ({.val {given}}) disagrees with the layers that name it as input ({.val {ol}}).")
       }
@@ -409,12 +414,12 @@ layer_out_dim <- function(l, d, i) {
       if (w[2] != C) {
         layer_error(i, l$type, "field {.field weight} has {w[2]} input channel{?s} but its input has {C} channel{?s} (weight is out x in x kernel).")
       }
-      span <- (w[3] - 1L) * l$dilation + 1L
-      lp <- L + sum(l$padding)
+      span <- (w[3] - 1) * as.numeric(l$dilation) + 1
+      lp <- L + sum(as.numeric(l$padding))
       if (lp < span) {
         layer_error(i, l$type, "kernel spans {span} points but its (padded) input has only {lp}.")
       }
-      c(w[1], (lp - span) %/% l$stride + 1L)
+      c(w[1], as.integer((lp - span) %/% l$stride + 1))
     },
     Dense = {
       w <- dim(l$weight)

@@ -117,3 +117,19 @@ test_that("Add layers need equal shapes and several inputs", {
   net$layers[[3]]$input_layers <- 1
   expect_error(cphap_model(net), "at least two input layers")
 })
+
+test_that("out-of-range hyperparameters are errors, not warnings", {
+  net <- small_valid_net()
+  bad <- net
+  bad$layers[[1]]$stride <- Inf
+  expect_error(cphap_model(bad), "Layer 1 \\(Conv1D\\).*stride")
+  bad <- net
+  bad$layers[[1]]$dilation <- 1e9
+  expect_no_warning(expect_error(cphap_model(bad), "Layer 1 \\(Conv1D\\): kernel spans"))
+  bad <- net
+  bad$layers[[2]]$kernel_size <- 3e9
+  expect_no_warning(expect_error(cphap_model(bad), "Layer 2 \\(MaxPooling1D\\).*kernel_size"))
+  bad <- net
+  bad$layers[[1]]$output_layers <- "a"
+  expect_no_warning(expect_error(cphap_model(bad), "output_layers.*layer indices"))
+})
