@@ -47,6 +47,23 @@ void cp_cluster_means(const double *x, int n, int m, int k, const int *cluster,
   }
 }
 
+/* Total sum of squares of the rows of x (n x m, row-major) around the
+ * per-time means. */
+double cp_total_ss(const double *x, int n, int m) {
+  double total = 0.0;
+  for (int t = 0; t < m; t++) {
+    double mu = 0.0, ss = 0.0;
+    for (int i = 0; i < n; i++) mu += x[(size_t)i * m + t];
+    mu /= n;
+    for (int i = 0; i < n; i++) {
+      double d = x[(size_t)i * m + t] - mu;
+      ss += d * d;
+    }
+    total += ss;
+  }
+  return total;
+}
+
 int cp_cluster_relabel(int n, int m, int k, int *cluster, double *centers) {
   int *size = calloc((size_t)k, sizeof(int));
   int *first = malloc(sizeof(int) * (size_t)k);
@@ -214,18 +231,7 @@ int cp_cluster_stats(const double *x, int n, int m, int k, const int *cluster,
   for (int i = 0; i < n; i++) within += d2[i];
   double floor_v = 1e-6 * within / ((double)n * m);
   if (!(floor_v > 0.0)) {
-    double total = 0.0;
-    for (int t = 0; t < m; t++) {
-      double mu = 0.0, ss = 0.0;
-      for (int i = 0; i < n; i++) mu += x[(size_t)i * m + t];
-      mu /= n;
-      for (int i = 0; i < n; i++) {
-        double d = x[(size_t)i * m + t] - mu;
-        ss += d * d;
-      }
-      total += ss;
-    }
-    floor_v = 1e-12 * total / ((double)n * m);
+    floor_v = 1e-12 * cp_total_ss(x, n, m) / ((double)n * m);
     if (!(floor_v > 0.0)) floor_v = 1.0;
   }
   *var_floor = floor_v;

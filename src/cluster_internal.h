@@ -82,6 +82,8 @@ void cp_sbd_row(const cp_sbd_plan *p, const double *x, double xnorm,
 
 /* Relabel a partition so that labels run by decreasing cluster size (ties:
  * first appearance); centers (k x m) are permuted to match. Returns a status. */
+/* Total sum of squares around the per-time means (x: n x m, row-major). */
+double cp_total_ss(const double *x, int n, int m);
 int cp_cluster_relabel(int n, int m, int k, int *cluster, double *centers);
 
 /* Exact cluster means and sizes of a partition (sequential, fixed order);

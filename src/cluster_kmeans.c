@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cluster_internal.h"
+#include "cp_simd.h"
 
 /* Swap trials per restart (drop a center, add one, refine, keep if better). */
 #define KM_SWAP_TRIALS 6
@@ -164,138 +165,125 @@ static int km_point_full(km_work *w, int i) {
  * m x kp, kp a multiple of four) so that the accumulators stay in
  * registers. Compiled for AVX2+FMA and for the baseline, chosen at run time
  * (GCC and clang on x86-64). */
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define KM_DISPATCH 1
-#define KM_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#endif
-
-#if defined(__GNUC__) || defined(__clang__)
-#define KM_HAVE_VEC 1
-#define KM_INLINE static inline __attribute__((always_inline))
-typedef double km_v4 __attribute__((vector_size(32), aligned(8)));
-#define KM_LOAD(dst, p) memcpy(&(dst), (p), sizeof(km_v4))
-#define KM_STORE(p, v) memcpy((p), &(v), sizeof(km_v4))
-#endif
-
-#ifdef KM_HAVE_VEC
+#ifdef CP_HAVE_VEC
 /* NV vectors of centers (4 NV centers from j0) x four windows xr; named
  * accumulators so that they stay in registers. */
-KM_INLINE void km_dot3(const double *const *xr, int m, const double *ct,
+static inline CP_ALWAYS_INLINE void km_dot3(const double *const *xr, int m, const double *ct,
                          int kp, int j0, double *out) {
   const double *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
-  km_v4 a00 = {0.0, 0.0, 0.0, 0.0}, a01 = {0.0, 0.0, 0.0, 0.0}, a02 = {0.0, 0.0, 0.0, 0.0};
-  km_v4 a10 = {0.0, 0.0, 0.0, 0.0}, a11 = {0.0, 0.0, 0.0, 0.0}, a12 = {0.0, 0.0, 0.0, 0.0};
-  km_v4 a20 = {0.0, 0.0, 0.0, 0.0}, a21 = {0.0, 0.0, 0.0, 0.0}, a22 = {0.0, 0.0, 0.0, 0.0};
-  km_v4 a30 = {0.0, 0.0, 0.0, 0.0}, a31 = {0.0, 0.0, 0.0, 0.0}, a32 = {0.0, 0.0, 0.0, 0.0};
+  cp_v4 a00 = {0.0, 0.0, 0.0, 0.0}, a01 = {0.0, 0.0, 0.0, 0.0}, a02 = {0.0, 0.0, 0.0, 0.0};
+  cp_v4 a10 = {0.0, 0.0, 0.0, 0.0}, a11 = {0.0, 0.0, 0.0, 0.0}, a12 = {0.0, 0.0, 0.0, 0.0};
+  cp_v4 a20 = {0.0, 0.0, 0.0, 0.0}, a21 = {0.0, 0.0, 0.0, 0.0}, a22 = {0.0, 0.0, 0.0, 0.0};
+  cp_v4 a30 = {0.0, 0.0, 0.0, 0.0}, a31 = {0.0, 0.0, 0.0, 0.0}, a32 = {0.0, 0.0, 0.0, 0.0};
   for (int t = 0; t < m; t++) {
     const double *ctt = ct + (size_t)t * kp + j0;
-    km_v4 c0, c1, c2;
-    KM_LOAD(c0, ctt + 0);
-    KM_LOAD(c1, ctt + 4);
-    KM_LOAD(c2, ctt + 8);
+    cp_v4 c0, c1, c2;
+    V4_LOAD(c0, ctt + 0);
+    V4_LOAD(c1, ctt + 4);
+    V4_LOAD(c2, ctt + 8);
     double v0 = x0[t];
-    km_v4 b0 = {v0, v0, v0, v0};
+    cp_v4 b0 = {v0, v0, v0, v0};
     a00 += b0 * c0;
     a01 += b0 * c1;
     a02 += b0 * c2;
     double v1 = x1[t];
-    km_v4 b1 = {v1, v1, v1, v1};
+    cp_v4 b1 = {v1, v1, v1, v1};
     a10 += b1 * c0;
     a11 += b1 * c1;
     a12 += b1 * c2;
     double v2 = x2[t];
-    km_v4 b2 = {v2, v2, v2, v2};
+    cp_v4 b2 = {v2, v2, v2, v2};
     a20 += b2 * c0;
     a21 += b2 * c1;
     a22 += b2 * c2;
     double v3 = x3[t];
-    km_v4 b3 = {v3, v3, v3, v3};
+    cp_v4 b3 = {v3, v3, v3, v3};
     a30 += b3 * c0;
     a31 += b3 * c1;
     a32 += b3 * c2;
   }
-  KM_STORE(out + 0 * (size_t)kp + j0 + 0, a00);
-  KM_STORE(out + 0 * (size_t)kp + j0 + 4, a01);
-  KM_STORE(out + 0 * (size_t)kp + j0 + 8, a02);
-  KM_STORE(out + 1 * (size_t)kp + j0 + 0, a10);
-  KM_STORE(out + 1 * (size_t)kp + j0 + 4, a11);
-  KM_STORE(out + 1 * (size_t)kp + j0 + 8, a12);
-  KM_STORE(out + 2 * (size_t)kp + j0 + 0, a20);
-  KM_STORE(out + 2 * (size_t)kp + j0 + 4, a21);
-  KM_STORE(out + 2 * (size_t)kp + j0 + 8, a22);
-  KM_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
-  KM_STORE(out + 3 * (size_t)kp + j0 + 4, a31);
-  KM_STORE(out + 3 * (size_t)kp + j0 + 8, a32);
+  V4_STORE(out + 0 * (size_t)kp + j0 + 0, a00);
+  V4_STORE(out + 0 * (size_t)kp + j0 + 4, a01);
+  V4_STORE(out + 0 * (size_t)kp + j0 + 8, a02);
+  V4_STORE(out + 1 * (size_t)kp + j0 + 0, a10);
+  V4_STORE(out + 1 * (size_t)kp + j0 + 4, a11);
+  V4_STORE(out + 1 * (size_t)kp + j0 + 8, a12);
+  V4_STORE(out + 2 * (size_t)kp + j0 + 0, a20);
+  V4_STORE(out + 2 * (size_t)kp + j0 + 4, a21);
+  V4_STORE(out + 2 * (size_t)kp + j0 + 8, a22);
+  V4_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
+  V4_STORE(out + 3 * (size_t)kp + j0 + 4, a31);
+  V4_STORE(out + 3 * (size_t)kp + j0 + 8, a32);
 }
-KM_INLINE void km_dot2(const double *const *xr, int m, const double *ct,
+static inline CP_ALWAYS_INLINE void km_dot2(const double *const *xr, int m, const double *ct,
                          int kp, int j0, double *out) {
   const double *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
-  km_v4 a00 = {0.0, 0.0, 0.0, 0.0}, a01 = {0.0, 0.0, 0.0, 0.0};
-  km_v4 a10 = {0.0, 0.0, 0.0, 0.0}, a11 = {0.0, 0.0, 0.0, 0.0};
-  km_v4 a20 = {0.0, 0.0, 0.0, 0.0}, a21 = {0.0, 0.0, 0.0, 0.0};
-  km_v4 a30 = {0.0, 0.0, 0.0, 0.0}, a31 = {0.0, 0.0, 0.0, 0.0};
+  cp_v4 a00 = {0.0, 0.0, 0.0, 0.0}, a01 = {0.0, 0.0, 0.0, 0.0};
+  cp_v4 a10 = {0.0, 0.0, 0.0, 0.0}, a11 = {0.0, 0.0, 0.0, 0.0};
+  cp_v4 a20 = {0.0, 0.0, 0.0, 0.0}, a21 = {0.0, 0.0, 0.0, 0.0};
+  cp_v4 a30 = {0.0, 0.0, 0.0, 0.0}, a31 = {0.0, 0.0, 0.0, 0.0};
   for (int t = 0; t < m; t++) {
     const double *ctt = ct + (size_t)t * kp + j0;
-    km_v4 c0, c1;
-    KM_LOAD(c0, ctt + 0);
-    KM_LOAD(c1, ctt + 4);
+    cp_v4 c0, c1;
+    V4_LOAD(c0, ctt + 0);
+    V4_LOAD(c1, ctt + 4);
     double v0 = x0[t];
-    km_v4 b0 = {v0, v0, v0, v0};
+    cp_v4 b0 = {v0, v0, v0, v0};
     a00 += b0 * c0;
     a01 += b0 * c1;
     double v1 = x1[t];
-    km_v4 b1 = {v1, v1, v1, v1};
+    cp_v4 b1 = {v1, v1, v1, v1};
     a10 += b1 * c0;
     a11 += b1 * c1;
     double v2 = x2[t];
-    km_v4 b2 = {v2, v2, v2, v2};
+    cp_v4 b2 = {v2, v2, v2, v2};
     a20 += b2 * c0;
     a21 += b2 * c1;
     double v3 = x3[t];
-    km_v4 b3 = {v3, v3, v3, v3};
+    cp_v4 b3 = {v3, v3, v3, v3};
     a30 += b3 * c0;
     a31 += b3 * c1;
   }
-  KM_STORE(out + 0 * (size_t)kp + j0 + 0, a00);
-  KM_STORE(out + 0 * (size_t)kp + j0 + 4, a01);
-  KM_STORE(out + 1 * (size_t)kp + j0 + 0, a10);
-  KM_STORE(out + 1 * (size_t)kp + j0 + 4, a11);
-  KM_STORE(out + 2 * (size_t)kp + j0 + 0, a20);
-  KM_STORE(out + 2 * (size_t)kp + j0 + 4, a21);
-  KM_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
-  KM_STORE(out + 3 * (size_t)kp + j0 + 4, a31);
+  V4_STORE(out + 0 * (size_t)kp + j0 + 0, a00);
+  V4_STORE(out + 0 * (size_t)kp + j0 + 4, a01);
+  V4_STORE(out + 1 * (size_t)kp + j0 + 0, a10);
+  V4_STORE(out + 1 * (size_t)kp + j0 + 4, a11);
+  V4_STORE(out + 2 * (size_t)kp + j0 + 0, a20);
+  V4_STORE(out + 2 * (size_t)kp + j0 + 4, a21);
+  V4_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
+  V4_STORE(out + 3 * (size_t)kp + j0 + 4, a31);
 }
-KM_INLINE void km_dot1(const double *const *xr, int m, const double *ct,
+static inline CP_ALWAYS_INLINE void km_dot1(const double *const *xr, int m, const double *ct,
                          int kp, int j0, double *out) {
   const double *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
-  km_v4 a00 = {0.0, 0.0, 0.0, 0.0};
-  km_v4 a10 = {0.0, 0.0, 0.0, 0.0};
-  km_v4 a20 = {0.0, 0.0, 0.0, 0.0};
-  km_v4 a30 = {0.0, 0.0, 0.0, 0.0};
+  cp_v4 a00 = {0.0, 0.0, 0.0, 0.0};
+  cp_v4 a10 = {0.0, 0.0, 0.0, 0.0};
+  cp_v4 a20 = {0.0, 0.0, 0.0, 0.0};
+  cp_v4 a30 = {0.0, 0.0, 0.0, 0.0};
   for (int t = 0; t < m; t++) {
     const double *ctt = ct + (size_t)t * kp + j0;
-    km_v4 c0;
-    KM_LOAD(c0, ctt + 0);
+    cp_v4 c0;
+    V4_LOAD(c0, ctt + 0);
     double v0 = x0[t];
-    km_v4 b0 = {v0, v0, v0, v0};
+    cp_v4 b0 = {v0, v0, v0, v0};
     a00 += b0 * c0;
     double v1 = x1[t];
-    km_v4 b1 = {v1, v1, v1, v1};
+    cp_v4 b1 = {v1, v1, v1, v1};
     a10 += b1 * c0;
     double v2 = x2[t];
-    km_v4 b2 = {v2, v2, v2, v2};
+    cp_v4 b2 = {v2, v2, v2, v2};
     a20 += b2 * c0;
     double v3 = x3[t];
-    km_v4 b3 = {v3, v3, v3, v3};
+    cp_v4 b3 = {v3, v3, v3, v3};
     a30 += b3 * c0;
   }
-  KM_STORE(out + 0 * (size_t)kp + j0 + 0, a00);
-  KM_STORE(out + 1 * (size_t)kp + j0 + 0, a10);
-  KM_STORE(out + 2 * (size_t)kp + j0 + 0, a20);
-  KM_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
+  V4_STORE(out + 0 * (size_t)kp + j0 + 0, a00);
+  V4_STORE(out + 1 * (size_t)kp + j0 + 0, a10);
+  V4_STORE(out + 2 * (size_t)kp + j0 + 0, a20);
+  V4_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
 }
 
-KM_INLINE void km_dots_body(const double *const *xr, int m, const double *ct,
+static inline CP_ALWAYS_INLINE void km_dots_body(const double *const *xr, int m, const double *ct,
                             int kp, double *out) {
   int j0 = 0;
   for (; j0 + 12 <= kp; j0 += 12) km_dot3(xr, m, ct, kp, j0, out);
@@ -305,8 +293,8 @@ KM_INLINE void km_dots_body(const double *const *xr, int m, const double *ct,
   }
   if (j0 + 4 <= kp) km_dot1(xr, m, ct, kp, j0, out);
 }
-#ifdef KM_DISPATCH
-KM_TARGET_AVX2 static void km_dots_avx2(const double *const *xr, int m,
+#ifdef CP_DISPATCH
+CP_TARGET_AVX2 static void km_dots_avx2(const double *const *xr, int m,
                                         const double *ct, int kp, double *out) {
   km_dots_body(xr, m, ct, kp, out);
 }
@@ -329,8 +317,8 @@ static void km_dots_base(const double *const *xr, int m, const double *ct,
 #endif
 
 static km_dots_fn km_dots_pick(void) {
-#ifdef KM_DISPATCH
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return km_dots_avx2;
+#ifdef CP_DISPATCH
+  if (CP_CPU_AVX2_FMA()) return km_dots_avx2;
 #endif
   return km_dots_base;
 }
@@ -1292,18 +1280,7 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
     }
     /* restarts stop when the centers move (squared, summed) by at most
      * KM_TOL times the mean per-time variance, as scikit-learn's tol */
-    double var = 0.0;
-    for (int t = 0; t < m; t++) {
-      double mu = 0.0, ss = 0.0;
-      for (int i = 0; i < n; i++) mu += x[(size_t)i * m + t];
-      mu /= n;
-      for (int i = 0; i < n; i++) {
-        double d = x[(size_t)i * m + t] - mu;
-        ss += d * d;
-      }
-      var += ss / n;
-    }
-    w.tol = KM_TOL * var / m;
+    w.tol = KM_TOL * cp_total_ss(x, n, m) / n / m;
   }
   if (!w.cent || !w.old || !w.sums || !w.prev || !w.save_cent || !w.cl || !w.lb || !w.drift || !w.lbmin || !w.save_cl || !w.save_cnt || !w.save_lb || !w.save_drift || !w.save_d2 ||
       !w.cnt || !w.delta || !w.half || !w.upper || !w.lower || !w.d2 ||
