@@ -66,3 +66,9 @@ blas_info <- function() {
   v <- sub("^Value: ", "", grep("^Value:", out, value = TRUE))
   if (length(v)) v else "unknown"
 }
+
+# Environment for the PyTorch side: torch.set_num_threads() does not bound
+# OpenBLAS's own threads, so both are set to the benchmark's thread count.
+torch_env <- function(threads) {
+  paste0(c("OMP_NUM_THREADS=", "OPENBLAS_NUM_THREADS=", "MKL_NUM_THREADS="), threads)
+}

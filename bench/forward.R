@@ -24,7 +24,7 @@ t_r <- median_time(function() activations(model, x, format = "array"), reps = 3)
 dir <- tempfile("cphap_bench_")
 export_for_torch(model, x, dir)
 py <- system2("/usr/bin/python3", c(file.path(bench_dir(), "forward.py"), dir, threads, 5,
-  paste(ip$node, collapse = ",")), stdout = TRUE)
+  paste(ip$node, collapse = ",")), stdout = TRUE, env = torch_env(threads))
 t_py <- as.numeric(strsplit(py[length(py)], " ")[[1]][1])
 torch_out <- matrix(readBin(file.path(dir, "torch_out.bin"), "double", n * 8), n, 8, byrow = TRUE)
 ours <- predict(model, x, type = "prob")

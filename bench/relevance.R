@@ -60,7 +60,7 @@ chk <- unit_relevance(m, x, "conv3", channel = channel, passes = 1, rate = 0, pr
 
 py <- system2("/usr/bin/python3",
   c(file.path("bench", "relevance.py"), dir, threads, passes, rate),
-  stdout = TRUE, env = paste0("OMP_NUM_THREADS=", threads)
+  stdout = TRUE, env = paste0(c("OMP_NUM_THREADS=", "OPENBLAS_NUM_THREADS="), threads)
 )
 parse_flat_json <- function(s) {
   s <- gsub("[{}\"]", "", s)

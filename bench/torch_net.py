@@ -48,9 +48,13 @@ class ChainNet(torch.nn.Module):
                 else:  # Skipping (dropout) and other identities
                     self.steps.append(("identity",))
 
-    def forward(self, x, keep=()):
-        """Returns the final output and the outputs of the steps in keep (1-based)."""
+    def forward(self, x, keep=(), train=False):
+        """Returns the final output and the outputs of the steps in keep
+        (1-based). With train=True: dropout (rate 0.5) at the identity steps
+        and the output softmax left out (logits for the loss), as cphap's
+        trainer does."""
         kept = []
+        n = len(self.steps)
         for j, st in enumerate(self.steps, start=1):
             kind = st[0]
             if kind == "conv":
@@ -60,13 +64,17 @@ class ChainNet(torch.nn.Module):
                 x = ACTS[act](F.conv1d(x, w, b, stride=s, dilation=d))
             elif kind == "dense":
                 _, w, b, act = st
-                x = ACTS[act](F.linear(x, w, b))
+                x = F.linear(x, w, b)
+                if not (train and j == n and act == "softmax"):
+                    x = ACTS[act](x)
             elif kind == "maxpool":
                 x = F.max_pool1d(x, st[1], st[2])
             elif kind == "avgpool":
                 x = F.avg_pool1d(x, st[1], st[2])
             elif kind == "flatten":
                 x = torch.flatten(x, 1)
+            elif train:
+                x = F.dropout(x, 0.5, training=True)
             if j in keep:
                 kept.append(x)
         return x, kept

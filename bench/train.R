@@ -36,7 +36,7 @@ dir <- tempfile("cphap_bench_")
 export_for_torch(model, x, dir)
 writeBin(as.integer(y) - 1L, file.path(dir, "y.bin"), size = 4)
 py <- system2("/usr/bin/python3", c(file.path(bench_dir(), "train.py"), dir, threads, reps, batch),
-  stdout = TRUE)
+  stdout = TRUE, env = torch_env(threads))
 cat(paste0("torch ", py[-length(py)]), sep = "\n")
 res <- strsplit(py[length(py)], " ")[[1]]
 t_py <- as.numeric(res[1])

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-from torch_net import ChainNet, read_input, ACTS
+from torch_net import ChainNet, read_input
 
 folder, threads, reps, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
@@ -19,30 +19,8 @@ y = torch.from_numpy(np.fromfile(folder + "/y.bin", dtype="<i4").astype(np.int64
 
 
 def logits(h):
-    """Forward in training mode: dropout at the identity steps, the output
-    softmax left to the loss (as cphap's trainer)."""
-    n = len(net.steps)
-    for j, st in enumerate(net.steps, start=1):
-        kind = st[0]
-        if kind == "conv":
-            _, w, b, s, d, pl, pr, act = st
-            if pl or pr:
-                h = F.pad(h, (pl, pr))
-            h = ACTS[act](F.conv1d(h, w, b, stride=s, dilation=d))
-        elif kind == "dense":
-            _, w, b, act = st
-            h = F.linear(h, w, b)
-            if not (j == n and act == "softmax"):
-                h = ACTS[act](h)
-        elif kind == "maxpool":
-            h = F.max_pool1d(h, st[1], st[2])
-        elif kind == "avgpool":
-            h = F.avg_pool1d(h, st[1], st[2])
-        elif kind == "flatten":
-            h = torch.flatten(h, 1)
-        else:
-            h = F.dropout(h, 0.5, training=True)
-    return h
+    """Forward in training mode (see ChainNet.forward)."""
+    return net(h, train=True)[0]
 
 
 opt = torch.optim.Adam(net.parameters(), lr=1e-3)
