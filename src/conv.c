@@ -92,26 +92,56 @@ static inline CP_ALWAYS_INLINE void block4_s1(const double *xp, int nk, const lo
 #endif
 }
 
-/* Generic single output channel over a time range, any stride. */
+/* Generic single output channel over a time range, any stride. The sum of
+ * each output point stays in a register (same order of terms as the blocks:
+ * bias, then channel by channel, tap by tap). */
 static inline CP_ALWAYS_INLINE void row_generic(const double *xp, int c_in, int lp, const double *w, int k,
                                int stride, int dil, int o, int t_from, int t_to,
                                const double *b, double *y, int l_out) {
   double *yo = y + (long)o * l_out;
   const double *wo = w + (long)o * c_in * k;
-  for (int t = t_from; t < t_to; t++) yo[t] = b[o];
-  for (int i = 0; i < c_in; i++) {
-    const double *xi = xp + (long)i * lp;
-    const double *wi = wo + (long)i * k;
-    for (int kk = 0; kk < k; kk++) {
-      const double wv = wi[kk];
-      const double *xk = xi + (long)kk * dil;
-      if (stride == 1) {
-        for (int t = t_from; t < t_to; t++) yo[t] += wv * xk[t];
-      } else {
-        for (int t = t_from; t < t_to; t++) yo[t] += wv * xk[(long)t * stride];
-      }
+  for (int t = t_from; t < t_to; t++) {
+    const double *xt = xp + (long)t * stride;
+    double acc = b[o];
+    for (int i = 0; i < c_in; i++) {
+      const double *xi = xt + (long)i * lp;
+      const double *wi = wo + (long)i * k;
+      for (int kk = 0; kk < k; kk++) acc += wi[kk] * xi[(long)kk * dil];
+    }
+    yo[t] = acc;
+  }
+}
+
+/* One output channel x TB time points, stride 1 (channels left over by the
+ * OB blocks). */
+static inline CP_ALWAYS_INLINE void block1_s1(const double *xp, int nk, const long *off,
+                                              const double *w, long ws, int o, int t0,
+                                              const double *b, double *y, int l_out) {
+#ifdef CP_HAVE_VEC
+  cp_v4 acc[TB / 4];
+  for (int q = 0; q < TB / 4; q++) V4_SET1(acc[q], b[o]);
+  const double *w0 = w + (long)o * ws;
+  for (int j = 0; j < nk; j++) {
+    const double *xk = xp + t0 + off[j];
+    cp_v4 wv;
+    V4_SET1(wv, w0[j]);
+    for (int q = 0; q < TB / 4; q++) {
+      cp_v4 xv;
+      V4_LOAD(xv, xk + 4 * q);
+      acc[q] += wv * xv;
     }
   }
+  for (int q = 0; q < TB / 4; q++) V4_STORE(y + (long)o * l_out + t0 + 4 * q, acc[q]);
+#else
+  double acc[TB];
+  for (int t = 0; t < TB; t++) acc[t] = b[o];
+  for (int j = 0; j < nk; j++) {
+    const double *xk = xp + t0 + off[j];
+    const double wv = w[(long)o * ws + j];
+    for (int t = 0; t < TB; t++) acc[t] += wv * xk[t];
+  }
+  for (int t = 0; t < TB; t++) y[(long)o * l_out + t0 + t] = acc[t];
+#endif
 }
 
 /* Stride-1 convolution (any dilation). off[i * k + kk] = i * lp + kk * dil
@@ -124,18 +154,38 @@ static inline CP_ALWAYS_INLINE void conv_s1(const double *xp, int c_in, int lp, 
   const long ws = nk;
   const int o_full = c_out - c_out % OB;
   const int t_full = l_out - l_out % TB;
-  const int t_four = l_out - l_out % 4;
+  const int rem = l_out - t_full;
+  /* The time points past the last full block are covered by blocks that
+   * end at l_out and overlap the previous ones: the points computed twice
+   * get the same value (same operations in the same order), and no scalar
+   * loop remains. A remainder of more than 8 points takes one overlapping
+   * TB block, a smaller one blocks of 4 (the last one overlapping). */
+  const int big_tail = t_full > 0 && rem > 8;
+  const int t_four = big_tail ? t_full : t_full + (rem - rem % 4);
+  const int four_tail = !big_tail && t_four < l_out;
   for (int o0 = 0; o0 < o_full; o0 += OB) {
     for (int t0 = 0; t0 < t_full; t0 += TB)
       block_s1(xp, nk, off, w, ws, o0, t0, b, y, l_out);
+    if (big_tail) block_s1(xp, nk, off, w, ws, o0, l_out - TB, b, y, l_out);
     for (int t0 = t_full; t0 < t_four; t0 += 4)
       block4_s1(xp, nk, off, w, ws, o0, t0, b, y, l_out);
-    if (t_four < l_out)
-      for (int o = o0; o < o0 + OB; o++)
-        row_generic(xp, c_in, lp, w, k, 1, dil, o, t_four, l_out, b, y, l_out);
+    if (four_tail) {
+      if (l_out >= 4) {
+        block4_s1(xp, nk, off, w, ws, o0, l_out - 4, b, y, l_out);
+      } else {
+        for (int o = o0; o < o0 + OB; o++)
+          row_generic(xp, c_in, lp, w, k, 1, dil, o, t_four, l_out, b, y, l_out);
+      }
+    }
   }
-  for (int o = o_full; o < c_out; o++)
-    row_generic(xp, c_in, lp, w, k, 1, dil, o, 0, l_out, b, y, l_out);
+  for (int o = o_full; o < c_out; o++) {
+    if (l_out >= TB) {
+      for (int t0 = 0; t0 < t_full; t0 += TB) block1_s1(xp, nk, off, w, ws, o, t0, b, y, l_out);
+      if (rem) block1_s1(xp, nk, off, w, ws, o, l_out - TB, b, y, l_out);
+    } else {
+      row_generic(xp, c_in, lp, w, k, 1, dil, o, 0, l_out, b, y, l_out);
+    }
+  }
 }
 
 #ifdef CP_DISPATCH
