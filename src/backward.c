@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "backward.h"
+#include "cp_simd.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -12,17 +13,38 @@ static int conv_fast_dx(const cp_layer *l) {
   return l->type == CP_CONV && l->stride == 1;
 }
 
-/* scratch of one conv node: padded input, padded output gradient, input gradient */
-static long conv_bscratch(const cp_layer *l) {
-  long lp = (long)l->l_in + l->pad_l + l->pad_r;
-  long span = (long)(l->k - 1) * l->dil;
-  long n = 2L * l->c_in * lp + (long)l->c_out * (l->l_out + 2 * span);
-  if (l->stride > 1) {
-    /* phases of the input and the phase weight gradient */
-    long kq = span / l->stride + 1, lq = l->l_out + kq - 1;
-    n += (long)l->c_in * l->stride * lq + (long)l->c_out * l->c_in * l->stride * kq;
+/* Scratch of one conv node for a group of up to CP_BGROUP samples: the
+ * input gradient and the padded output gradient of the sample at hand, the
+ * phase weight gradient (stride > 1), then per sample of the group its
+ * transposed output gradient, padded input and input phases (stride > 1),
+ * which the weight gradient of the whole group reads. */
+typedef struct {
+  double *dxp, *gp, *dwq, *gT, *xpad, *xq;
+  long n_gT, n_pad, n_xq;
+} conv_scratch;
+
+static long conv_scratch_map(const cp_layer *l, double *base, conv_scratch *c) {
+  const long lp = (long)l->l_in + l->pad_l + l->pad_r;
+  const long span = (long)(l->k - 1) * l->dil;
+  const long kq = span / l->stride + 1, lq = l->l_out + kq - 1;
+  const long cq = (long)l->c_in * l->stride;
+  const long n_dxp = (long)l->c_in * lp, n_gp = (long)l->c_out * (l->l_out + 2 * span);
+  const long n_dwq = l->stride > 1 ? (long)l->c_out * cq * kq : 0;
+  const long n_gT = (long)l->l_out * ((l->c_out + 3) & ~3);
+  const long n_pad = (l->pad_l || l->pad_r) ? (long)l->c_in * lp : 0;
+  const long n_xq = l->stride > 1 ? cq * lq : 0;
+  if (c) {
+    c->dxp = base;
+    c->gp = c->dxp + n_dxp;
+    c->dwq = c->gp + n_gp;
+    c->gT = c->dwq + n_dwq;
+    c->xpad = c->gT + CP_BGROUP * n_gT;
+    c->xq = c->xpad + CP_BGROUP * n_pad;
+    c->n_gT = n_gT;
+    c->n_pad = n_pad;
+    c->n_xq = n_xq;
   }
-  return n;
+  return n_dxp + n_gp + n_dwq + CP_BGROUP * (n_gT + n_pad + n_xq);
 }
 
 int cp_bwork_alloc(cp_bwork *b, const cp_net *net, int nb, int n_threads) {
@@ -40,7 +62,8 @@ int cp_bwork_alloc(cp_bwork *b, const cp_net *net, int nb, int n_threads) {
     b->dy[j] = malloc(sizeof(double) * (size_t)nb * (size_t)cp_node_size(l));
     if (!b->dy[j]) return CP_ERR_ALLOC;
     if (l->type == CP_CONV) {
-      if (conv_bscratch(l) > scr) scr = conv_bscratch(l);
+      const long need = conv_scratch_map(l, NULL, NULL);
+      if (need > scr) scr = need;
       if (l->c_in > zmax) zmax = l->c_in;
       if (conv_fast_dx(l)) {
         b->wt[j] = malloc(sizeof(double) * (size_t)l->w_n);
@@ -99,6 +122,33 @@ static void act_backward(const cp_layer *l, const double *y, const double *m, do
      * softmax nodes are not supported (the api never creates them) */
     return;
   }
+  if (l->act == CP_RELU) {
+    /* g * (a > 0) without branches (the signs are unpredictable); the same
+     * values as the loop below, which skips g == 0 where the product would
+     * be zero anyway */
+    long i = 0;
+#ifdef CP_HAVE_VEC
+    const cp_v4 z = {0.0, 0.0, 0.0, 0.0}, one = {1.0, 1.0, 1.0, 1.0};
+    for (; i + 4 <= n; i += 4) {
+      cp_v4 gv, a;
+      V4_LOAD(gv, g + i);
+      V4_LOAD(a, y + i);
+      if (m) {
+        cp_v4 mv;
+        V4_LOAD(mv, m + i);
+        a /= mv;
+      }
+      gv *= V4_AND(one, a > z);
+      V4_STORE(g + i, gv);
+    }
+#endif
+    for (; i < n; i++) {
+      double a = y[i];
+      if (m) a /= m[i];
+      g[i] *= a > 0.0 ? 1.0 : 0.0;
+    }
+    return;
+  }
   for (long i = 0; i < n; i++) {
     if (g[i] == 0.0) continue;
     double a = y[i];
@@ -116,19 +166,22 @@ static void act_backward(const cp_layer *l, const double *y, const double *m, do
   }
 }
 
-/* Convolution backward for one sample. */
+/* Convolution backward for sample q of a group: bias gradient, input
+ * gradient, and the transposed output gradient and (padded, phase-split)
+ * input that the group's weight gradient reads (*xs). */
 static void conv_backward(const cp_layer *l, const double *par, const double *wt,
                           const double *zeros, const double *in, const double *g,
-                          double *dx, double *gw, double *scratch) {
+                          double *dx, double *gw, double *scratch, int q, const double **xs) {
   const int ci = l->c_in, co = l->c_out, li = l->l_in, lo = l->l_out, k = l->k;
   const int dil = l->dil, st = l->stride;
   const int lp = li + l->pad_l + l->pad_r;
   const int span = (k - 1) * dil;
-  double *xp_buf = scratch;
-  double *dxp = scratch + (long)ci * lp;
-  double *gp = dxp + (long)ci * lp;
+  conv_scratch cs;
+  conv_scratch_map(l, scratch, &cs);
+  double *dxp = cs.dxp, *gp = cs.gp;
   const double *xp = in;
   if (l->pad_l || l->pad_r) {
+    double *xp_buf = cs.xpad + q * cs.n_pad;
     for (int c = 0; c < ci; c++) {
       double *d = xp_buf + (long)c * lp;
       memset(d, 0, sizeof(double) * (size_t)l->pad_l);
@@ -137,23 +190,16 @@ static void conv_backward(const cp_layer *l, const double *par, const double *wt
     }
     xp = xp_buf;
   }
-  double *dw = gw + l->w_off, *db = gw + l->b_off;
-  for (int o = 0; o < co; o++) {
-    const double *go = g + (long)o * lo;
-    double s = 0.0;
-    for (int t = 0; t < lo; t++) s += go[t];
-    db[o] += s;
-  }
+  cp_transpose_grad(g, co, lo, cs.gT + q * cs.n_gT);
+  cp_bias_grad(cs.gT + q * cs.n_gT, co, lo, gw + l->b_off);
   if (st == 1) {
-    cp_conv1d_dw(xp, ci, lp, g, co, lo, k, dil, dw);
+    *xs = xp;
   } else {
     /* A stride-s convolution is a stride-1 convolution over the s phases of
      * its input (phase r of channel i holds xp[i][u*s + r]); tap kk reads
-     * phase (kk*dil) % s at offset (kk*dil) / s. The phase kernel's weight
-     * gradient comes from the fast kernel, then goes back to the taps. */
-    const int kq = span / st + 1, lq = lo + kq - 1, cq = ci * st;
-    double *xq = gp + (long)co * (lo + 2 * span);
-    double *dwq = xq + (long)cq * lq;
+     * phase (kk*dil) % s at offset (kk*dil) / s. */
+    const int kq = span / st + 1, lq = lo + kq - 1;
+    double *xq = cs.xq + q * cs.n_xq;
     for (int i = 0; i < ci; i++)
       for (int r = 0; r < st; r++) {
         const double *xi = xp + (long)i * lp;
@@ -163,16 +209,7 @@ static void conv_backward(const cp_layer *l, const double *par, const double *wt
           d[u] = src < lp ? xi[src] : 0.0;
         }
       }
-    memset(dwq, 0, sizeof(double) * (size_t)co * (size_t)cq * (size_t)kq);
-    cp_conv1d_dw(xq, cq, lq, g, co, lo, kq, 1, dwq);
-    for (int o = 0; o < co; o++)
-      for (int i = 0; i < ci; i++) {
-        double *d = dw + ((long)o * ci + i) * k;
-        for (int kk = 0; kk < k; kk++) {
-          const int off = kk * dil;
-          d[kk] += dwq[((long)o * cq + (long)i * st + off % st) * kq + off / st];
-        }
-      }
+    *xs = xq;
   }
   if (!dx) return;
   if (st == 1) {
@@ -209,18 +246,47 @@ static void conv_backward(const cp_layer *l, const double *par, const double *wt
   }
 }
 
+/* Weight gradient of a conv node over the ns samples of a group, from what
+ * conv_backward left in the scratch. */
+static void conv_dw_group(const cp_layer *l, const double *const *xs, int ns, double *gw,
+                          double *scratch) {
+  const int ci = l->c_in, co = l->c_out, lo = l->l_out, k = l->k, dil = l->dil;
+  const int st = l->stride;
+  const int lp = l->l_in + l->pad_l + l->pad_r;
+  conv_scratch cs;
+  conv_scratch_map(l, scratch, &cs);
+  double *dw = gw + l->w_off;
+  if (st == 1) {
+    cp_conv1d_dw(xs, ns, ci, lp, cs.gT, co, lo, k, dil, dw);
+    return;
+  }
+  /* the phase kernel's weight gradient goes back to the taps */
+  const int span = (k - 1) * dil, kq = span / st + 1, lq = lo + kq - 1, cq = ci * st;
+  memset(cs.dwq, 0, sizeof(double) * (size_t)co * (size_t)cq * (size_t)kq);
+  cp_conv1d_dw(xs, ns, cq, lq, cs.gT, co, lo, kq, 1, cs.dwq);
+  for (int o = 0; o < co; o++)
+    for (int i = 0; i < ci; i++) {
+      double *d = dw + ((long)o * ci + i) * k;
+      for (int kk = 0; kk < k; kk++) {
+        const int off = kk * dil;
+        d[kk] += cs.dwq[((long)o * cq + (long)i * st + off % st) * kq + off / st];
+      }
+    }
+}
+
 /* Backward of one sample through one node (batch norm in TRAIN mode is
  * handled per batch). g is dL/d(pre-activation output) of this sample. */
 static void node_backward(const cp_net *net, const cp_layer *l, const cp_work *fw,
                           const cp_bwork *bw, int j, const double *x, int s, int mode,
-                          const double *g, double *gw, double *scratch) {
+                          const double *g, double *gw, double *scratch, int q,
+                          const double **xs) {
   const double *par = net->par;
   const int p0 = l->in[0];
   const double *in = in_ptr(net, fw, x, p0, s);
   double *dx = p0 >= 0 ? bw->dy[p0] + (long)s * cp_node_size(&net->L[p0]) : NULL;
   switch (l->type) {
   case CP_CONV:
-    conv_backward(l, par, bw->wt[j], bw->zeros, in, g, dx, gw, scratch);
+    conv_backward(l, par, bw->wt[j], bw->zeros, in, g, dx, gw, scratch, q, xs);
     break;
   case CP_DENSE: {
     const long ni = (long)l->c_in * l->l_in;
@@ -418,16 +484,21 @@ int cp_backward(const cp_net *net, const double *x, int nb, int mode, const cp_w
 #endif
       double *scr = bw->scratch + (long)tid * bw->scratch_per_thread;
       double *gw = bw->gbuf + (long)gi * np;
-      const int s_end = (gi + 1) * CP_BGROUP < nb ? (gi + 1) * CP_BGROUP : nb;
-      for (int s = gi * CP_BGROUP; s < s_end; s++) {
-        for (int j = j_hi; j >= j_lo; j--) {
-          const cp_layer *l = &net->L[j];
-          const long sz = cp_node_size(l);
-          const double *mask = use_mask ? fw->mask[j] : NULL;
+      const int s0 = gi * CP_BGROUP;
+      const int s_end = s0 + CP_BGROUP < nb ? s0 + CP_BGROUP : nb;
+      /* node by node, each node for all samples of the group: the weight
+       * gradient of a convolution sums over the group at once */
+      for (int j = j_hi; j >= j_lo; j--) {
+        const cp_layer *l = &net->L[j];
+        const long sz = cp_node_size(l);
+        const double *mask = use_mask ? fw->mask[j] : NULL;
+        const double *xs[CP_BGROUP];
+        for (int s = s0; s < s_end; s++) {
           double *g = bw->dy[j] + (long)s * sz;
           act_backward(l, fw->y[j] + (long)s * sz, mask ? mask + (long)s * sz : NULL, g, sz);
-          node_backward(net, l, fw, bw, j, x, s, mode, g, gw, scr);
+          node_backward(net, l, fw, bw, j, x, s, mode, g, gw, scr, s - s0, &xs[s - s0]);
         }
+        if (l->type == CP_CONV) conv_dw_group(l, xs, s_end - s0, gw, scr);
       }
     }
     j_hi = j_lo - 1;

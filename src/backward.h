@@ -38,9 +38,19 @@ void cp_bwork_free(cp_bwork *b, const cp_net *net);
 int cp_backward(const cp_net *net, const double *x, int nb, int mode, const cp_work *fw,
                 cp_bwork *bw, double *grad);
 
-/* Weight gradient of a stride-1 convolution for one sample:
- * dw[o][i][kk] += sum_t g[o][t] * xp[i][t + kk * dil]. */
-void cp_conv1d_dw(const double *xp, int c_in, int lp, const double *g, int c_out, int l_out,
-                  int k, int dil, double *dw);
+/* Weight gradient of a stride-1 convolution over ns samples:
+ * dw[o][i][kk] += sum_s sum_t gT_s[t][o] * xs[s][i][t + kk * dil], summed in
+ * the order (s, t). xs[s] is sample s's (padded) input [c_in][lp]; gT holds
+ * the ns transposed output gradients, each [l_out][cop] with cop = c_out
+ * rounded up to a multiple of 4 (see cp_transpose_grad). */
+void cp_conv1d_dw(const double *const *xs, int ns, int c_in, int lp, const double *gT,
+                  int c_out, int l_out, int k, int dil, double *dw);
+
+/* gT[t][o] = g[o][t] for o < c_out, 0 for c_out <= o < cop. */
+void cp_transpose_grad(const double *g, int c_out, int l_out, double *gT);
+
+/* Bias gradient of one sample from its transposed output gradient:
+ * db[o] += (sum over t in order of gT[t][o]). */
+void cp_bias_grad(const double *gT, int c_out, int l_out, double *db);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "net.h"
+#include "cp_simd.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -220,9 +221,21 @@ void cp_work_free(cp_work *w, const cp_net *net) {
 
 void cp_act_apply(int act, double par, double *v, long n) {
   switch (act) {
-  case CP_RELU:
-    for (long i = 0; i < n; i++) v[i] = v[i] > 0.0 ? v[i] : 0.0;
+  case CP_RELU: {
+    long i = 0;
+#ifdef CP_HAVE_VEC
+    /* without branches: the signs of the inputs are unpredictable */
+    const cp_v4 z = {0.0, 0.0, 0.0, 0.0};
+    for (; i + 4 <= n; i += 4) {
+      cp_v4 a;
+      V4_LOAD(a, v + i);
+      a = V4_AND(a, a > z);
+      V4_STORE(v + i, a);
+    }
+#endif
+    for (; i < n; i++) v[i] = v[i] > 0.0 ? v[i] : 0.0;
     break;
+  }
   case CP_LEAKY:
     for (long i = 0; i < n; i++) v[i] = v[i] > 0.0 ? v[i] : par * v[i];
     break;
