@@ -128,18 +128,18 @@ static void act_backward(const cp_layer *l, const double *y, const double *m, do
      * be zero anyway */
     long i = 0;
 #ifdef CP_HAVE_VEC
-    const cp_v4 z = {0.0, 0.0, 0.0, 0.0}, one = {1.0, 1.0, 1.0, 1.0};
-    for (; i + 4 <= n; i += 4) {
-      cp_v4 gv, a;
-      V4_LOAD(gv, g + i);
-      V4_LOAD(a, y + i);
+    const cp_v2 z = {0.0, 0.0}, one = {1.0, 1.0};
+    for (; i + 2 <= n; i += 2) {
+      cp_v2 gv, a;
+      V2_LOAD(gv, g + i);
+      V2_LOAD(a, y + i);
       if (m) {
-        cp_v4 mv;
-        V4_LOAD(mv, m + i);
+        cp_v2 mv;
+        V2_LOAD(mv, m + i);
         a /= mv;
       }
-      gv *= V4_AND(one, a > z);
-      V4_STORE(g + i, gv);
+      gv *= V2_AND(one, a > z);
+      V2_STORE(g + i, gv);
     }
 #endif
     for (; i < n; i++) {
@@ -164,6 +164,22 @@ static void act_backward(const cp_layer *l, const double *y, const double *m, do
     }
     g[i] *= d;
   }
+}
+
+/* y[i] += a * x[i], element by element (two lanes at a time). */
+static void axpy(long n, double a, const double *x, double *y) {
+  long i = 0;
+#ifdef CP_HAVE_VEC
+  const cp_v2 av = {a, a};
+  for (; i + 2 <= n; i += 2) {
+    cp_v2 xv, yv;
+    V2_LOAD(xv, x + i);
+    V2_LOAD(yv, y + i);
+    yv += av * xv;
+    V2_STORE(y + i, yv);
+  }
+#endif
+  for (; i < n; i++) y[i] += a * x[i];
 }
 
 /* Convolution backward for sample q of a group: bias gradient, input
@@ -296,11 +312,8 @@ static void node_backward(const cp_net *net, const cp_layer *l, const cp_work *f
       const double go = g[o];
       db[o] += go;
       if (go == 0.0) continue;
-      double *dwo = dw + (long)o * ni;
-      const double *wo = w + (long)o * ni;
-      for (long i = 0; i < ni; i++) dwo[i] += go * in[i];
-      if (dx)
-        for (long i = 0; i < ni; i++) dx[i] += go * wo[i];
+      axpy(ni, go, in, dw + (long)o * ni);
+      if (dx) axpy(ni, go, w + (long)o * ni, dx);
     }
     break;
   }

@@ -225,12 +225,12 @@ void cp_act_apply(int act, double par, double *v, long n) {
     long i = 0;
 #ifdef CP_HAVE_VEC
     /* without branches: the signs of the inputs are unpredictable */
-    const cp_v4 z = {0.0, 0.0, 0.0, 0.0};
-    for (; i + 4 <= n; i += 4) {
-      cp_v4 a;
-      V4_LOAD(a, v + i);
-      a = V4_AND(a, a > z);
-      V4_STORE(v + i, a);
+    const cp_v2 z = {0.0, 0.0};
+    for (; i + 2 <= n; i += 2) {
+      cp_v2 a;
+      V2_LOAD(a, v + i);
+      a = V2_AND(a, a > z);
+      V2_STORE(v + i, a);
     }
 #endif
     for (; i < n; i++) v[i] = v[i] > 0.0 ? v[i] : 0.0;
@@ -311,9 +311,28 @@ static void node_sample(const cp_net *net, const cp_layer *l, int j, const cp_wo
   }
   case CP_DENSE: {
     const long n_in = (long)l->c_in * l->l_in;
-    const double *wt = par + l->w_off;
-    for (int o = 0; o < l->c_out; o++) {
-      double acc = par[l->b_off + o];
+    const double *wt = par + l->w_off, *bias = par + l->b_off;
+    int o = 0;
+    /* four outputs at a time: four independent chains of additions, each
+     * in the order of a single output's loop */
+    for (; o + 4 <= l->c_out; o += 4) {
+      const double *w0 = wt + (long)o * n_in, *w1 = w0 + n_in, *w2 = w1 + n_in,
+                   *w3 = w2 + n_in;
+      double a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
+      for (long i = 0; i < n_in; i++) {
+        const double v = in[i];
+        a0 += w0[i] * v;
+        a1 += w1[i] * v;
+        a2 += w2[i] * v;
+        a3 += w3[i] * v;
+      }
+      y[o] = a0;
+      y[o + 1] = a1;
+      y[o + 2] = a2;
+      y[o + 3] = a3;
+    }
+    for (; o < l->c_out; o++) {
+      double acc = bias[o];
       const double *wo = wt + (long)o * n_in;
       for (long i = 0; i < n_in; i++) acc += wo[i] * in[i];
       y[o] = acc;
