@@ -446,21 +446,28 @@ int cp_forward(const cp_net *net, const double *x, int nb, int mode, cp_work *w)
   if (nb > w->nb) return CP_ERR_INPUT;
   int nt = w->n_threads;
   const int n = net->n_nodes;
+  /* Groups of up to 4 samples go through the nodes one node at a time, so
+   * that a node's weights serve the group from the cache (every sample's
+   * result is the same for any grouping); enough groups for the threads. */
+  const int per = (nb + nt - 1) / nt;
+  const int gs = per < 4 ? (per < 1 ? 1 : per) : 4;
   int j0 = 0;
   while (j0 < n) {
     int j1 = j0;
     while (j1 < n && !(net->L[j1].type == CP_BN && mode == CP_MODE_TRAIN)) j1++;
     if (j1 > j0) {
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1 && nb > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1 && nb > gs)
 #endif
-      for (int s = 0; s < nb; s++) {
+      for (int s0 = 0; s0 < nb; s0 += gs) {
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
         double *scr = w->scratch + (long)tid * w->scratch_per_thread;
-        for (int j = j0; j < j1; j++) node_sample(net, &net->L[j], j, w, x, s, mode, scr);
+        const int s1 = s0 + gs < nb ? s0 + gs : nb;
+        for (int j = j0; j < j1; j++)
+          for (int s = s0; s < s1; s++) node_sample(net, &net->L[j], j, w, x, s, mode, scr);
       }
     }
     if (j1 < n) {
