@@ -55,7 +55,12 @@ int cp_bwork_alloc(cp_bwork *b, const cp_net *net, int nb, int n_threads) {
   b->n_threads = n_threads < 1 ? 1 : n_threads;
   b->dy = calloc((size_t)n, sizeof(double *));
   b->wt = calloc((size_t)n, sizeof(double *));
-  if (!b->dy || !b->wt) return CP_ERR_ALLOC;
+  b->first_use = malloc(sizeof(int) * (size_t)n);
+  if (!b->dy || !b->wt || !b->first_use) return CP_ERR_ALLOC;
+  for (int j = 0; j < n; j++) b->first_use[j] = -1;
+  for (int j = 0; j < n; j++)
+    for (int q = 0; q < net->L[j].n_in; q++)
+      if (net->L[j].in[q] >= 0) b->first_use[net->L[j].in[q]] = j;
   long scr = 1, zmax = 1;
   for (int j = 0; j < n; j++) {
     const cp_layer *l = &net->L[j];
@@ -86,6 +91,7 @@ void cp_bwork_free(cp_bwork *b, const cp_net *net) {
   }
   free(b->dy);
   free(b->wt);
+  free(b->first_use);
   free(b->zeros);
   free(b->gbuf);
   free(b->scratch);
@@ -444,6 +450,18 @@ static void bn_train_backward(const cp_net *net, const cp_layer *l, const cp_wor
   }
 }
 
+/* Zero sample s's output gradient of the inputs whose first consumer in
+ * backward order is node j, before node j adds into them. */
+static void zero_inputs(const cp_net *net, const cp_bwork *bw, int j, int s) {
+  const cp_layer *l = &net->L[j];
+  for (int q = 0; q < l->n_in; q++) {
+    const int p = l->in[q];
+    if (p < 0 || bw->first_use[p] != j) continue;
+    const long sz = cp_node_size(&net->L[p]);
+    memset(bw->dy[p] + (long)s * sz, 0, sizeof(double) * (size_t)sz);
+  }
+}
+
 int cp_backward(const cp_net *net, const double *x, int nb, int mode, const cp_work *fw,
                 cp_bwork *bw, double *grad) {
   if (nb > bw->nb || nb > fw->nb) return CP_ERR_INPUT;
@@ -452,8 +470,11 @@ int cp_backward(const cp_net *net, const double *x, int nb, int mode, const cp_w
   const int ng = (nb + CP_BGROUP - 1) / CP_BGROUP;
   const int nt = bw->n_threads;
   const int use_mask = mode != CP_MODE_INFER;
+  /* A node's output gradient is zeroed by its first consumer in backward
+   * order, sample by sample just before use (see zero_inputs); only nodes
+   * without consumers are zeroed here. */
   for (int j = 0; j < n; j++)
-    if (j != net->out)
+    if (j != net->out && bw->first_use[j] < 0)
       memset(bw->dy[j], 0, sizeof(double) * (size_t)nb * (size_t)cp_node_size(&net->L[j]));
   memset(bw->gbuf, 0, sizeof(double) * (size_t)ng * (size_t)(np > 0 ? np : 1));
   /* flipped, transposed weights for the stride-1 input gradients */
@@ -481,6 +502,7 @@ int cp_backward(const cp_net *net, const double *x, int nb, int mode, const cp_w
       for (int s = 0; s < nb; s++)
         act_backward(lh, fw->y[j_hi] + (long)s * sz, mask ? mask + (long)s * sz : NULL,
                      bw->dy[j_hi] + (long)s * sz, sz);
+      for (int s = 0; s < nb; s++) zero_inputs(net, bw, j_hi, s);
       bn_train_backward(net, lh, fw, bw, j_hi, x, nb, bw->gbuf);
       j_hi--;
       continue;
@@ -509,6 +531,7 @@ int cp_backward(const cp_net *net, const double *x, int nb, int mode, const cp_w
         for (int s = s0; s < s_end; s++) {
           double *g = bw->dy[j] + (long)s * sz;
           act_backward(l, fw->y[j] + (long)s * sz, mask ? mask + (long)s * sz : NULL, g, sz);
+          zero_inputs(net, bw, j, s);
           node_backward(net, l, fw, bw, j, x, s, mode, g, gw, scr, s - s0, &xs[s - s0]);
         }
         if (l->type == CP_CONV) conv_dw_group(l, xs, s_end - s0, gw, scr);

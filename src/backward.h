@@ -21,6 +21,7 @@ typedef struct {
   double **dy;      /* per node: dL/d(node output), [nb][c_out][l_out] */
   double *gbuf;     /* n_groups x n_par parameter-gradient buffers */
   double **wt;      /* per stride-1 conv node: flipped, transposed weights [c_in][c_out][k] */
+  int *first_use;   /* per node: its last consumer (the first in backward order), -1 if none */
   double *zeros;    /* zero bias for the transposed convolution */
   double *scratch;  /* per-thread scratch */
   long scratch_per_thread;
