@@ -1,5 +1,6 @@
 /* Backpropagation through every node type of the engine (no R headers). */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "backward.h"
@@ -37,14 +38,17 @@ static long conv_scratch_map(const cp_layer *l, double *base, conv_scratch *c) {
     c->dxp = base;
     c->gp = c->dxp + n_dxp;
     c->dwq = c->gp + n_gp;
-    c->gT = c->dwq + n_dwq;
+    /* 32-byte aligned: the weight-gradient kernel's vector loads of gT
+     * then never cross a cache line */
+    const uintptr_t a = (uintptr_t)(c->dwq + n_dwq);
+    c->gT = (double *)((a + 31) & ~(uintptr_t)31);
     c->xpad = c->gT + CP_BGROUP * n_gT;
     c->xq = c->xpad + CP_BGROUP * n_pad;
     c->n_gT = n_gT;
     c->n_pad = n_pad;
     c->n_xq = n_xq;
   }
-  return n_dxp + n_gp + n_dwq + CP_BGROUP * (n_gT + n_pad + n_xq);
+  return n_dxp + n_gp + n_dwq + 4 + CP_BGROUP * (n_gT + n_pad + n_xq);
 }
 
 int cp_bwork_alloc(cp_bwork *b, const cp_net *net, int nb, int n_threads) {

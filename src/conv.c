@@ -9,28 +9,37 @@
 #define TB 12  /* time points per block (three vectors of four) */
 
 
+/* Shape of a stride-1 convolution's input: c_in channels of length lp, k
+ * taps dil apart. The blocks loop over channels and, inside, over taps (in
+ * the order of the weights): direct addressing, no table of offsets. */
+typedef struct {
+  int c_in, lp, k, dil;
+} cgeom;
+
 /* Full block: OB output channels x TB time points, stride 1. */
-static inline CP_ALWAYS_INLINE void block_s1(const double *xp, int nk, const long *off,
+static inline CP_ALWAYS_INLINE void block_s1(const double *xp, cgeom G,
                                              const double *w, long ws, int o0, int t0,
                                              const double *b, double *y, int l_out) {
 #ifdef CP_HAVE_VEC
   cp_v4 a00, a10, a20, a30;
   V4_SET1(a00, b[o0]); V4_SET1(a10, b[o0 + 1]); V4_SET1(a20, b[o0 + 2]); V4_SET1(a30, b[o0 + 3]);
   cp_v4 a01 = a00, a02 = a00, a11 = a10, a12 = a10, a21 = a20, a22 = a20, a31 = a30, a32 = a30;
-  const double *w0 = w + (long)o0 * ws;
-  const double *x0p = xp + t0;
-  for (int j = 0; j < nk; j++) {
-    const double *xk = x0p + off[j];
-    cp_v4 x0, x1, x2, wv;
-    V4_LOAD(x0, xk); V4_LOAD(x1, xk + 4); V4_LOAD(x2, xk + 8);
-    V4_SET1(wv, w0[j]);
-    a00 += wv * x0; a01 += wv * x1; a02 += wv * x2;
-    V4_SET1(wv, w0[ws + j]);
-    a10 += wv * x0; a11 += wv * x1; a12 += wv * x2;
-    V4_SET1(wv, w0[2 * ws + j]);
-    a20 += wv * x0; a21 += wv * x1; a22 += wv * x2;
-    V4_SET1(wv, w0[3 * ws + j]);
-    a30 += wv * x0; a31 += wv * x1; a32 += wv * x2;
+  const double *w0 = w + (long)o0 * ws, *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;
+  for (int i = 0; i < G.c_in; i++) {
+    const double *xi = xp + (long)i * G.lp + t0;
+    for (int kk = 0; kk < G.k; kk++) {
+      const double *xk = xi + (long)kk * G.dil;
+      cp_v4 x0, x1, x2, wv;
+      V4_LOAD(x0, xk); V4_LOAD(x1, xk + 4); V4_LOAD(x2, xk + 8);
+      V4_SET1(wv, *w0++);
+      a00 += wv * x0; a01 += wv * x1; a02 += wv * x2;
+      V4_SET1(wv, *w1++);
+      a10 += wv * x0; a11 += wv * x1; a12 += wv * x2;
+      V4_SET1(wv, *w2++);
+      a20 += wv * x0; a21 += wv * x1; a22 += wv * x2;
+      V4_SET1(wv, *w3++);
+      a30 += wv * x0; a31 += wv * x1; a32 += wv * x2;
+    }
   }
   double *y0 = y + (long)o0 * l_out + t0;
   V4_STORE(y0, a00); V4_STORE(y0 + 4, a01); V4_STORE(y0 + 8, a02);
@@ -44,34 +53,38 @@ static inline CP_ALWAYS_INLINE void block_s1(const double *xp, int nk, const lon
   double acc[OB][TB];
   for (int o = 0; o < OB; o++)
     for (int t = 0; t < TB; t++) acc[o][t] = b[o0 + o];
-  for (int j = 0; j < nk; j++) {
-    const double *xk = xp + t0 + off[j];
-    for (int o = 0; o < OB; o++) {
-      double wv = w[(long)(o0 + o) * ws + j];
-      for (int t = 0; t < TB; t++) acc[o][t] += wv * xk[t];
+  for (int i = 0; i < G.c_in; i++)
+    for (int kk = 0; kk < G.k; kk++) {
+      const double *xk = xp + (long)i * G.lp + (long)kk * G.dil + t0;
+      const long j = (long)i * G.k + kk;
+      for (int o = 0; o < OB; o++) {
+        double wv = w[(long)(o0 + o) * ws + j];
+        for (int t = 0; t < TB; t++) acc[o][t] += wv * xk[t];
+      }
     }
-  }
   for (int o = 0; o < OB; o++)
     for (int t = 0; t < TB; t++) y[(long)(o0 + o) * l_out + t0 + t] = acc[o][t];
 #endif
 }
 
 /* Partial block: OB output channels x 4 time points, stride 1. */
-static inline CP_ALWAYS_INLINE void block4_s1(const double *xp, int nk, const long *off,
+static inline CP_ALWAYS_INLINE void block4_s1(const double *xp, cgeom G,
                                               const double *w, long ws, int o0, int t0,
                                               const double *b, double *y, int l_out) {
 #ifdef CP_HAVE_VEC
   cp_v4 a0, a1, a2, a3;
   V4_SET1(a0, b[o0]); V4_SET1(a1, b[o0 + 1]); V4_SET1(a2, b[o0 + 2]); V4_SET1(a3, b[o0 + 3]);
-  const double *w0 = w + (long)o0 * ws;
-  const double *x0p = xp + t0;
-  for (int j = 0; j < nk; j++) {
-    cp_v4 x0, wv;
-    V4_LOAD(x0, x0p + off[j]);
-    V4_SET1(wv, w0[j]); a0 += wv * x0;
-    V4_SET1(wv, w0[ws + j]); a1 += wv * x0;
-    V4_SET1(wv, w0[2 * ws + j]); a2 += wv * x0;
-    V4_SET1(wv, w0[3 * ws + j]); a3 += wv * x0;
+  const double *w0 = w + (long)o0 * ws, *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;
+  for (int i = 0; i < G.c_in; i++) {
+    const double *xi = xp + (long)i * G.lp + t0;
+    for (int kk = 0; kk < G.k; kk++) {
+      cp_v4 x0, wv;
+      V4_LOAD(x0, xi + (long)kk * G.dil);
+      V4_SET1(wv, *w0++); a0 += wv * x0;
+      V4_SET1(wv, *w1++); a1 += wv * x0;
+      V4_SET1(wv, *w2++); a2 += wv * x0;
+      V4_SET1(wv, *w3++); a3 += wv * x0;
+    }
   }
   double *y0 = y + (long)o0 * l_out + t0;
   V4_STORE(y0, a0); V4_STORE(y0 + l_out, a1);
@@ -80,13 +93,15 @@ static inline CP_ALWAYS_INLINE void block4_s1(const double *xp, int nk, const lo
   double acc[OB][4];
   for (int o = 0; o < OB; o++)
     for (int t = 0; t < 4; t++) acc[o][t] = b[o0 + o];
-  for (int j = 0; j < nk; j++) {
-    const double *xk = xp + t0 + off[j];
-    for (int o = 0; o < OB; o++) {
-      double wv = w[(long)(o0 + o) * ws + j];
-      for (int t = 0; t < 4; t++) acc[o][t] += wv * xk[t];
+  for (int i = 0; i < G.c_in; i++)
+    for (int kk = 0; kk < G.k; kk++) {
+      const double *xk = xp + (long)i * G.lp + (long)kk * G.dil + t0;
+      const long j = (long)i * G.k + kk;
+      for (int o = 0; o < OB; o++) {
+        double wv = w[(long)(o0 + o) * ws + j];
+        for (int t = 0; t < 4; t++) acc[o][t] += wv * xk[t];
+      }
     }
-  }
   for (int o = 0; o < OB; o++)
     for (int t = 0; t < 4; t++) y[(long)(o0 + o) * l_out + t0 + t] = acc[o][t];
 #endif
@@ -114,15 +129,15 @@ static inline CP_ALWAYS_INLINE void row_generic(const double *xp, int c_in, int 
 
 /* One output channel x TB time points, stride 1 (channels left over by the
  * OB blocks). */
-static inline CP_ALWAYS_INLINE void block1_s1(const double *xp, int nk, const long *off,
+static inline CP_ALWAYS_INLINE void block1_s1(const double *xp, cgeom G,
                                               const double *w, long ws, int o, int t0,
                                               const double *b, double *y, int l_out) {
 #ifdef CP_HAVE_VEC
   cp_v4 acc[TB / 4];
   for (int q = 0; q < TB / 4; q++) V4_SET1(acc[q], b[o]);
   const double *w0 = w + (long)o * ws;
-  for (int j = 0; j < nk; j++) {
-    const double *xk = xp + t0 + off[j];
+  for (int j = 0; j < G.c_in * G.k; j++) {
+    const double *xk = xp + (long)(j / G.k) * G.lp + (long)(j % G.k) * G.dil + t0;
     cp_v4 wv;
     V4_SET1(wv, w0[j]);
     for (int q = 0; q < TB / 4; q++) {
@@ -135,8 +150,8 @@ static inline CP_ALWAYS_INLINE void block1_s1(const double *xp, int nk, const lo
 #else
   double acc[TB];
   for (int t = 0; t < TB; t++) acc[t] = b[o];
-  for (int j = 0; j < nk; j++) {
-    const double *xk = xp + t0 + off[j];
+  for (int j = 0; j < G.c_in * G.k; j++) {
+    const double *xk = xp + (long)(j / G.k) * G.lp + (long)(j % G.k) * G.dil + t0;
     const double wv = w[(long)o * ws + j];
     for (int t = 0; t < TB; t++) acc[t] += wv * xk[t];
   }
@@ -144,14 +159,12 @@ static inline CP_ALWAYS_INLINE void block1_s1(const double *xp, int nk, const lo
 #endif
 }
 
-/* Stride-1 convolution (any dilation). off[i * k + kk] = i * lp + kk * dil
- * lists the input offsets of the taps in the order of the weights, so the
- * blocks run one flat loop over all (channel, tap) pairs. */
+/* Stride-1 convolution (any dilation). */
 static inline CP_ALWAYS_INLINE void conv_s1(const double *xp, int c_in, int lp, const double *w,
                                             const double *b, int c_out, int l_out, int k,
-                                            int dil, const long *off, double *y) {
-  const int nk = c_in * k;
-  const long ws = nk;
+                                            int dil, double *y) {
+  const cgeom G = {c_in, lp, k, dil};
+  const long ws = (long)c_in * k;
   const int o_full = c_out - c_out % OB;
   const int t_full = l_out - l_out % TB;
   const int rem = l_out - t_full;
@@ -165,13 +178,13 @@ static inline CP_ALWAYS_INLINE void conv_s1(const double *xp, int c_in, int lp, 
   const int four_tail = !big_tail && t_four < l_out;
   for (int o0 = 0; o0 < o_full; o0 += OB) {
     for (int t0 = 0; t0 < t_full; t0 += TB)
-      block_s1(xp, nk, off, w, ws, o0, t0, b, y, l_out);
-    if (big_tail) block_s1(xp, nk, off, w, ws, o0, l_out - TB, b, y, l_out);
+      block_s1(xp, G, w, ws, o0, t0, b, y, l_out);
+    if (big_tail) block_s1(xp, G, w, ws, o0, l_out - TB, b, y, l_out);
     for (int t0 = t_full; t0 < t_four; t0 += 4)
-      block4_s1(xp, nk, off, w, ws, o0, t0, b, y, l_out);
+      block4_s1(xp, G, w, ws, o0, t0, b, y, l_out);
     if (four_tail) {
       if (l_out >= 4) {
-        block4_s1(xp, nk, off, w, ws, o0, l_out - 4, b, y, l_out);
+        block4_s1(xp, G, w, ws, o0, l_out - 4, b, y, l_out);
       } else {
         for (int o = o0; o < o0 + OB; o++)
           row_generic(xp, c_in, lp, w, k, 1, dil, o, t_four, l_out, b, y, l_out);
@@ -180,8 +193,8 @@ static inline CP_ALWAYS_INLINE void conv_s1(const double *xp, int c_in, int lp, 
   }
   for (int o = o_full; o < c_out; o++) {
     if (l_out >= TB) {
-      for (int t0 = 0; t0 < t_full; t0 += TB) block1_s1(xp, nk, off, w, ws, o, t0, b, y, l_out);
-      if (rem) block1_s1(xp, nk, off, w, ws, o, l_out - TB, b, y, l_out);
+      for (int t0 = 0; t0 < t_full; t0 += TB) block1_s1(xp, G, w, ws, o, t0, b, y, l_out);
+      if (rem) block1_s1(xp, G, w, ws, o, l_out - TB, b, y, l_out);
     } else {
       row_generic(xp, c_in, lp, w, k, 1, dil, o, 0, l_out, b, y, l_out);
     }
@@ -191,39 +204,25 @@ static inline CP_ALWAYS_INLINE void conv_s1(const double *xp, int c_in, int lp, 
 #ifdef CP_DISPATCH
 CP_TARGET_AVX2 static void conv_s1_avx2(const double *xp, int c_in, int lp, const double *w,
                                         const double *b, int c_out, int l_out, int k, int dil,
-                                        const long *off, double *y) {
-  conv_s1(xp, c_in, lp, w, b, c_out, l_out, k, dil, off, y);
+                                        double *y) {
+  conv_s1(xp, c_in, lp, w, b, c_out, l_out, k, dil, y);
 }
 #endif
 
 static void conv_s1_base(const double *xp, int c_in, int lp, const double *w, const double *b,
-                         int c_out, int l_out, int k, int dil, const long *off, double *y) {
-  conv_s1(xp, c_in, lp, w, b, c_out, l_out, k, dil, off, y);
+                         int c_out, int l_out, int k, int dil, double *y) {
+  conv_s1(xp, c_in, lp, w, b, c_out, l_out, k, dil, y);
 }
-
-#define CP_OFF_STACK 1024
 
 static void conv_s1_dispatch(const double *xp, int c_in, int lp, const double *w,
                              const double *b, int c_out, int l_out, int k, int dil, double *y) {
-  long off_stack[CP_OFF_STACK];
-  const long nk = (long)c_in * k;
-  long *off = nk <= CP_OFF_STACK ? off_stack : malloc(sizeof(long) * (size_t)nk);
-  if (!off) {
-    for (int o = 0; o < c_out; o++)
-      row_generic(xp, c_in, lp, w, k, 1, dil, o, 0, l_out, b, y, l_out);
-    return;
-  }
-  for (int i = 0; i < c_in; i++)
-    for (int kk = 0; kk < k; kk++) off[(long)i * k + kk] = (long)i * lp + (long)kk * dil;
 #ifdef CP_DISPATCH
   if (CP_CPU_AVX2_FMA()) {
-    conv_s1_avx2(xp, c_in, lp, w, b, c_out, l_out, k, dil, off, y);
-  } else
-#endif
-  {
-    conv_s1_base(xp, c_in, lp, w, b, c_out, l_out, k, dil, off, y);
+    conv_s1_avx2(xp, c_in, lp, w, b, c_out, l_out, k, dil, y);
+    return;
   }
-  if (off != off_stack) free(off);
+#endif
+  conv_s1_base(xp, c_in, lp, w, b, c_out, l_out, k, dil, y);
 }
 
 /* A stride-s convolution is a stride-1 convolution over s phases of the
