@@ -16,6 +16,27 @@ typedef struct {
   int c_in, lp, k, dil;
 } cgeom;
 
+#ifndef CP_HAVE_VEC
+/* Without vector extensions: OB output channels x nt <= TB time points. */
+static void block_scalar(const double *xp, cgeom G, const double *w, long ws, int o0, int t0,
+                         int nt, const double *b, double *y, int l_out) {
+  double acc[OB][TB];
+  for (int o = 0; o < OB; o++)
+    for (int t = 0; t < nt; t++) acc[o][t] = b[o0 + o];
+  for (int i = 0; i < G.c_in; i++)
+    for (int kk = 0; kk < G.k; kk++) {
+      const double *xk = xp + (long)i * G.lp + (long)kk * G.dil + t0;
+      const long j = (long)i * G.k + kk;
+      for (int o = 0; o < OB; o++) {
+        double wv = w[(long)(o0 + o) * ws + j];
+        for (int t = 0; t < nt; t++) acc[o][t] += wv * xk[t];
+      }
+    }
+  for (int o = 0; o < OB; o++)
+    for (int t = 0; t < nt; t++) y[(long)(o0 + o) * l_out + t0 + t] = acc[o][t];
+}
+#endif
+
 /* Full block: OB output channels x TB time points, stride 1. */
 static inline CP_ALWAYS_INLINE void block_s1(const double *xp, cgeom G,
                                              const double *w, long ws, int o0, int t0,
@@ -50,20 +71,7 @@ static inline CP_ALWAYS_INLINE void block_s1(const double *xp, cgeom G,
   y0 += l_out;
   V4_STORE(y0, a30); V4_STORE(y0 + 4, a31); V4_STORE(y0 + 8, a32);
 #else
-  double acc[OB][TB];
-  for (int o = 0; o < OB; o++)
-    for (int t = 0; t < TB; t++) acc[o][t] = b[o0 + o];
-  for (int i = 0; i < G.c_in; i++)
-    for (int kk = 0; kk < G.k; kk++) {
-      const double *xk = xp + (long)i * G.lp + (long)kk * G.dil + t0;
-      const long j = (long)i * G.k + kk;
-      for (int o = 0; o < OB; o++) {
-        double wv = w[(long)(o0 + o) * ws + j];
-        for (int t = 0; t < TB; t++) acc[o][t] += wv * xk[t];
-      }
-    }
-  for (int o = 0; o < OB; o++)
-    for (int t = 0; t < TB; t++) y[(long)(o0 + o) * l_out + t0 + t] = acc[o][t];
+  block_scalar(xp, G, w, ws, o0, t0, TB, b, y, l_out);
 #endif
 }
 
@@ -90,20 +98,7 @@ static inline CP_ALWAYS_INLINE void block4_s1(const double *xp, cgeom G,
   V4_STORE(y0, a0); V4_STORE(y0 + l_out, a1);
   V4_STORE(y0 + 2L * l_out, a2); V4_STORE(y0 + 3L * l_out, a3);
 #else
-  double acc[OB][4];
-  for (int o = 0; o < OB; o++)
-    for (int t = 0; t < 4; t++) acc[o][t] = b[o0 + o];
-  for (int i = 0; i < G.c_in; i++)
-    for (int kk = 0; kk < G.k; kk++) {
-      const double *xk = xp + (long)i * G.lp + (long)kk * G.dil + t0;
-      const long j = (long)i * G.k + kk;
-      for (int o = 0; o < OB; o++) {
-        double wv = w[(long)(o0 + o) * ws + j];
-        for (int t = 0; t < 4; t++) acc[o][t] += wv * xk[t];
-      }
-    }
-  for (int o = 0; o < OB; o++)
-    for (int t = 0; t < 4; t++) y[(long)(o0 + o) * l_out + t0 + t] = acc[o][t];
+  block_scalar(xp, G, w, ws, o0, t0, 4, b, y, l_out);
 #endif
 }
 
