@@ -300,6 +300,46 @@ static void conv_dw_group(const cp_layer *l, const double *const *xs, int ns, do
     }
 }
 
+/* Weight gradient of a dense node over samples s0 .. s1 - 1 in one pass
+ * over the weights: dw[o][i] += g_s[o] * in_s[i] sample after sample, as
+ * one update per sample would (samples with g_s[o] = 0 are skipped). */
+static void dense_dw_group(const cp_net *net, const cp_layer *l, const cp_work *fw,
+                           const cp_bwork *bw, int j, const double *x, int s0, int s1,
+                           double *gw) {
+  const long ni = (long)l->c_in * l->l_in, sz = cp_node_size(l);
+  for (int o = 0; o < l->c_out; o++) {
+    double gv[CP_BGROUP];
+    const double *ins[CP_BGROUP];
+    int m = 0;
+    for (int s = s0; s < s1; s++) {
+      const double go = bw->dy[j][(long)s * sz + o];
+      if (go == 0.0) continue;
+      gv[m] = go;
+      ins[m++] = in_ptr(net, fw, x, l->in[0], s);
+    }
+    if (m == 0) continue;
+    double *d = gw + l->w_off + (long)o * ni;
+    long i = 0;
+#ifdef CP_HAVE_VEC
+    for (; i + 2 <= ni; i += 2) {
+      cp_v2 a;
+      V2_LOAD(a, d + i);
+      for (int q = 0; q < m; q++) {
+        cp_v2 v, gq = {gv[q], gv[q]};
+        V2_LOAD(v, ins[q] + i);
+        a += gq * v;
+      }
+      V2_STORE(d + i, a);
+    }
+#endif
+    for (; i < ni; i++) {
+      double a = d[i];
+      for (int q = 0; q < m; q++) a += gv[q] * ins[q][i];
+      d[i] = a;
+    }
+  }
+}
+
 /* Backward of one sample through one node (batch norm in TRAIN mode is
  * handled per batch). g is dL/d(pre-activation output) of this sample. */
 static void node_backward(const cp_net *net, const cp_layer *l, const cp_work *fw,
@@ -317,13 +357,12 @@ static void node_backward(const cp_net *net, const cp_layer *l, const cp_work *f
   case CP_DENSE: {
     const long ni = (long)l->c_in * l->l_in;
     const double *w = par + l->w_off;
-    double *dw = gw + l->w_off, *db = gw + l->b_off;
+    double *db = gw + l->b_off;
+    /* the weight gradient: dense_dw_group, for the whole group */
     for (int o = 0; o < l->c_out; o++) {
       const double go = g[o];
       db[o] += go;
-      if (go == 0.0) continue;
-      axpy(ni, go, in, dw + (long)o * ni);
-      if (dx) axpy(ni, go, w + (long)o * ni, dx);
+      if (go != 0.0 && dx) axpy(ni, go, w + (long)o * ni, dx);
     }
     break;
   }
@@ -539,6 +578,7 @@ int cp_backward(const cp_net *net, const double *x, int nb, int mode, const cp_w
           node_backward(net, l, fw, bw, j, x, s, mode, g, gw, scr, s - s0, &xs[s - s0]);
         }
         if (l->type == CP_CONV) conv_dw_group(l, xs, s_end - s0, gw, scr);
+        if (l->type == CP_DENSE) dense_dw_group(net, l, fw, bw, j, x, s0, s_end, gw);
       }
     }
     j_hi = j_lo - 1;
