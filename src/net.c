@@ -265,7 +265,27 @@ void cp_softmax_rows(double *v, int n_rows, int n_cols) {
 }
 
 void cp_pool_row(const double *x, int l_out, int k, int stride, int is_max, double *y) {
-  for (int t = 0; t < l_out; t++) {
+  int t0 = 0;
+  if (is_max) {
+    /* four windows at a time: four independent chains of comparisons, each
+     * in the order of the loop below */
+    for (; t0 + 4 <= l_out; t0 += 4) {
+      const double *x0 = x + (long)t0 * stride, *x1 = x0 + stride, *x2 = x1 + stride,
+                   *x3 = x2 + stride;
+      double a0 = x0[0], a1 = x1[0], a2 = x2[0], a3 = x3[0];
+      for (int q = 1; q < k; q++) {
+        a0 = x0[q] > a0 ? x0[q] : a0;
+        a1 = x1[q] > a1 ? x1[q] : a1;
+        a2 = x2[q] > a2 ? x2[q] : a2;
+        a3 = x3[q] > a3 ? x3[q] : a3;
+      }
+      y[t0] = a0;
+      y[t0 + 1] = a1;
+      y[t0 + 2] = a2;
+      y[t0 + 3] = a3;
+    }
+  }
+  for (int t = t0; t < l_out; t++) {
     const double *xw = x + (long)t * stride;
     double a = xw[0];
     if (is_max) {
