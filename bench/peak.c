@@ -7,21 +7,23 @@ typedef double v4 __attribute__((vector_size(32)));
 int main(void) {
   volatile double mv = 0.9999999, cv = 1e-7;
   v4 m = {mv, mv, mv, mv}, c = {cv, cv, cv, cv};
-  v4 a[12];
-  for (int i = 0; i < 12; i++) a[i] = (v4){1.0 + i, 1.0 + i, 1.0 + i, 1.0 + i};
+  /* twelve named accumulators: an array would live on the stack, and the
+   * stores and reloads around each FMA would make the loop latency-bound */
+  v4 a0 = {1, 1, 1, 1}, a1 = a0 + 1, a2 = a1 + 1, a3 = a2 + 1, a4 = a3 + 1, a5 = a4 + 1;
+  v4 a6 = a5 + 1, a7 = a6 + 1, a8 = a7 + 1, a9 = a8 + 1, a10 = a9 + 1, a11 = a10 + 1;
   struct timespec t0, t1;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
   const long n = 100000000;
   for (long i = 0; i < n; i++) {
-#pragma GCC unroll 12
-    for (int j = 0; j < 12; j++) a[j] = a[j] * m + c;
-    __asm__ volatile("" : "+x"(a[0]), "+x"(a[1]), "+x"(a[2]), "+x"(a[3]), "+x"(a[4]), "+x"(a[5]),
-                     "+x"(a[6]), "+x"(a[7]), "+x"(a[8]), "+x"(a[9]), "+x"(a[10]), "+x"(a[11]));
+    a0 = a0 * m + c; a1 = a1 * m + c; a2 = a2 * m + c; a3 = a3 * m + c;
+    a4 = a4 * m + c; a5 = a5 * m + c; a6 = a6 * m + c; a7 = a7 * m + c;
+    a8 = a8 * m + c; a9 = a9 * m + c; a10 = a10 * m + c; a11 = a11 * m + c;
+    __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5),
+                     "+x"(a6), "+x"(a7), "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));
   }
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
   double t = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-  double s = 0;
-  for (int j = 0; j < 12; j++) s += a[j][0];
+  double s = (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11)[0];
   printf("%.1f\n", (double)n * 12.0 * 8.0 / t / 1e9 + 0.0 * s);
   return 0;
 }
