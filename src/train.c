@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "train.h"
+#include "cp_simd.h"
 
 void cp_adam_step(const cp_adam *o, long step, long n, double *par, const double *g,
                   double *m, double *v) {
@@ -10,7 +11,30 @@ void cp_adam_step(const cp_adam *o, long step, long n, double *par, const double
   const double bc1 = 1.0 - pow(b1, (double)step);
   const double bc2s = sqrt(1.0 - pow(b2, (double)step));
   const double step_size = o->lr / bc1;
-  for (long i = 0; i < n; i++) {
+  long i0 = 0;
+#if defined(CP_HAVE_VEC) && defined(__SSE2__)
+  /* two lanes at a time, the same operations as the loop below (sqrt and
+   * division are exactly rounded in both) */
+  const cp_v2 b1v = {b1, b1}, b2v = {b2, b2}, c1 = {1.0 - b1, 1.0 - b1}, c2 = {1.0 - b2, 1.0 - b2};
+  const cp_v2 wdv = {wd, wd}, bcv = {bc2s, bc2s}, epv = {o->eps, o->eps};
+  const cp_v2 ssv = {step_size, step_size};
+  for (; i0 + 2 <= n; i0 += 2) {
+    cp_v2 gi, mi, vi, pi;
+    V2_LOAD(gi, g + i0);
+    V2_LOAD(mi, m + i0);
+    V2_LOAD(vi, v + i0);
+    V2_LOAD(pi, par + i0);
+    if (wd != 0.0) gi += wdv * pi;
+    mi = b1v * mi + c1 * gi;
+    vi = b2v * vi + c2 * gi * gi;
+    const cp_v2 denom = (cp_v2)__builtin_ia32_sqrtpd(vi) / bcv + epv;
+    pi -= ssv * (mi / denom);
+    V2_STORE(m + i0, mi);
+    V2_STORE(v + i0, vi);
+    V2_STORE(par + i0, pi);
+  }
+#endif
+  for (long i = i0; i < n; i++) {
     double gi = g[i];
     if (wd != 0.0) gi += wd * par[i];
     m[i] = b1 * m[i] + (1.0 - b1) * gi;
