@@ -612,10 +612,24 @@ int cp_backward(const cp_net *net, const double *x, int nb, int mode, const cp_w
   (void)nt;
   /* fixed-order reduction of the group buffers */
   if (np > 0) {
-    memcpy(grad, bw->gbuf, sizeof(double) * (size_t)np);
-    for (int gi = 1; gi < ng; gi++) {
-      const double *b = bw->gbuf + (long)gi * np;
-      for (long i = 0; i < np; i++) grad[i] += b[i];
+    /* grad[i] = ((b_0[i] + b_1[i]) + b_2[i]) + ..., one pass over grad */
+    long i = 0;
+#ifdef CP_HAVE_VEC
+    for (; i + 2 <= np; i += 2) {
+      cp_v2 a;
+      V2_LOAD(a, bw->gbuf + i);
+      for (int gi = 1; gi < ng; gi++) {
+        cp_v2 b;
+        V2_LOAD(b, bw->gbuf + (long)gi * np + i);
+        a += b;
+      }
+      V2_STORE(grad + i, a);
+    }
+#endif
+    for (; i < np; i++) {
+      double a = bw->gbuf[i];
+      for (int gi = 1; gi < ng; gi++) a += bw->gbuf[(long)gi * np + i];
+      grad[i] = a;
     }
   }
   return CP_OK;
