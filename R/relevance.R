@@ -373,6 +373,20 @@ plan_jobs <- function(model, plan, seed, classes, samples, acts) {
   )
 }
 
+# How the rules' convolutions run (option cphap.lrp_kernels): "auto" picks per
+# node and pass; "pairs" and "dense" force one kind (for tests and timing).
+# The codes are CP_K_* in src/lrp.h.
+lrp_kernel_code <- function() {
+  k <- getOption("cphap.lrp_kernels", "auto")
+  codes <- c(auto = 0, pairs = 1, dense = 2)
+  if (!is.character(k) || length(k) != 1L || !k %in% names(codes)) {
+    cli::cli_abort(
+      "The option {.code cphap.lrp_kernels} must be one of {.val {names(codes)}}, not {.val {format(k)}}."
+    )
+  }
+  codes[[k]]
+}
+
 relevance_run <- function(model, x, plans, seed, classes, rules, passes, rate, seed_words,
                           progress) {
   n <- dim(x)[1]
@@ -381,7 +395,7 @@ relevance_run <- function(model, x, plans, seed, classes, rules, passes, rate, s
   ip <- model$interp
   n_nodes <- length(model$layers)
   codes <- node_rule_codes(model, rules)
-  params <- c(rules$epsilon, rules$alpha, rules$beta)
+  params <- c(rules$epsilon, rules$alpha, rules$beta, lrp_kernel_code())
   xa <- aperm(x, 3:1)
   storage.mode(xa) <- "double"
   threads <- cphap_threads()
