@@ -31,6 +31,13 @@
 #' reproduces results for any number of threads (option `cphap.threads`), and
 #' all units of one sample share the masks of each pass.
 #'
+#' **Speed.** Layers before the first dropout mask are computed once per
+#' sample, and each rule's convolutions run only on the (channel, time) pairs
+#' that carry relevance when these are few (as after winner-takes-all
+#' pooling), else densely. The option `cphap.lrp_kernels` (`"auto"`, the
+#' default, `"pairs"` or `"dense"`) forces one kind; results agree to
+#' rounding.
+#'
 #' @param model A [cphap_model()].
 #' @param x Series: a matrix `[n, L]`, an array `[n, C, L]` or a `cphap_data`.
 #' @param layer Interpretable layer(s) (names or positions, see
