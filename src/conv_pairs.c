@@ -134,24 +134,43 @@ static inline CP_ALWAYS_INLINE void gather(const double *xp, int c_in, long lp, 
   for (int i = 0; i < c_in; i++) run_copy(xt + (long)i * k, src + (long)i * lp, k, dil, 0, 0);
 }
 
+/* z[p - p0] = conv(xp, w) at time t for the pairs p0 .. p1-1 (no bias);
+ * the patch is gathered into xt first. */
+static inline CP_ALWAYS_INLINE void dots_at(const cp_conv_geom *cg, const double *xp,
+                                            const double *w, const cp_pairs *pr, int t,
+                                            double *xt, double *z) {
+  const long nk = (long)cg->c_in * cg->k;
+  const int p0 = pr->t_ptr[t], p1 = pr->t_ptr[t + 1];
+  gather(xp, cg->c_in, cg->lp, cg->k, cg->stride, cg->dil, t, xt);
+  int p = p0;
+  for (; p + 4 <= p1; p += 4) dot4(xt, w, nk, pr->o_idx + p, z + (p - p0));
+  for (; p < p1; p++) z[p - p0] = dot1(xt, w + (long)pr->o_idx[p] * nk, nk);
+}
+
+/* g[i][t*stride + q*dil] += sum over the pairs p0 .. p1-1 at time t of
+ * s[p - p0] * w[o][i][q]. */
+static inline CP_ALWAYS_INLINE void scatter_at(const cp_conv_geom *cg, const double *w,
+                                               const cp_pairs *pr, int t, const double *s,
+                                               double *g, double *gt) {
+  const long nk = (long)cg->c_in * cg->k;
+  const int p0 = pr->t_ptr[t], p1 = pr->t_ptr[t + 1];
+  row_sum(w, nk, pr->o_idx + p0, s, p1 - p0, gt);
+  double *dst = g + (long)t * cg->stride;
+  for (int i = 0; i < cg->c_in; i++)
+    run_copy(dst + (long)i * cg->lp, gt + (long)i * cg->k, cg->k, cg->dil, 1, 1);
+}
+
 static inline CP_ALWAYS_INLINE void pairs_body(const cp_conv_geom *cg, const double *xp,
                                                const double *w, const double *b,
-                                               const cp_pairs *pr, double *y, double *xt) {
-  const long nk = (long)cg->c_in * cg->k;
+                                               const cp_pairs *pr, double *y, double *xt,
+                                               double *sv) {
   for (int t = 0; t < cg->l_out; t++) {
     const int p0 = pr->t_ptr[t], p1 = pr->t_ptr[t + 1];
     if (p0 == p1) continue;
-    gather(xp, cg->c_in, cg->lp, cg->k, cg->stride, cg->dil, t, xt);
-    int p = p0;
-    for (; p + 4 <= p1; p += 4) {
-      const int *o = pr->o_idx + p;
-      double s[4];
-      dot4(xt, w, nk, o, s);
-      for (int q = 0; q < 4; q++) y[(long)o[q] * cg->l_out + t] = s[q] + b[o[q]];
-    }
-    for (; p < p1; p++) {
+    dots_at(cg, xp, w, pr, t, xt, sv);
+    for (int p = p0; p < p1; p++) {
       const int o = pr->o_idx[p];
-      y[(long)o * cg->l_out + t] = dot1(xt, w + (long)o * nk, nk) + b[o];
+      y[(long)o * cg->l_out + t] = sv[p - p0] + b[o];
     }
   }
 }
@@ -159,63 +178,56 @@ static inline CP_ALWAYS_INLINE void pairs_body(const cp_conv_geom *cg, const dou
 static inline CP_ALWAYS_INLINE void pairs_t_body(const cp_conv_geom *cg, const double *s,
                                                  const double *w, const cp_pairs *pr,
                                                  double *g, double *gt, double *sv) {
-  const long nk = (long)cg->c_in * cg->k;
   for (int t = 0; t < cg->l_out; t++) {
     const int p0 = pr->t_ptr[t], p1 = pr->t_ptr[t + 1];
     if (p0 == p1) continue;
     for (int p = p0; p < p1; p++) sv[p - p0] = s[(long)pr->o_idx[p] * cg->l_out + t];
-    row_sum(w, nk, pr->o_idx + p0, sv, p1 - p0, gt);
-    double *dst = g + (long)t * cg->stride;
-    for (int i = 0; i < cg->c_in; i++)
-      run_copy(dst + (long)i * cg->lp, gt + (long)i * cg->k, cg->k, cg->dil, 1, 1);
+    scatter_at(cg, w, pr, t, sv, g, gt);
   }
 }
 
-/* Either kernel: the transpose (tr) reads s = in and accumulates into g =
- * out, the forward reads xp = in and writes y = out. */
-static inline CP_ALWAYS_INLINE void pairs_any(int tr, const cp_conv_geom *cg, const double *in,
-                                              const double *w, const double *b,
-                                              const cp_pairs *pr, double *out, double *s1,
-                                              double *s2) {
-  if (tr) {
-    pairs_t_body(cg, in, w, pr, out, s1, s2);
+/* One entry for both kernels (tr 0: forward, 1: transpose), compiled for
+ * AVX2+FMA and the baseline. in: the input xp or s; out: y or g. */
+typedef struct {
+  int tr;
+  const cp_conv_geom *cg;
+  const double *in, *w, *b;
+  const cp_pairs *pr;
+  double *out, *xt, *gt, *sv;
+} pairs_call;
+
+static inline CP_ALWAYS_INLINE void pairs_any(const pairs_call *c) {
+  if (c->tr) {
+    pairs_t_body(c->cg, c->in, c->w, c->pr, c->out, c->gt, c->sv);
   } else {
-    pairs_body(cg, in, w, b, pr, out, s1);
+    pairs_body(c->cg, c->in, c->w, c->b, c->pr, c->out, c->xt, c->sv);
   }
 }
 
 #ifdef CP_DISPATCH
-CP_TARGET_AVX2 static void pairs_avx2(int tr, const cp_conv_geom *cg, const double *in,
-                                      const double *w, const double *b, const cp_pairs *pr,
-                                      double *out, double *s1, double *s2) {
-  pairs_any(tr, cg, in, w, b, pr, out, s1, s2);
-}
+CP_TARGET_AVX2 static void pairs_avx2(const pairs_call *c) { pairs_any(c); }
 #endif
 
-static void pairs_base(int tr, const cp_conv_geom *cg, const double *in, const double *w,
-                       const double *b, const cp_pairs *pr, double *out, double *s1,
-                       double *s2) {
-  pairs_any(tr, cg, in, w, b, pr, out, s1, s2);
-}
+static void pairs_base(const pairs_call *c) { pairs_any(c); }
 
-static void pairs_dispatch(int tr, const cp_conv_geom *cg, const double *in, const double *w,
-                           const double *b, const cp_pairs *pr, double *out, double *s1,
-                           double *s2) {
+static void pairs_dispatch(const pairs_call *c) {
 #ifdef CP_DISPATCH
   if (CP_CPU_AVX2_FMA()) {
-    pairs_avx2(tr, cg, in, w, b, pr, out, s1, s2);
+    pairs_avx2(c);
     return;
   }
 #endif
-  pairs_base(tr, cg, in, w, b, pr, out, s1, s2);
+  pairs_base(c);
 }
 
 void cp_conv1d_pairs(const cp_conv_geom *cg, const double *xp, const double *w, const double *b,
-                     const cp_pairs *pr, double *y, double *xt) {
-  pairs_dispatch(0, cg, xp, w, b, pr, y, xt, NULL);
+                     const cp_pairs *pr, double *y, double *xt, double *sv) {
+  const pairs_call c = {0, cg, xp, w, b, pr, y, xt, NULL, sv};
+  pairs_dispatch(&c);
 }
 
 void cp_conv1d_t_pairs(const cp_conv_geom *cg, const double *s, const double *w,
                        const cp_pairs *pr, double *g, double *gt, double *sv) {
-  pairs_dispatch(1, cg, s, w, NULL, pr, g, gt, sv);
+  const pairs_call c = {1, cg, s, w, NULL, pr, g, NULL, gt, sv};
+  pairs_dispatch(&c);
 }

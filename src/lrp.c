@@ -277,7 +277,7 @@ static inline long lin_q(const lin_plan *lq, long p) { return lq->q_idx ? lq->q_
 static void lin_z(const lin_plan *lq, const double *ap, const double *w, const double *b,
                   double *z) {
   if (lq->pairs_z) {
-    cp_conv1d_pairs(&lq->cg, ap, w, b ? b : lq->zeros, &lq->pr, z, lq->xt);
+    cp_conv1d_pairs(&lq->cg, ap, w, b ? b : lq->zeros, &lq->pr, z, lq->xt, lq->sv);
   } else {
     conv_rows(lq->g, ap, w, b, lq->zeros, lq->act, z);
   }
@@ -292,6 +292,19 @@ static void lin_t(const lin_plan *lq, const double *S, const double *w, const do
   } else {
     conv_t(lq->g, S, wt, lq->act, lq->zeros, lq->SP, G);
   }
+}
+
+/* S = scale * R / d(z) with z = conv(ap, w) (+ b) and d(z) = stab(z, eps)
+ * (use_stab) or z, left in Z, then G = conv^T(S, w). */
+static void lin_zst(const lin_plan *lq, const double *ap, const double *w, const double *wt,
+                    const double *b, const double *R, double scale, double eps, int use_stab,
+                    double *Z, double *G) {
+  lin_z(lq, ap, w, b, Z);
+  for (long p = 0; p < lq->n_q; p++) {
+    const long q = lin_q(lq, p);
+    Z[q] = scale * safe_div(R[q], use_stab ? stab(Z[q], eps) : Z[q]);
+  }
+  lin_t(lq, Z, w, wt, G);
 }
 
 /* Relevance R [c_out][l_out] of a linear node to its input a (r_in +=). */
@@ -355,12 +368,7 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
   switch (rule) {
   case CP_R_EPS: {
     pad_part(a, g->c_in, li, pl, g->pad_r, 0, A1);
-    lin_z(&lq, A1, g->w, g->b, Z1);
-    for (long p = 0; p < lq.n_q; p++) {
-      const long q = lin_q(&lq, p);
-      Z1[q] = safe_div(R[q], stab(Z1[q], P->eps));
-    }
-    lin_t(&lq, Z1, g->w, g->wt, G1);
+    lin_zst(&lq, A1, g->w, g->wt, g->b, R, 1.0, P->eps, 1, Z1, G1);
     for (int i = 0; i < g->c_in; i++) {
       const double *ai = a + (long)i * li, *gi = G1 + (long)i * lp + pl;
       double *ri = r_in + (long)i * li;
@@ -377,31 +385,36 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
     for (long q = 0; q < na && !has_neg; q++) has_neg = a[q] < 0.0;
     pad_part(a, g->c_in, li, pl, g->pad_r, 1, A1);
     if (has_neg) pad_part(a, g->c_in, li, pl, g->pad_r, 2, A2);
-    lin_z(&lq, A1, g->wp, NULL, Z1);
-    if (has_neg) {
-      lin_z(&lq, A2, g->wn, NULL, Z3);
-      for (long p = 0; p < lq.n_q; p++) Z1[lin_q(&lq, p)] += Z3[lin_q(&lq, p)];
-    }
-    if (beta != 0.0) {
-      lin_z(&lq, A1, g->wn, NULL, Z2);
+    if (!has_neg && beta == 0.0) {
+      /* z+ on non-negative inputs: one denominator, one transpose */
+      lin_zst(&lq, A1, g->wp, g->wpt, NULL, R, alpha, 0.0, 0, Z1, G1);
+    } else {
+      lin_z(&lq, A1, g->wp, NULL, Z1);
       if (has_neg) {
-        lin_z(&lq, A2, g->wp, NULL, Z3);
-        for (long p = 0; p < lq.n_q; p++) Z2[lin_q(&lq, p)] += Z3[lin_q(&lq, p)];
+        lin_z(&lq, A2, g->wn, NULL, Z3);
+        for (long p = 0; p < lq.n_q; p++) Z1[lin_q(&lq, p)] += Z3[lin_q(&lq, p)];
+      }
+      if (beta != 0.0) {
+        lin_z(&lq, A1, g->wn, NULL, Z2);
+        if (has_neg) {
+          lin_z(&lq, A2, g->wp, NULL, Z3);
+          for (long p = 0; p < lq.n_q; p++) Z2[lin_q(&lq, p)] += Z3[lin_q(&lq, p)];
+        }
+        for (long p = 0; p < lq.n_q; p++) {
+          const long q = lin_q(&lq, p);
+          Z2[q] = beta * safe_div(R[q], Z2[q]);
+        }
       }
       for (long p = 0; p < lq.n_q; p++) {
         const long q = lin_q(&lq, p);
-        Z2[q] = beta * safe_div(R[q], Z2[q]);
+        Z1[q] = alpha * safe_div(R[q], Z1[q]);
       }
-    }
-    for (long p = 0; p < lq.n_q; p++) {
-      const long q = lin_q(&lq, p);
-      Z1[q] = alpha * safe_div(R[q], Z1[q]);
-    }
-    /* positive inputs: conv^T(sp, w+) - conv^T(sn, w-) */
-    lin_t(&lq, Z1, g->wp, g->wpt, G1);
-    if (beta != 0.0) {
-      lin_t(&lq, Z2, g->wn, g->wnt, G2);
-      for (long q = 0; q < nA; q++) G1[q] -= G2[q];
+      /* positive inputs: conv^T(sp, w+) - conv^T(sn, w-) */
+      lin_t(&lq, Z1, g->wp, g->wpt, G1);
+      if (beta != 0.0) {
+        lin_t(&lq, Z2, g->wn, g->wnt, G2);
+        for (long q = 0; q < nA; q++) G1[q] -= G2[q];
+      }
     }
     for (int i = 0; i < g->c_in; i++) {
       const double *ai = a + (long)i * li, *gi = G1 + (long)i * lp + pl;

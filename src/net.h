@@ -158,14 +158,15 @@ typedef struct {
 } cp_pairs;
 
 /* The convolution y[o][t] = b[o] + sum w[o][i][q] xp[i][t*stride + q*dil]
- * at the listed pairs only (other outputs untouched). xt: c_in*k scratch. */
+ * at the listed pairs only (other outputs untouched). Scratch: xt of c_in*k,
+ * pv of c_out values. */
 void cp_conv1d_pairs(const cp_conv_geom *cg, const double *xp, const double *w, const double *b,
-                     const cp_pairs *pr, double *y, double *xt);
+                     const cp_pairs *pr, double *y, double *xt, double *pv);
 
 /* Its transpose on the listed pairs: g[i][t*stride + q*dil] += s[o][t] *
- * w[o][i][q] over the pairs (o, t); g is [c_in][lp]. gt: c_in*k scratch,
- * sv: c_out scratch. */
+ * w[o][i][q] over the pairs (o, t); g is [c_in][lp]. Scratch: gt of c_in*k,
+ * pv of c_out values. */
 void cp_conv1d_t_pairs(const cp_conv_geom *cg, const double *s, const double *w,
-                       const cp_pairs *pr, double *g, double *gt, double *sv);
+                       const cp_pairs *pr, double *g, double *gt, double *pv);
 
 #endif
