@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lrp.h"
+#include "cp_simd.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -131,9 +132,10 @@ int cp_lrp_plan_init(cp_lrp_plan *P, const cp_net *net, const int *rule, double 
   P->rule = malloc(sizeof(int) * (size_t)n);
   P->absorbed = calloc((size_t)n, sizeof(int));
   P->folded = calloc((size_t)n, sizeof(int));
+  P->nonneg = calloc((size_t)n, sizeof(int));
   P->lin = calloc((size_t)n, sizeof(cp_lin));
   int *consumers = calloc((size_t)n, sizeof(int));
-  if (!P->rule || !P->absorbed || !P->folded || !P->lin || !consumers) {
+  if (!P->rule || !P->absorbed || !P->folded || !P->nonneg || !P->lin || !consumers) {
     free(consumers);
     return CP_ERR_ALLOC;
   }
@@ -146,6 +148,13 @@ int cp_lrp_plan_init(cp_lrp_plan *P, const cp_net *net, const int *rule, double 
     if (l->c_in > mc) mc = l->c_in;
     if (l->c_out > mc) mc = l->c_out;
     if (l->type == CP_DENSE && (long)l->c_in * l->l_in > mc) mc = (long)l->c_in * l->l_in;
+    /* non-negative outputs: a ReLU, or pooling, dropout or flattening of
+     * non-negative values */
+    const int src_nonneg = l->in[0] >= 0 && P->nonneg[l->in[0]];
+    P->nonneg[j] = l->act == CP_RELU ||
+                   (l->act == CP_LINEAR && src_nonneg &&
+                    (l->type == CP_MAXPOOL || l->type == CP_AVGPOOL || l->type == CP_GMAX ||
+                     l->type == CP_GAVG || l->type == CP_DROP || l->type == CP_FLATTEN));
   }
   P->max_ch = mc;
   P->zeros = calloc((size_t)mc, sizeof(double));
@@ -187,6 +196,7 @@ void cp_lrp_plan_free(cp_lrp_plan *P) {
   free(P->rule);
   free(P->absorbed);
   free(P->folded);
+  free(P->nonneg);
   free(P->zeros);
   memset(P, 0, sizeof *P);
 }
@@ -199,6 +209,28 @@ static inline double stab(double z, double eps) {
 
 static inline double safe_div(double r, double d) {
   return d != 0.0 ? r / d : 0.0;
+}
+
+/* Four values at a time: is any of v[q .. q+3] non-zero? */
+static inline int any4(const double *v) {
+#ifdef CP_HAVE_VEC
+  typedef long long cp_m4 __attribute__((vector_size(32)));
+  cp_v4 x;
+  V4_LOAD(x, v);
+  const cp_m4 m = x != 0.0;
+  return (m[0] | m[1] | m[2] | m[3]) != 0;
+#else
+  return v[0] != 0.0 || v[1] != 0.0 || v[2] != 0.0 || v[3] != 0.0;
+#endif
+}
+
+static int all_zero(const double *v, long n) {
+  long q = 0;
+  for (; q + 4 <= n; q += 4)
+    if (any4(v + q)) return 0;
+  for (; q < n; q++)
+    if (v[q] != 0.0) return 0;
+  return 1;
 }
 
 /* Pad a [c][l] into dst [c][lp]; part: 0 all, 1 positive part, 2 negative. */
@@ -322,9 +354,7 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
   const int lo = g->l_out, li = g->l_in, pl = g->pad_l;
   int n_act = 0;
   for (int o = 0; o < g->c_out; o++) {
-    const double *ro = R + (long)o * lo;
-    int nz = 0;
-    for (int t = 0; t < lo && !nz; t++) nz = ro[t] != 0.0;
+    const int nz = !all_zero(R + (long)o * lo, lo);
     act[o] = (unsigned char)nz;
     if (nz) o_act[n_act++] = o;
   }
@@ -382,8 +412,9 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
     const double beta = rule == CP_R_ZPLUS ? 0.0 : P->beta;
     int has_neg = 0;
     const long na = (long)g->c_in * li;
-    for (long q = 0; q < na && !has_neg; q++) has_neg = a[q] < 0.0;
-    pad_part(a, g->c_in, li, pl, g->pad_r, 1, A1);
+    const int nonneg = g->src >= 0 && P->nonneg[g->src];
+    for (long q = 0; q < na && !has_neg && !nonneg; q++) has_neg = a[q] < 0.0;
+    pad_part(a, g->c_in, li, pl, g->pad_r, nonneg ? 0 : 1, A1);
     if (has_neg) pad_part(a, g->c_in, li, pl, g->pad_r, 2, A2);
     if (!has_neg && beta == 0.0) {
       /* z+ on non-negative inputs: one denominator, one transpose */
@@ -455,11 +486,6 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
   }
 }
 
-static int all_zero(const double *v, long n) {
-  for (long q = 0; q < n; q++)
-    if (v[q] != 0.0) return 0;
-  return 1;
-}
 
 static const double *node_act(const cp_net *net, const cp_work *w, const double *x, int p) {
   (void)net;

@@ -47,6 +47,7 @@ typedef struct {
   int *rule;       /* rule per node */
   int *absorbed;   /* 1: a convolution folded into the batch norm after it */
   int *folded;     /* 1: a batch norm that absorbed its convolution */
+  int *nonneg;     /* 1: the node's output is never negative (ReLU, then pooling, dropout) */
   cp_lin *lin;     /* per node (conv, dense, folded batch norm) */
   double eps, alpha, beta;
   int kernels;     /* convolutions of the rules: CP_K_AUTO, CP_K_PAIRS, CP_K_DENSE */
