@@ -286,6 +286,33 @@ static void conv_t(const cp_lin *g, const double *S, const double *wt, const uns
   cp_conv1d(SP, g->c_out, (int)lsp, wt, zeros, g->c_in, (int)lp, g->k, 1, g->dil, G);
 }
 
+/* ri[t] += a[t] * g[t] where a[t] has the sign asked for (sign 1: > 0,
+ * -1: < 0, 0: any), four at a time. */
+static void add_prod(double *ri, const double *a, const double *g, int n, int sign) {
+  int t = 0;
+#ifdef CP_HAVE_VEC
+  typedef long long cp_m4 __attribute__((vector_size(32)));
+  const cp_v4 zero = {0.0, 0.0, 0.0, 0.0};
+  for (; t + 4 <= n; t += 4) {
+    cp_v4 av, gv, rv;
+    V4_LOAD(av, a + t);
+    V4_LOAD(gv, g + t);
+    V4_LOAD(rv, ri + t);
+    cp_v4 p = av * gv;
+    if (sign != 0) {
+      const cp_m4 m = sign > 0 ? av > zero : av < zero;
+      p = (cp_v4)((cp_m4)p & m);
+    }
+    rv += p;
+    V4_STORE(ri + t, rv);
+  }
+#endif
+  for (; t < n; t++) {
+    const int take = sign == 0 || (sign > 0 ? a[t] > 0.0 : a[t] < 0.0);
+    ri[t] += take ? a[t] * g[t] : 0.0;
+  }
+}
+
 /* How a linear node's rule runs its convolutions: dense on the channels
  * with relevance, or on the (channel, time) pairs with relevance only. */
 typedef struct {
@@ -402,7 +429,7 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
     for (int i = 0; i < g->c_in; i++) {
       const double *ai = a + (long)i * li, *gi = G1 + (long)i * lp + pl;
       double *ri = r_in + (long)i * li;
-      for (int t = 0; t < li; t++) ri[t] += ai[t] * gi[t];
+      add_prod(ri, ai, gi, li, 0);
     }
     break;
   }
@@ -450,7 +477,7 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
     for (int i = 0; i < g->c_in; i++) {
       const double *ai = a + (long)i * li, *gi = G1 + (long)i * lp + pl;
       double *ri = r_in + (long)i * li;
-      for (int t = 0; t < li; t++) ri[t] += ai[t] > 0.0 ? ai[t] * gi[t] : 0.0;
+      add_prod(ri, ai, gi, li, 1);
     }
     if (has_neg) {
       /* negative inputs: conv^T(sp, w-) - conv^T(sn, w+) */
@@ -462,7 +489,7 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
       for (int i = 0; i < g->c_in; i++) {
         const double *ai = a + (long)i * li, *gi = G1 + (long)i * lp + pl;
         double *ri = r_in + (long)i * li;
-        for (int t = 0; t < li; t++) ri[t] += ai[t] < 0.0 ? ai[t] * gi[t] : 0.0;
+        add_prod(ri, ai, gi, li, -1);
       }
     }
     break;
@@ -494,6 +521,46 @@ static const double *node_act(const cp_net *net, const cp_work *w, const double 
 
 static double *node_rel(double **rbuf, double *r_in, int p) {
   return p < 0 ? r_in : rbuf[p];
+}
+
+/* Max pooling, winner takes all: r[t*stride + first argmax of window t] +=
+ * R[t]. Four windows at a time (independent chains of comparisons); no test
+ * for zero relevance, as adding 0 costs less than a mispredicted branch. */
+static void wta_back(const double *a, const double *R, int l_out, int k, int stride,
+                     double *r) {
+  int t = 0;
+  for (; t + 4 <= l_out; t += 4) {
+    const double *a0 = a + (long)t * stride, *a1 = a0 + stride, *a2 = a1 + stride,
+                 *a3 = a2 + stride;
+    double b0 = a0[0], b1 = a1[0], b2 = a2[0], b3 = a3[0];
+    int i0 = 0, i1 = 0, i2 = 0, i3 = 0;
+    for (int q = 1; q < k; q++) {
+      const double v0 = a0[q], v1 = a1[q], v2 = a2[q], v3 = a3[q];
+      i0 = v0 > b0 ? q : i0;
+      b0 = v0 > b0 ? v0 : b0;
+      i1 = v1 > b1 ? q : i1;
+      b1 = v1 > b1 ? v1 : b1;
+      i2 = v2 > b2 ? q : i2;
+      b2 = v2 > b2 ? v2 : b2;
+      i3 = v3 > b3 ? q : i3;
+      b3 = v3 > b3 ? v3 : b3;
+    }
+    double *r0 = r + (long)t * stride;
+    r0[i0] += R[t];
+    r0[stride + i1] += R[t + 1];
+    r0[2L * stride + i2] += R[t + 2];
+    r0[3L * stride + i3] += R[t + 3];
+  }
+  for (; t < l_out; t++) {
+    const double *at = a + (long)t * stride;
+    double bv = at[0];
+    int best = 0;
+    for (int q = 1; q < k; q++) {
+      best = at[q] > bv ? q : best;
+      bv = at[q] > bv ? at[q] : bv;
+    }
+    r[(long)t * stride + best] += R[t];
+  }
 }
 
 /* Relevance of node j (at its output, or equivalently before its activation
@@ -542,20 +609,13 @@ static void back_node(const cp_net *net, const cp_lrp_plan *P, const cp_work *w,
       const double *ac = a + (long)c * Li, *Rc = R + (long)c * Lo;
       double *rc = ri + (long)c * Li;
       if (all_zero(Rc, Lo)) continue;
+      if (l->type == CP_MAXPOOL && rule == CP_R_WTA) {
+        wta_back(ac, Rc, Lo, l->k, l->stride, rc);
+        continue;
+      }
       for (int t = 0; t < Lo; t++) {
         const long s0 = (long)t * l->stride;
-        if (l->type == CP_MAXPOOL && rule == CP_R_WTA) {
-          /* no test for zero relevance: adding 0 costs less than a
-           * mispredicted branch */
-          int best = 0;
-          double bv = ac[s0];
-          for (int q = 1; q < l->k; q++) {
-            const double v = ac[s0 + q];
-            best = v > bv ? q : best;
-            bv = v > bv ? v : bv;
-          }
-          rc[s0 + best] += Rc[t];
-        } else if (Rc[t] != 0.0) {
+        if (Rc[t] != 0.0) {
           double z = 0.0;
           for (int q = 0; q < l->k; q++) z += ac[s0 + q];
           double s = safe_div(Rc[t], stab(z, eps));
