@@ -31,6 +31,13 @@
 #' reproduces results for any number of threads (option `cphap.threads`), and
 #' all units of one sample share the masks of each pass.
 #'
+#' **Speed.** Layers before the first dropout mask are computed once per
+#' sample, and each rule's convolutions run only on the (channel, time) pairs
+#' that carry relevance when these are few (as after winner-takes-all
+#' pooling), else densely. The option `cphap.lrp_kernels` (`"auto"`, the
+#' default, `"pairs"` or `"dense"`) forces one kind; results agree to
+#' rounding.
+#'
 #' @param model A [cphap_model()].
 #' @param x Series: a matrix `[n, L]`, an array `[n, C, L]` or a `cphap_data`.
 #' @param layer Interpretable layer(s) (names or positions, see
@@ -373,6 +380,20 @@ plan_jobs <- function(model, plan, seed, classes, samples, acts) {
   )
 }
 
+# How the rules' convolutions run (option cphap.lrp_kernels): "auto" picks per
+# node and pass; "pairs" and "dense" force one kind (for tests and timing).
+# The codes are CP_K_* in src/lrp.h.
+lrp_kernel_code <- function() {
+  k <- getOption("cphap.lrp_kernels", "auto")
+  codes <- c(auto = 0, pairs = 1, dense = 2)
+  if (!is.character(k) || length(k) != 1L || !k %in% names(codes)) {
+    cli::cli_abort(
+      "The option {.code cphap.lrp_kernels} must be one of {.val {names(codes)}}, not {.val {format(k)}}."
+    )
+  }
+  codes[[k]]
+}
+
 relevance_run <- function(model, x, plans, seed, classes, rules, passes, rate, seed_words,
                           progress) {
   n <- dim(x)[1]
@@ -381,7 +402,7 @@ relevance_run <- function(model, x, plans, seed, classes, rules, passes, rate, s
   ip <- model$interp
   n_nodes <- length(model$layers)
   codes <- node_rule_codes(model, rules)
-  params <- c(rules$epsilon, rules$alpha, rules$beta)
+  params <- c(rules$epsilon, rules$alpha, rules$beta, lrp_kernel_code())
   xa <- aperm(x, 3:1)
   storage.mode(xa) <- "double"
   threads <- cphap_threads()

@@ -9,7 +9,7 @@
  *         jobs of one sample must be consecutive.
  * pos:    double matrix [max seed length] x n_jobs: seed weight per position.
  * rules:  integer rule code per node (src/lrp.h).
- * params: c(epsilon, alpha, beta).
+ * params: c(epsilon, alpha, beta, kernels) (kernels: CP_K_* in lrp.h).
  * mc:     c(passes, seed_hi, seed_lo, input_rate, rate per node...); a rate
  *         of 0 means no dropout mask on that node.
  * Returns list(mean, sd, q05, q95) of [job][channel][time] and the per-job
@@ -26,13 +26,16 @@ SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP par
     Rf_error("'pos' must be a double matrix with one column per job");
   const int pos_ld = (int)(Rf_xlength(pos) / n_jobs);
   if (TYPEOF(rules) != INTSXP || Rf_xlength(rules) != nn) Rf_error("'rules' must give one integer code per node");
-  if (TYPEOF(params) != REALSXP || Rf_xlength(params) != 3) Rf_error("'params' must be c(epsilon, alpha, beta)");
+  if (TYPEOF(params) != REALSXP || Rf_xlength(params) != 4)
+    Rf_error("'params' must be c(epsilon, alpha, beta, kernels)");
   if (TYPEOF(mc) != REALSXP || Rf_xlength(mc) != 4 + nn) Rf_error("'mc' has the wrong length");
   const int *jb = INTEGER(jobs), *ru = INTEGER(rules);
   const double *pr = REAL(params), *m = REAL(mc);
   for (int j = 0; j < nn; j++)
     if (ru[j] < CP_R_PASS || ru[j] > CP_R_PROP) Rf_error("invalid rule code for node %d", j + 1);
   if (!(pr[0] >= 0.0) || !(pr[1] >= 0.0) || !(pr[2] >= 0.0)) Rf_error("invalid rule parameters");
+  if (!(pr[3] == CP_K_AUTO || pr[3] == CP_K_PAIRS || pr[3] == CP_K_DENSE))
+    Rf_error("invalid kernel choice");
   const int passes = (int)m[0];
   if (!(m[0] >= 1.0) || m[0] > 1e9) Rf_error("'passes' must be at least 1");
   for (int j = 3; j < 4 + nn; j++)
@@ -76,6 +79,7 @@ SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP par
   /* the plan holds malloc'd memory: no R allocation until it is freed */
   cp_lrp_plan plan;
   int st = cp_lrp_plan_init(&plan, &net, ru, pr[0], pr[1], pr[2], has_mask);
+  plan.kernels = (int)pr[3];
   if (st == CP_OK)
     st = cp_relevance(&net, &plan, REAL(x), n_jobs, jv, REAL(pos), pos_ld, passes, m + 4, m[3],
                     seed, nt, REAL(VECTOR_ELT(out, 0)), REAL(VECTOR_ELT(out, 1)),

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lrp.h"
+#include "cp_simd.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -115,8 +116,9 @@ static int lin_setup(cp_lin *g, const cp_net *net, const cp_layer *conv, const c
 
 static long lin_scratch(const cp_lin *g) {
   long nA = (long)g->c_in * lin_lp(g), nZ = (long)g->c_out * g->l_out;
-  long nS = (long)g->c_out * lin_lsp(g);
-  return 4 * nA + 3 * nZ + nS + g->c_out;
+  long nS = (long)g->c_out * lin_lsp(g), nk = (long)g->c_in * g->k;
+  /* buffers, activity flags, pair kernels' scratch, then the pair lists */
+  return 4 * nA + 3 * nZ + nS + g->c_out + 2 * nk + g->c_out + 2 * nZ + g->l_out + g->c_out + 2;
 }
 
 int cp_lrp_plan_init(cp_lrp_plan *P, const cp_net *net, const int *rule, double eps,
@@ -130,9 +132,10 @@ int cp_lrp_plan_init(cp_lrp_plan *P, const cp_net *net, const int *rule, double 
   P->rule = malloc(sizeof(int) * (size_t)n);
   P->absorbed = calloc((size_t)n, sizeof(int));
   P->folded = calloc((size_t)n, sizeof(int));
+  P->nonneg = calloc((size_t)n, sizeof(int));
   P->lin = calloc((size_t)n, sizeof(cp_lin));
   int *consumers = calloc((size_t)n, sizeof(int));
-  if (!P->rule || !P->absorbed || !P->folded || !P->lin || !consumers) {
+  if (!P->rule || !P->absorbed || !P->folded || !P->nonneg || !P->lin || !consumers) {
     free(consumers);
     return CP_ERR_ALLOC;
   }
@@ -145,6 +148,13 @@ int cp_lrp_plan_init(cp_lrp_plan *P, const cp_net *net, const int *rule, double 
     if (l->c_in > mc) mc = l->c_in;
     if (l->c_out > mc) mc = l->c_out;
     if (l->type == CP_DENSE && (long)l->c_in * l->l_in > mc) mc = (long)l->c_in * l->l_in;
+    /* non-negative outputs: a ReLU, or pooling, dropout or flattening of
+     * non-negative values */
+    const int src_nonneg = l->in[0] >= 0 && P->nonneg[l->in[0]];
+    P->nonneg[j] = l->act == CP_RELU ||
+                   (l->act == CP_LINEAR && src_nonneg &&
+                    (l->type == CP_MAXPOOL || l->type == CP_AVGPOOL || l->type == CP_GMAX ||
+                     l->type == CP_GAVG || l->type == CP_DROP || l->type == CP_FLATTEN));
   }
   P->max_ch = mc;
   P->zeros = calloc((size_t)mc, sizeof(double));
@@ -186,6 +196,7 @@ void cp_lrp_plan_free(cp_lrp_plan *P) {
   free(P->rule);
   free(P->absorbed);
   free(P->folded);
+  free(P->nonneg);
   free(P->zeros);
   memset(P, 0, sizeof *P);
 }
@@ -198,6 +209,28 @@ static inline double stab(double z, double eps) {
 
 static inline double safe_div(double r, double d) {
   return d != 0.0 ? r / d : 0.0;
+}
+
+/* Four values at a time: is any of v[q .. q+3] non-zero? */
+static inline int any4(const double *v) {
+#ifdef CP_HAVE_VEC
+  typedef long long cp_m4 __attribute__((vector_size(32)));
+  cp_v4 x;
+  V4_LOAD(x, v);
+  const cp_m4 m = x != 0.0;
+  return (m[0] | m[1] | m[2] | m[3]) != 0;
+#else
+  return v[0] != 0.0 || v[1] != 0.0 || v[2] != 0.0 || v[3] != 0.0;
+#endif
+}
+
+static int all_zero(const double *v, long n) {
+  long q = 0;
+  for (; q + 4 <= n; q += 4)
+    if (any4(v + q)) return 0;
+  for (; q < n; q++)
+    if (v[q] != 0.0) return 0;
+  return 1;
 }
 
 /* Pad a [c][l] into dst [c][lp]; part: 0 all, 1 positive part, 2 negative. */
@@ -238,73 +271,165 @@ static void conv_rows(const cp_lin *g, const double *ap, const double *w, const 
   }
 }
 
-/* G [c_in][lp] = conv^T(S, w): the padded-input gradient of sum(S * conv(., w)).
- * Dense (all rows active, stride 1): a convolution of the zero-padded S with
- * the flipped transposed kernel; otherwise a scatter over active rows. */
-static void conv_t(const cp_lin *g, const double *S, const double *w, const double *wt,
-                   const unsigned char *act, int n_act, const double *zeros, double *SP,
-                   double *G) {
-  const long lp = lin_lp(g);
-  const int k = g->k, dil = g->dil, stride = g->stride, lo = g->l_out;
-  if (stride == 1 && 2 * n_act > g->c_out) {
-    const long lsp = lin_lsp(g), off = (long)(k - 1) * dil;
-    for (int o = 0; o < g->c_out; o++) {
-      double *d = SP + (long)o * lsp;
-      memset(d, 0, sizeof(double) * (size_t)lsp);
-      if (act[o]) memcpy(d + off, S + (long)o * lo, sizeof(double) * (size_t)lo);
-    }
-    cp_conv1d(SP, g->c_out, (int)lsp, wt, zeros, g->c_in, (int)lp, k, 1, dil, G);
-    return;
-  }
-  memset(G, 0, sizeof(double) * (size_t)g->c_in * (size_t)lp);
+/* G [c_in][lp] = conv^T(S, w): the padded-input gradient of sum(S * conv(., w)),
+ * stride 1, as a convolution of the zero-padded S with the flipped
+ * transposed kernel wt. */
+static void conv_t(const cp_lin *g, const double *S, const double *wt, const unsigned char *act,
+                   const double *zeros, double *SP, double *G) {
+  const long lp = lin_lp(g), lsp = lin_lsp(g), off = (long)(g->k - 1) * g->dil;
+  const int lo = g->l_out;
   for (int o = 0; o < g->c_out; o++) {
-    if (!act[o]) continue;
-    const double *so = S + (long)o * lo;
-    for (int i = 0; i < g->c_in; i++) {
-      const double *wi = w + ((long)o * g->c_in + i) * k;
-      double *gi = G + (long)i * lp;
-      for (int q = 0; q < k; q++) {
-        const double wv = wi[q];
-        if (wv == 0.0) continue;
-        double *gq = gi + (long)q * dil;
-        if (stride == 1) {
-          for (int t = 0; t < lo; t++) gq[t] += wv * so[t];
-        } else {
-          for (int t = 0; t < lo; t++) gq[(long)t * stride] += wv * so[t];
-        }
-      }
-    }
+    double *d = SP + (long)o * lsp;
+    memset(d, 0, sizeof(double) * (size_t)lsp);
+    if (act[o]) memcpy(d + off, S + (long)o * lo, sizeof(double) * (size_t)lo);
   }
+  cp_conv1d(SP, g->c_out, (int)lsp, wt, zeros, g->c_in, (int)lp, g->k, 1, g->dil, G);
+}
+
+/* ri[t] += a[t] * g[t] where a[t] has the sign asked for (sign 1: > 0,
+ * -1: < 0, 0: any), four at a time. */
+static void add_prod(double *ri, const double *a, const double *g, int n, int sign) {
+  int t = 0;
+#ifdef CP_HAVE_VEC
+  typedef long long cp_m4 __attribute__((vector_size(32)));
+  const cp_v4 zero = {0.0, 0.0, 0.0, 0.0};
+  for (; t + 4 <= n; t += 4) {
+    cp_v4 av, gv, rv;
+    V4_LOAD(av, a + t);
+    V4_LOAD(gv, g + t);
+    V4_LOAD(rv, ri + t);
+    cp_v4 p = av * gv;
+    if (sign != 0) {
+      const cp_m4 m = sign > 0 ? av > zero : av < zero;
+      p = (cp_v4)((cp_m4)p & m);
+    }
+    rv += p;
+    V4_STORE(ri + t, rv);
+  }
+#endif
+  for (; t < n; t++) {
+    const int take = sign == 0 || (sign > 0 ? a[t] > 0.0 : a[t] < 0.0);
+    ri[t] += take ? a[t] * g[t] : 0.0;
+  }
+}
+
+/* How a linear node's rule runs its convolutions: dense on the channels
+ * with relevance, or on the (channel, time) pairs with relevance only. */
+typedef struct {
+  const cp_lin *g;
+  const unsigned char *act; /* channels with relevance */
+  int pairs_z, pairs_t;     /* forward / transpose on the pairs */
+  cp_conv_geom cg;
+  cp_pairs pr;
+  double *xt, *gt, *sv, *SP; /* scratch */
+  const double *zeros;
+  const int *q_idx; /* flat output indices with relevance (pairs_z), else NULL */
+  long n_q;         /* how many; all outputs when q_idx is NULL */
+} lin_plan;
+
+/* Flat output index of the p-th output the element-wise steps visit. */
+static inline long lin_q(const lin_plan *lq, long p) { return lq->q_idx ? lq->q_idx[p] : p; }
+
+/* z = conv(ap, w) (+ b) wherever relevance arrives. On the pairs, other
+ * outputs are left as they are: the element-wise steps (lin_q) and the
+ * transpose on the pairs never read them. */
+static void lin_z(const lin_plan *lq, const double *ap, const double *w, const double *b,
+                  double *z) {
+  if (lq->pairs_z) {
+    cp_conv1d_pairs(&lq->cg, ap, w, b ? b : lq->zeros, &lq->pr, z, lq->xt, lq->sv);
+  } else {
+    conv_rows(lq->g, ap, w, b, lq->zeros, lq->act, z);
+  }
+}
+
+/* G [c_in][lp] = conv^T(S, w), S read only where relevance arrives. */
+static void lin_t(const lin_plan *lq, const double *S, const double *w, const double *wt,
+                  double *G) {
+  if (lq->pairs_t) {
+    memset(G, 0, sizeof(double) * (size_t)lq->g->c_in * (size_t)lq->cg.lp);
+    cp_conv1d_t_pairs(&lq->cg, S, w, &lq->pr, G, lq->gt, lq->sv);
+  } else {
+    conv_t(lq->g, S, wt, lq->act, lq->zeros, lq->SP, G);
+  }
+}
+
+/* S = scale * R / d(z) with z = conv(ap, w) (+ b) and d(z) = stab(z, eps)
+ * (use_stab) or z, left in Z, then G = conv^T(S, w). */
+static void lin_zst(const lin_plan *lq, const double *ap, const double *w, const double *wt,
+                    const double *b, const double *R, double scale, double eps, int use_stab,
+                    double *Z, double *G) {
+  lin_z(lq, ap, w, b, Z);
+  for (long p = 0; p < lq->n_q; p++) {
+    const long q = lin_q(lq, p);
+    Z[q] = scale * safe_div(R[q], use_stab ? stab(Z[q], eps) : Z[q]);
+  }
+  lin_t(lq, Z, w, wt, G);
 }
 
 /* Relevance R [c_out][l_out] of a linear node to its input a (r_in +=). */
 static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const double *a,
                      const double *R, double *r_in, double *scr) {
   const long lp = lin_lp(g), nA = (long)g->c_in * lp, nZ = (long)g->c_out * g->l_out;
-  const long nS = (long)g->c_out * lin_lsp(g);
+  const long nS = (long)g->c_out * lin_lsp(g), nk = (long)g->c_in * g->k;
   double *A1 = scr, *A2 = A1 + nA, *G1 = A2 + nA, *G2 = G1 + nA;
   double *Z1 = G2 + nA, *Z2 = Z1 + nZ, *Z3 = Z2 + nZ, *SP = Z3 + nZ;
   unsigned char *act = (unsigned char *)(SP + nS);
+  double *XT = SP + nS + g->c_out, *GT = XT + nk, *SV = GT + nk;
+  int *t_ptr = (int *)(SV + g->c_out), *nxt = t_ptr + g->l_out + 1;
+  int *o_act = nxt + g->l_out + 1, *o_idx = o_act + g->c_out, *q_idx = o_idx + nZ;
+  int *q_row = q_idx + nZ;
   const int lo = g->l_out, li = g->l_in, pl = g->pad_l;
   int n_act = 0;
   for (int o = 0; o < g->c_out; o++) {
-    const double *ro = R + (long)o * lo;
-    int nz = 0;
-    for (int t = 0; t < lo && !nz; t++) nz = ro[t] != 0.0;
+    const int nz = !all_zero(R + (long)o * lo, lo);
     act[o] = (unsigned char)nz;
-    n_act += nz;
+    if (nz) o_act[n_act++] = o;
   }
   if (n_act == 0) return;
+  /* the pairs (channel, time) with relevance: collected row by row
+   * (branch-free, relevance is scattered), then grouped by time with a
+   * counting sort that keeps channels ascending within a time */
+  int np = 0;
+  for (int a = 0; a < n_act; a++) {
+    const int q0 = o_act[a] * lo;
+    const double *ro = R + q0;
+    for (int t = 0; t < lo; t++) {
+      q_row[np] = q0 + t;
+      np += ro[t] != 0.0;
+    }
+  }
+  memset(t_ptr, 0, sizeof(int) * (size_t)(lo + 1));
+  for (int p = 0; p < np; p++) t_ptr[q_row[p] % lo + 1]++;
+  for (int t = 0; t < lo; t++) t_ptr[t + 1] += t_ptr[t];
+  memcpy(nxt, t_ptr, sizeof(int) * (size_t)lo);
+  for (int p = 0; p < np; p++) {
+    const int q = q_row[p], d = nxt[q % lo]++;
+    q_idx[d] = q;
+    o_idx[d] = q / lo;
+  }
+  /* below about 40% of the outputs the pair kernels do less work than the
+   * dense ones; the dense transpose needs stride 1 and pays for every
+   * channel */
+  const int few = 5L * np <= 2 * nZ;
+  lin_plan lq = {g, act, 0, 0, {0}, {0}, XT, GT, SV, SP, P->zeros, NULL, nZ};
+  lq.pairs_z = P->kernels == CP_K_PAIRS || (P->kernels == CP_K_AUTO && few);
+  lq.pairs_t = lq.pairs_z || g->stride != 1 || (P->kernels == CP_K_AUTO && 2 * n_act <= g->c_out);
+  if (lq.pairs_z) {
+    lq.q_idx = q_idx;
+    lq.n_q = np;
+  }
+  if (lq.pairs_t) {
+    lq.cg = (cp_conv_geom){g->c_in, g->c_out, lo, g->k, g->stride, g->dil, lp};
+    lq.pr = (cp_pairs){t_ptr, o_idx};
+  }
   switch (rule) {
   case CP_R_EPS: {
     pad_part(a, g->c_in, li, pl, g->pad_r, 0, A1);
-    conv_rows(g, A1, g->w, g->b, P->zeros, act, Z1);
-    for (long q = 0; q < nZ; q++) Z1[q] = safe_div(R[q], stab(Z1[q], P->eps));
-    conv_t(g, Z1, g->w, g->wt, act, n_act, P->zeros, SP, G1);
+    lin_zst(&lq, A1, g->w, g->wt, g->b, R, 1.0, P->eps, 1, Z1, G1);
     for (int i = 0; i < g->c_in; i++) {
       const double *ai = a + (long)i * li, *gi = G1 + (long)i * lp + pl;
       double *ri = r_in + (long)i * li;
-      for (int t = 0; t < li; t++) ri[t] += ai[t] * gi[t];
+      add_prod(ri, ai, gi, li, 0);
     }
     break;
   }
@@ -314,55 +439,68 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
     const double beta = rule == CP_R_ZPLUS ? 0.0 : P->beta;
     int has_neg = 0;
     const long na = (long)g->c_in * li;
-    for (long q = 0; q < na && !has_neg; q++) has_neg = a[q] < 0.0;
-    pad_part(a, g->c_in, li, pl, g->pad_r, 1, A1);
+    const int nonneg = g->src >= 0 && P->nonneg[g->src];
+    for (long q = 0; q < na && !has_neg && !nonneg; q++) has_neg = a[q] < 0.0;
+    pad_part(a, g->c_in, li, pl, g->pad_r, nonneg ? 0 : 1, A1);
     if (has_neg) pad_part(a, g->c_in, li, pl, g->pad_r, 2, A2);
-    conv_rows(g, A1, g->wp, NULL, P->zeros, act, Z1);
-    if (has_neg) {
-      conv_rows(g, A2, g->wn, NULL, P->zeros, act, Z3);
-      for (long q = 0; q < nZ; q++) Z1[q] += Z3[q];
-    }
-    if (beta != 0.0) {
-      conv_rows(g, A1, g->wn, NULL, P->zeros, act, Z2);
+    if (!has_neg && beta == 0.0) {
+      /* z+ on non-negative inputs: one denominator, one transpose */
+      lin_zst(&lq, A1, g->wp, g->wpt, NULL, R, alpha, 0.0, 0, Z1, G1);
+    } else {
+      lin_z(&lq, A1, g->wp, NULL, Z1);
       if (has_neg) {
-        conv_rows(g, A2, g->wp, NULL, P->zeros, act, Z3);
-        for (long q = 0; q < nZ; q++) Z2[q] += Z3[q];
+        lin_z(&lq, A2, g->wn, NULL, Z3);
+        for (long p = 0; p < lq.n_q; p++) Z1[lin_q(&lq, p)] += Z3[lin_q(&lq, p)];
       }
-      for (long q = 0; q < nZ; q++) Z2[q] = beta * safe_div(R[q], Z2[q]);
-    }
-    for (long q = 0; q < nZ; q++) Z1[q] = alpha * safe_div(R[q], Z1[q]);
-    /* positive inputs: conv^T(sp, w+) - conv^T(sn, w-) */
-    conv_t(g, Z1, g->wp, g->wpt, act, n_act, P->zeros, SP, G1);
-    if (beta != 0.0) {
-      conv_t(g, Z2, g->wn, g->wnt, act, n_act, P->zeros, SP, G2);
-      for (long q = 0; q < nA; q++) G1[q] -= G2[q];
+      if (beta != 0.0) {
+        lin_z(&lq, A1, g->wn, NULL, Z2);
+        if (has_neg) {
+          lin_z(&lq, A2, g->wp, NULL, Z3);
+          for (long p = 0; p < lq.n_q; p++) Z2[lin_q(&lq, p)] += Z3[lin_q(&lq, p)];
+        }
+        for (long p = 0; p < lq.n_q; p++) {
+          const long q = lin_q(&lq, p);
+          Z2[q] = beta * safe_div(R[q], Z2[q]);
+        }
+      }
+      for (long p = 0; p < lq.n_q; p++) {
+        const long q = lin_q(&lq, p);
+        Z1[q] = alpha * safe_div(R[q], Z1[q]);
+      }
+      /* positive inputs: conv^T(sp, w+) - conv^T(sn, w-) */
+      lin_t(&lq, Z1, g->wp, g->wpt, G1);
+      if (beta != 0.0) {
+        lin_t(&lq, Z2, g->wn, g->wnt, G2);
+        for (long q = 0; q < nA; q++) G1[q] -= G2[q];
+      }
     }
     for (int i = 0; i < g->c_in; i++) {
       const double *ai = a + (long)i * li, *gi = G1 + (long)i * lp + pl;
       double *ri = r_in + (long)i * li;
-      for (int t = 0; t < li; t++)
-        if (ai[t] > 0.0) ri[t] += ai[t] * gi[t];
+      add_prod(ri, ai, gi, li, 1);
     }
     if (has_neg) {
       /* negative inputs: conv^T(sp, w-) - conv^T(sn, w+) */
-      conv_t(g, Z1, g->wn, g->wnt, act, n_act, P->zeros, SP, G1);
+      lin_t(&lq, Z1, g->wn, g->wnt, G1);
       if (beta != 0.0) {
-        conv_t(g, Z2, g->wp, g->wpt, act, n_act, P->zeros, SP, G2);
+        lin_t(&lq, Z2, g->wp, g->wpt, G2);
         for (long q = 0; q < nA; q++) G1[q] -= G2[q];
       }
       for (int i = 0; i < g->c_in; i++) {
         const double *ai = a + (long)i * li, *gi = G1 + (long)i * lp + pl;
         double *ri = r_in + (long)i * li;
-        for (int t = 0; t < li; t++)
-          if (ai[t] < 0.0) ri[t] += ai[t] * gi[t];
+        add_prod(ri, ai, gi, li, -1);
       }
     }
     break;
   }
   case CP_R_W2:
   case CP_R_FLAT: {
-    for (long q = 0; q < nZ; q++) Z1[q] = safe_div(R[q], g->den[q]);
-    conv_t(g, Z1, g->w2, g->w2t, act, n_act, P->zeros, SP, G1);
+    for (long p = 0; p < lq.n_q; p++) {
+      const long q = lin_q(&lq, p);
+      Z1[q] = safe_div(R[q], g->den[q]);
+    }
+    lin_t(&lq, Z1, g->w2, g->w2t, G1);
     for (int i = 0; i < g->c_in; i++) {
       const double *gi = G1 + (long)i * lp + pl;
       double *ri = r_in + (long)i * li;
@@ -375,6 +513,7 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
   }
 }
 
+
 static const double *node_act(const cp_net *net, const cp_work *w, const double *x, int p) {
   (void)net;
   return p < 0 ? x : w->y[p];
@@ -382,6 +521,46 @@ static const double *node_act(const cp_net *net, const cp_work *w, const double 
 
 static double *node_rel(double **rbuf, double *r_in, int p) {
   return p < 0 ? r_in : rbuf[p];
+}
+
+/* Max pooling, winner takes all: r[t*stride + first argmax of window t] +=
+ * R[t]. Four windows at a time (independent chains of comparisons); no test
+ * for zero relevance, as adding 0 costs less than a mispredicted branch. */
+static void wta_back(const double *a, const double *R, int l_out, int k, int stride,
+                     double *r) {
+  int t = 0;
+  for (; t + 4 <= l_out; t += 4) {
+    const double *a0 = a + (long)t * stride, *a1 = a0 + stride, *a2 = a1 + stride,
+                 *a3 = a2 + stride;
+    double b0 = a0[0], b1 = a1[0], b2 = a2[0], b3 = a3[0];
+    int i0 = 0, i1 = 0, i2 = 0, i3 = 0;
+    for (int q = 1; q < k; q++) {
+      const double v0 = a0[q], v1 = a1[q], v2 = a2[q], v3 = a3[q];
+      i0 = v0 > b0 ? q : i0;
+      b0 = v0 > b0 ? v0 : b0;
+      i1 = v1 > b1 ? q : i1;
+      b1 = v1 > b1 ? v1 : b1;
+      i2 = v2 > b2 ? q : i2;
+      b2 = v2 > b2 ? v2 : b2;
+      i3 = v3 > b3 ? q : i3;
+      b3 = v3 > b3 ? v3 : b3;
+    }
+    double *r0 = r + (long)t * stride;
+    r0[i0] += R[t];
+    r0[stride + i1] += R[t + 1];
+    r0[2L * stride + i2] += R[t + 2];
+    r0[3L * stride + i3] += R[t + 3];
+  }
+  for (; t < l_out; t++) {
+    const double *at = a + (long)t * stride;
+    double bv = at[0];
+    int best = 0;
+    for (int q = 1; q < k; q++) {
+      best = at[q] > bv ? q : best;
+      bv = at[q] > bv ? at[q] : bv;
+    }
+    r[(long)t * stride + best] += R[t];
+  }
 }
 
 /* Relevance of node j (at its output, or equivalently before its activation
@@ -429,14 +608,14 @@ static void back_node(const cp_net *net, const cp_lrp_plan *P, const cp_work *w,
     for (int c = 0; c < C; c++) {
       const double *ac = a + (long)c * Li, *Rc = R + (long)c * Lo;
       double *rc = ri + (long)c * Li;
+      if (all_zero(Rc, Lo)) continue;
+      if (l->type == CP_MAXPOOL && rule == CP_R_WTA) {
+        wta_back(ac, Rc, Lo, l->k, l->stride, rc);
+        continue;
+      }
       for (int t = 0; t < Lo; t++) {
-        if (Rc[t] == 0.0) continue;
         const long s0 = (long)t * l->stride;
-        if (l->type == CP_MAXPOOL && rule == CP_R_WTA) {
-          int best = 0;
-          for (int q = 1; q < l->k; q++) if (ac[s0 + q] > ac[s0 + best]) best = q;
-          rc[s0 + best] += Rc[t];
-        } else {
+        if (Rc[t] != 0.0) {
           double z = 0.0;
           for (int q = 0; q < l->k; q++) z += ac[s0 + q];
           double s = safe_div(Rc[t], stab(z, eps));
@@ -509,11 +688,6 @@ static double pre_act(const cp_net *net, const cp_lrp_plan *P, const cp_work *w,
   return w->y[j][q];
 }
 
-static int all_zero(const double *v, long n) {
-  for (long q = 0; q < n; q++)
-    if (v[q] != 0.0) return 0;
-  return 1;
-}
 
 void cp_lrp_backward(const cp_net *net, const cp_lrp_plan *P, const cp_work *w,
                      const double *x, const cp_lrp_job *job, const double *pos,
@@ -553,20 +727,57 @@ void cp_lrp_backward(const cp_net *net, const cp_lrp_plan *P, const cp_work *w,
 
 /* ------------------------------------------------------ Monte-Carlo driver */
 
-double cp_quantile7_sorted(const double *v, int n, double p) {
-  double index = 1.0 + (double)(n - 1) * p;
-  int lo = (int)floor(index), hi = (int)ceil(index);
-  double qs = v[lo - 1];
-  if (index > lo && v[hi - 1] != qs) {
-    double h = index - lo;
-    qs = (1.0 - h) * qs + h * v[hi - 1];
+/* Reorders v[0..n-1] so that v[k] is its (k+1)-th smallest value, with no
+ * larger value before it and no smaller one after it (Hoare selection,
+ * median-of-three pivot; v holds no NaN). */
+static void select_kth(double *v, int n, int k) {
+  int lo = 0, hi = n - 1;
+  while (hi > lo) {
+    const int mid = lo + (hi - lo) / 2;
+    double tmp;
+#define CP_SWAP(a, b) (tmp = v[a], v[a] = v[b], v[b] = tmp)
+    if (v[mid] < v[lo]) CP_SWAP(mid, lo);
+    if (v[hi] < v[lo]) CP_SWAP(hi, lo);
+    if (v[hi] < v[mid]) CP_SWAP(hi, mid);
+    const double pv = v[mid];
+    int i = lo, j = hi;
+    while (i <= j) {
+      while (v[i] < pv) i++;
+      while (v[j] > pv) j--;
+      if (i <= j) {
+        CP_SWAP(i, j);
+        i++;
+        j--;
+      }
+    }
+#undef CP_SWAP
+    if (k <= j) {
+      hi = j;
+    } else if (k >= i) {
+      lo = i;
+    } else {
+      return;
+    }
   }
-  return qs;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
+/* R's type-7 quantile of v[0..n-1] (reordered) at probability p, by
+ * selection: the same value as interpolating in the sorted v. */
+static double quantile7_select(double *v, int n, double p) {
+  double index = 1.0 + (double)(n - 1) * p;
+  int lo = (int)floor(index);
+  select_kth(v, n, lo - 1);
+  double qs = v[lo - 1];
+  if (index > lo) {
+    double nx = v[lo];
+    for (int q = lo + 1; q < n; q++)
+      if (v[q] < nx) nx = v[q];
+    if (nx != qs) {
+      double h = index - lo;
+      qs = (1.0 - h) * qs + h * nx;
+    }
+  }
+  return qs;
 }
 
 typedef struct {
@@ -574,6 +785,8 @@ typedef struct {
   double **rbuf;
   double *r_in, *xin, *scr, *tmp;
   unsigned char *need;
+  int held;      /* sample whose pass-independent prefix fw holds (-1: none) */
+  double *saved; /* that sample's first masked node before its mask */
 } lrp_ws;
 
 static void ws_free(lrp_ws *ws, const cp_net *tn) {
@@ -586,11 +799,17 @@ static void ws_free(lrp_ws *ws, const cp_net *tn) {
   free(ws->scr);
   free(ws->tmp);
   free(ws->need);
+  free(ws->saved);
 }
 
 static int ws_alloc(lrp_ws *ws, const cp_net *tn, const cp_lrp_plan *P, const int *want_mask,
-                    int t_run) {
+                    int t_run, int m0) {
   memset(ws, 0, sizeof *ws);
+  ws->held = -1;
+  if (m0 >= 0) {
+    ws->saved = malloc(sizeof(double) * (size_t)cp_node_size(&tn->L[m0]));
+    if (!ws->saved) return CP_ERR_ALLOC;
+  }
   int st = cp_work_alloc(&ws->fw, tn, 1, want_mask, 1);
   if (st != CP_OK) return st;
   long n_in = (long)tn->c_in * tn->l_in;
@@ -631,11 +850,11 @@ static int chain_start(const cp_net *tn) {
   return -1;
 }
 
-static void partial_forward(const cp_net *tn, int c0, const double *x, int mode, cp_work *w,
-                            const unsigned char *need, double *scr) {
+static void partial_forward(const cp_net *tn, int from, int c0, const double *x, int mode,
+                            cp_work *w, const unsigned char *need, double *scr) {
   cp_net head = *tn;
   head.n_nodes = c0;
-  if (c0 > 0) cp_forward(&head, x, 1, mode, w);
+  if (c0 > from) cp_forward_from(&head, from, x, 1, mode, w);
   for (int j = c0; j < tn->n_nodes; j++) {
     const cp_layer *l = &tn->L[j];
     const double *in = l->in[0] < 0 ? x : w->y[l->in[0]];
@@ -710,6 +929,10 @@ int cp_relevance(const cp_net *net, const cp_lrp_plan *P, const double *x,
   }
   const int t_run = any_mask ? passes : 1;
   const int chain = chain_start(&tn);
+  /* the first masked node, when the input itself is not dropped out */
+  int m_first = -1;
+  for (int j = 0; j < tn.n_nodes && m_first < 0 && any_mask && rate_in <= 0.0; j++)
+    if (want[j]) m_first = j;
   const int nt = n_threads < 1 ? 1 : n_threads;
   lrp_ws *W = calloc((size_t)nt, sizeof(lrp_ws));
   int *run_from = malloc(sizeof(int) * (size_t)n_jobs);
@@ -721,7 +944,7 @@ int cp_relevance(const cp_net *net, const cp_lrp_plan *P, const double *x,
   double *sp = malloc(sizeof(double) * (size_t)n_jobs * (size_t)t_run);
   double *cp = malloc(sizeof(double) * (size_t)n_jobs * (size_t)t_run);
   int st = (W && run_from && run_to && store && sp && cp) ? CP_OK : CP_ERR_ALLOC;
-  for (int i = 0; i < nt && st == CP_OK; i++) st = ws_alloc(&W[i], &tn, P, want, t_run);
+  for (int i = 0; i < nt && st == CP_OK; i++) st = ws_alloc(&W[i], &tn, P, want, t_run, m_first);
   const uint64_t seed_in = cp_mix64(seed ^ 0x5bd1e9955bd1e995ULL);
 
   int i0 = 0;
@@ -771,12 +994,32 @@ int cp_relevance(const cp_net *net, const cp_lrp_plan *P, const double *x,
         int partial = chain >= 0;
         for (int q = run_from[run]; q < run_to[run] && partial; q++)
           partial = jobs[q].seed_node == top && !jobs[q].pre && jobs[q].filter_node < 0;
+        /* nodes before the first masked one m0, and m0 before its mask,
+         * are the same in every pass: computed once per sample and thread */
+        const int m0 = partial && m_first >= chain ? -1 : m_first;
+        int from = 0;
+        if (m0 >= 0) {
+          const long nm = cp_node_size(&tn.L[m0]);
+          if (ws->held != s) {
+            cp_net pre = tn;
+            pre.n_nodes = m0 + 1;
+            cp_forward(&pre, xs, 1, CP_MODE_INFER, &ws->fw);
+            memcpy(ws->saved, ws->fw.y[m0], sizeof(double) * (size_t)nm);
+            ws->held = s;
+          }
+          const double *mk = ws->fw.mask[m0];
+          double *ym = ws->fw.y[m0];
+          for (long q = 0; q < nm; q++) ym[q] = ws->saved[q] * mk[q];
+          from = m0 + 1;
+        } else {
+          ws->held = -1; /* the full pass below overwrites the prefix */
+        }
         if (partial) {
           memset(ws->need, 0, (size_t)tn.L[top].c_out);
           for (int q = run_from[run]; q < run_to[run]; q++) ws->need[jobs[q].seed_ch] = 1;
-          partial_forward(&tn, chain, xs, mode, &ws->fw, ws->need, ws->scr);
+          partial_forward(&tn, from, chain, xs, mode, &ws->fw, ws->need, ws->scr);
         } else {
-          cp_forward(&tn, xs, 1, mode, &ws->fw);
+          cp_forward_from(&tn, from, xs, 1, mode, &ws->fw);
         }
         for (int q = run_from[run]; q < run_to[run]; q++) {
           double sv;
@@ -826,9 +1069,8 @@ int cp_relevance(const cp_net *net, const cp_lrp_plan *P, const double *x,
       for (int t = 0; t < t_run; t++) ss += (v[t] - mu) * (v[t] - mu);
       mean[o] = mu;
       sd[o] = sqrt(ss / (t_run - 1));
-      qsort(v, (size_t)t_run, sizeof(double), cmp_double);
-      q05[o] = cp_quantile7_sorted(v, t_run, 0.05);
-      q95[o] = cp_quantile7_sorted(v, t_run, 0.95);
+      q05[o] = quantile7_select(v, t_run, 0.05);
+      q95[o] = quantile7_select(v, t_run, 0.95);
     }
     for (int q = i0; q < i1; q++) {
       double a = 0.0, b = 0.0;

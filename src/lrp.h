@@ -23,6 +23,11 @@ enum {
   CP_R_PROP = 7   /* proportional split (pooling, add), epsilon-stabilised */
 };
 
+/* How the rules' convolutions run: on the (channel, time) pairs that carry
+ * relevance when they are few (auto), always on the pairs, or densely on the
+ * channels with relevance (a strided transpose always uses the pairs). */
+enum { CP_K_AUTO = 0, CP_K_PAIRS = 1, CP_K_DENSE = 2 };
+
 /* A linear node seen by the rules: a convolution (dense = convolution with
  * c_in = features, l_in = l_out = k = 1), possibly with a batch norm folded
  * in. */
@@ -42,8 +47,10 @@ typedef struct {
   int *rule;       /* rule per node */
   int *absorbed;   /* 1: a convolution folded into the batch norm after it */
   int *folded;     /* 1: a batch norm that absorbed its convolution */
+  int *nonneg;     /* 1: the node's output is never negative (ReLU, then pooling, dropout) */
   cp_lin *lin;     /* per node (conv, dense, folded batch norm) */
   double eps, alpha, beta;
+  int kernels;     /* convolutions of the rules: CP_K_AUTO, CP_K_PAIRS, CP_K_DENSE */
   double *zeros;   /* zero bias of the largest channel count */
   long max_ch;
   long scratch;    /* doubles of scratch a workspace needs */
@@ -83,8 +90,5 @@ int cp_relevance(const cp_net *net, const cp_lrp_plan *P, const double *x,
                  int passes, const double *rate, double rate_in, uint64_t seed,
                  int n_threads, double *mean, double *sd, double *q05, double *q95,
                  double *seeded, double *cons);
-
-/* R's type-7 quantile of sorted v[0..n-1] at probability p. */
-double cp_quantile7_sorted(const double *v, int n, double p);
 
 #endif

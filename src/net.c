@@ -463,6 +463,11 @@ static void bn_train(const cp_net *net, const cp_layer *l, int j, cp_work *w,
  * each thread runs sample by sample (one parallel region per segment, no
  * barrier per node). */
 int cp_forward(const cp_net *net, const double *x, int nb, int mode, cp_work *w) {
+  return cp_forward_from(net, 0, x, nb, mode, w);
+}
+
+int cp_forward_from(const cp_net *net, int from, const double *x, int nb, int mode,
+                    cp_work *w) {
   if (nb > w->nb) return CP_ERR_INPUT;
   int nt = w->n_threads;
   const int n = net->n_nodes;
@@ -471,7 +476,7 @@ int cp_forward(const cp_net *net, const double *x, int nb, int mode, cp_work *w)
    * result is the same for any grouping); enough groups for the threads. */
   const int per = (nb + nt - 1) / nt;
   const int gs = per < 4 ? (per < 1 ? 1 : per) : 4;
-  int j0 = 0;
+  int j0 = from;
   while (j0 < n) {
     int j1 = j0;
     while (j1 < n && !(net->L[j1].type == CP_BN && mode == CP_MODE_TRAIN)) j1++;

@@ -117,6 +117,10 @@ static inline long cp_node_size(const cp_layer *l) {
 /* Forward pass of nb samples x [nb][c_in][l_in] through every node. */
 int cp_forward(const cp_net *net, const double *x, int nb, int mode, cp_work *w);
 
+/* The same from node `from` on, the outputs of nodes before it being in w. */
+int cp_forward_from(const cp_net *net, int from, const double *x, int nb, int mode,
+                    cp_work *w);
+
 /* Activation functions (in place) and their derivatives from the output. */
 void cp_act_apply(int act, double par, double *v, long n);
 void cp_softmax_rows(double *v, int n_rows, int n_cols);
@@ -140,5 +144,29 @@ void cp_pool_row(const double *x, int l_out, int k, int stride, int is_max, doub
  * input xp of length lp). y[c_out][l_out] = b + sum w * xp. */
 void cp_conv1d(const double *xp, int c_in, int lp, const double *w, const double *b,
                int c_out, int l_out, int k, int stride, int dil, double *y);
+
+/* A convolution's shape on a pre-padded input (c_in channels of length lp). */
+typedef struct {
+  int c_in, c_out, l_out, k, stride, dil;
+  long lp;
+} cp_conv_geom;
+
+/* A sparse set of output (channel, time) pairs grouped by time: for time t
+ * the channels o_idx[t_ptr[t]] .. o_idx[t_ptr[t + 1] - 1]. */
+typedef struct {
+  const int *t_ptr, *o_idx;
+} cp_pairs;
+
+/* The convolution y[o][t] = b[o] + sum w[o][i][q] xp[i][t*stride + q*dil]
+ * at the listed pairs only (other outputs untouched). Scratch: xt of c_in*k,
+ * pv of c_out values. */
+void cp_conv1d_pairs(const cp_conv_geom *cg, const double *xp, const double *w, const double *b,
+                     const cp_pairs *pr, double *y, double *xt, double *pv);
+
+/* Its transpose on the listed pairs: g[i][t*stride + q*dil] += s[o][t] *
+ * w[o][i][q] over the pairs (o, t); g is [c_in][lp]. Scratch: gt of c_in*k,
+ * pv of c_out values. */
+void cp_conv1d_t_pairs(const cp_conv_geom *cg, const double *s, const double *w,
+                       const cp_pairs *pr, double *g, double *gt, double *pv);
 
 #endif

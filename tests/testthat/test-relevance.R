@@ -39,7 +39,11 @@ run_case <- function(m, x, case) {
 test_that("relevance matches PyTorch for every rule, layer type and seed", {
   nets <- c("valid_cnn", "odd", "fcn", "resnet", "paper_cnn")
   n_cases <- 0
-  for (nm in nets) {
+  # the rules' convolutions on the pairs with relevance, densely, or chosen
+  # per node (the default): all three must match
+  kernels <- c("auto", "pairs", "dense")
+  for (kn in kernels) for (nm in nets) {
+    withr::local_options(cphap.lrp_kernels = kn)
     fx <- read_fixture(nm)
     rf <- read_fixture(file.path("relevance", nm))
     m <- cphap_model(fx$model)
@@ -50,11 +54,30 @@ test_that("relevance matches PyTorch for every rule, layer type and seed", {
       got <- rel_array(res, dim(x)[1], dim(x)[2], dim(x)[3])
       err <- max(abs(got - case$relevance)) / max(abs(case$relevance), 1e-300)
       expect_true(max(abs(case$relevance)) > 0, label = paste(nm, case$composite, case$seed$type, "non-trivial"))
-      expect_lte(err, 1e-8, label = paste(nm, case$composite, case$seed$type))
+      expect_lte(err, 1e-8, label = paste(kn, nm, case$composite, case$seed$type))
       n_cases <- n_cases + 1
     }
   }
-  expect_equal(n_cases, 4 * 24 + 12)
+  expect_equal(n_cases, length(kernels) * (4 * 24 + 12))
+})
+
+test_that("the kernel choice does not change Monte-Carlo relevance beyond rounding", {
+  m <- cphap_model(arch_cnn(c(1, 200), 3, channels = c(6, 8, 10), kernels = c(7, 5, 3)))
+  set.seed(5)
+  x <- matrix(rnorm(2 * 200), 2)
+  run <- function(kn) {
+    withr::local_options(cphap.lrp_kernels = kn)
+    set.seed(9)
+    unit_relevance(m, x, "conv3", channel = 2, passes = 30, rate = 0.5, progress = FALSE)
+  }
+  a <- run("auto")
+  expect_gt(max(a$sd), 0)
+  for (kn in c("pairs", "dense")) {
+    b <- run(kn)
+    expect_rel_equal(b$mean, a$mean, 1e-10)
+    expect_rel_equal(b$sd, a$sd, 1e-8)
+  }
+  expect_error(run("fast"), "cphap.lrp_kernels")
 })
 
 # A ReLU / max-pooling network with zero biases and a linear output.
