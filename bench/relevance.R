@@ -52,8 +52,14 @@ run <- function(xx) {
   )
 }
 invisible(run(x[1, ])) # warm up
-t_one <- system.time(r1 <- run(x[1, ]))[["elapsed"]]
-t_all <- system.time(rn <- run(x))[["elapsed"]]
+# one sample: median of five runs, elapsed and CPU seconds (all threads)
+cpu_of <- function(st) st[["user.self"]] + st[["sys.self"]]
+ones <- lapply(1:5, function(i) system.time(r1 <- run(x[1, ])))
+t_one <- stats::median(vapply(ones, function(st) st[["elapsed"]], 0))
+cpu_one <- stats::median(vapply(ones, cpu_of, 0))
+st_all <- system.time(rn <- run(x))
+t_all <- st_all[["elapsed"]]
+cpu_all <- cpu_of(st_all)
 
 # dropout-free check against PyTorch
 chk <- unit_relevance(m, x, "conv3", channel = channel, passes = 1, rate = 0, progress = FALSE)
@@ -79,9 +85,12 @@ cat("torch", pt$torch, pt$blas, "(float64 convolutions via its own im2col + BLAS
   "system BLAS alternative:",
   tryCatch(Sys.readlink("/etc/alternatives/libblas.so.3-x86_64-linux-gnu"), error = function(e) "?"), ")\n")
 cat(sprintf("dropout-free relevance, cphap vs torch: max relative difference %.2e\n", diff))
-cat(sprintf("%-12s %10s %10s %8s\n", "", "cphap (s)", "torch (s)", "ratio"))
-cat(sprintf("%-12s %10.3f %10.3f %8.1f\n", "1 sample", t_one, as.numeric(pt$one),
-  as.numeric(pt$one) / t_one))
-cat(sprintf("%-12s %10.3f %10.3f %8.1f\n", paste(n, "samples"), t_all, as.numeric(pt$all),
-  as.numeric(pt$all) / t_all))
+cat("(one sample: median of 5 runs on each side; CPU = user + system seconds of all threads)\n")
+cat(sprintf("%-12s %10s %10s %8s %10s %10s %8s\n", "", "cphap (s)", "torch (s)", "ratio",
+  "cphap CPU", "torch CPU", "ratio"))
+row <- function(label, a, b, ac, bc) {
+  cat(sprintf("%-12s %10.3f %10.3f %8.1f %10.3f %10.3f %8.1f\n", label, a, b, b / a, ac, bc, bc / ac))
+}
+row("1 sample", t_one, as.numeric(pt$one), cpu_one, as.numeric(pt$one_cpu))
+row(paste(n, "samples"), t_all, as.numeric(pt$all), cpu_all, as.numeric(pt$all_cpu))
 unlink(dir, recursive = TRUE)

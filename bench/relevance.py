@@ -16,6 +16,7 @@ Usage: relevance.py DIR THREADS PASSES RATE   (DIR written by relevance.R)
 import json
 import os
 import sys
+import statistics
 import time
 
 import numpy as np
@@ -101,14 +102,19 @@ def main():
                          for i in range(X.shape[0])])
     check.numpy().astype("<f8").tofile(os.path.join(d, "torch_check.bin"))
     unit_relevance(P, X[:1], ch, passes, rate, gen)  # warm up
-    t0 = time.perf_counter()
-    stats(unit_relevance(P, X[:1], ch, passes, rate, gen))
-    t1 = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    # one sample: median of five runs, elapsed and CPU seconds
+    ones, ones_cpu = [], []
+    for _ in range(5):
+        t0, c0 = time.perf_counter(), time.process_time()
+        stats(unit_relevance(P, X[:1], ch, passes, rate, gen))
+        ones.append(time.perf_counter() - t0)
+        ones_cpu.append(time.process_time() - c0)
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(X.shape[0]):
         stats(unit_relevance(P, X[i:i + 1], ch, passes, rate, gen))
-    tn = time.perf_counter() - t0
-    print(json.dumps({"one": t1, "all": tn, "threads": torch.get_num_threads(),
+    tn, cn = time.perf_counter() - t0, time.process_time() - c0
+    print(json.dumps({"one": statistics.median(ones), "one_cpu": statistics.median(ones_cpu),
+                      "all": tn, "all_cpu": cn, "threads": torch.get_num_threads(),
                       "torch": torch.__version__,
                       "blas": "BLAS_INFO=" + ("generic" if "BLAS_INFO=generic" in torch.__config__.show() else "other")}))
 
