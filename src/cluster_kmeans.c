@@ -10,6 +10,11 @@
 #include "cluster_internal.h"
 #include "cp_simd.h"
 
+/* Large problems: Hartigan's bounds are computed anew (one blocked pass)
+ * before a pass when the previous one evaluated more than n / KM_REFRESH
+ * windows. */
+#define KM_REFRESH 4
+
 /* Swap trials per restart (drop a center, add one, refine, keep if better). */
 #define KM_SWAP_TRIALS 6
 /* ... on the best restart of a large problem (each costs about one Lloyd
@@ -24,7 +29,9 @@
 #define KM_TOL 1e-4
 
 /* Dot products of four windows with kp transposed centers. */
-typedef void (*km_dots_fn)(const double *const *, int, const double *, int, double *);
+typedef void (*km_dots_fn)(const double *const *, int, const double *, int,
+                           const double *, const double *, double *, int, int *,
+                           double *);
 
 typedef struct {
   const double *x;
@@ -46,13 +53,15 @@ typedef struct {
   double *lower;  /* n: lower bound on the distance to any other center */
   double *delta;  /* k: how far each center moved */
   double *half;   /* k: half the distance to the nearest other center */
-  double *drift;  /* k: Hartigan, how far each center moved */
+  double *drift;  /* 3 k: Hartigan, per center drift = off + net (below) */
+  double *ref;    /* k x m: Hartigan, the centers at the last anchoring */
+  double *fk, *gk; /* k: Hartigan, n_l / (n_l + 1) and n_l / (n_l - 1) */
   double *lb;     /* n x k: Hartigan, lower bounds on distances to centers */
   double *lbmin;  /* n: Hartigan, smallest lower bound to another center */
   double *d2;     /* n: seeding, distances to the nearest center */
   double *cand;   /* n: seeding scratch */
   double *best;   /* n: seeding scratch */
-  double *save_cent, *save_lb, *save_drift, *save_d2; /* swap search */
+  double *save_cent, *save_lb, *save_drift, *save_d2, *save_ref; /* swap search */
   int blocked;    /* assignments by blocked distances (large problems) */
   int kp;         /* k rounded up to a multiple of four */
   double *ct;     /* m x kp: transposed centers */
@@ -60,6 +69,7 @@ typedef struct {
   double *xx;     /* n: squared window norms */
   double *dots;   /* threads x 4 x kp: scratch */
   int *list;      /* n: windows that need a full scan */
+  int evals;      /* Hartigan: windows the last pass evaluated */
   km_dots_fn dots_fn;
   int *save_cl, *save_cnt;
 } km_work;
@@ -283,8 +293,18 @@ static inline CP_ALWAYS_INLINE void km_dot1(const double *const *xr, int m, cons
   V4_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
 }
 
+typedef long long cp_v4i __attribute__((vector_size(32), aligned(8)));
+/* Lane-wise a < b ? a : b (no branches). */
+#define KM_VMIN(dst, a, b) do { \
+    cp_v4i lt_ = (cp_v4i)((a) < (b)); \
+    (dst) = (cp_v4)((lt_ & (cp_v4i)(a)) | (~lt_ & (cp_v4i)(b))); \
+  } while (0)
+
+/* Squared distances of four windows (squared norms xx4) to kp centers
+ * (squared norms cc, padding +Inf): |x|^2 - 2 x.c + |c|^2, at least 0. */
 static inline CP_ALWAYS_INLINE void km_dots_body(const double *const *xr, int m, const double *ct,
-                            int kp, double *out) {
+                            int kp, const double *xx4, const double *cc,
+                            double *out, int k, int *bj, double *d12) {
   int j0 = 0;
   for (; j0 + 12 <= kp; j0 += 12) km_dot3(xr, m, ct, kp, j0, out);
   if (j0 + 8 <= kp) {
@@ -292,26 +312,92 @@ static inline CP_ALWAYS_INLINE void km_dots_body(const double *const *xr, int m,
     j0 += 8;
   }
   if (j0 + 4 <= kp) km_dot1(xr, m, ct, kp, j0, out);
+  const cp_v4 zero = {0.0, 0.0, 0.0, 0.0};
+  for (int b = 0; b < 4; b++) {
+    cp_v4 xv;
+    V4_SET1(xv, xx4[b]);
+    double *o = out + (size_t)b * kp;
+    for (int j = 0; j < kp; j += 4) {
+      cp_v4 dv, cv;
+      V4_LOAD(dv, o + j);
+      V4_LOAD(cv, cc + j);
+      /* (xx - 2 dot) + cc as the scalar code (2 dot is exact) */
+      dv = (xv - (dv + dv)) + cv;
+      dv = (cp_v4)((cp_v4i)dv & (cp_v4i)(dv > zero));
+      V4_STORE(o + j, dv);
+    }
+  }
+  if (!bj) return;
+  /* per window: the smallest distance, its first center, and the smallest
+   * of the others (ties: the first center), without branches */
+  const cp_v4 inf = {INFINITY, INFINITY, INFINITY, INFINITY};
+  for (int b = 0; b < 4; b++) {
+    const double *o = out + (size_t)b * kp;
+    cp_v4 mn = inf, dv;
+    for (int j = 0; j < kp; j += 4) {
+      V4_LOAD(dv, o + j);
+      KM_VMIN(mn, dv, mn);
+    }
+    double d1 = mn[0] < mn[1] ? mn[0] : mn[1];
+    d1 = mn[2] < d1 ? mn[2] : d1;
+    d1 = mn[3] < d1 ? mn[3] : d1;
+    int first = 0;
+    for (int j = k - 1; j >= 0; j--) first = o[j] == d1 ? j : first;
+    cp_v4i lane = {0, 1, 2, 3}, at;
+    mn = inf;
+    for (int j = 0; j < kp; j += 4) {
+      V4_LOAD(dv, o + j);
+      at = lane == (cp_v4i){first - j, first - j, first - j, first - j};
+      dv = (cp_v4)((at & (cp_v4i)inf) | (~at & (cp_v4i)dv));
+      KM_VMIN(mn, dv, mn);
+    }
+    double d2 = mn[0] < mn[1] ? mn[0] : mn[1];
+    d2 = mn[2] < d2 ? mn[2] : d2;
+    d2 = mn[3] < d2 ? mn[3] : d2;
+    bj[b] = first;
+    d12[2 * b] = d1;
+    d12[2 * b + 1] = d2;
+  }
 }
 #ifdef CP_DISPATCH
 CP_TARGET_AVX2 static void km_dots_avx2(const double *const *xr, int m,
-                                        const double *ct, int kp, double *out) {
-  km_dots_body(xr, m, ct, kp, out);
+                                        const double *ct, int kp, const double *xx4,
+                                        const double *cc, double *out, int k, int *bj,
+                                        double *d12) {
+  km_dots_body(xr, m, ct, kp, xx4, cc, out, k, bj, d12);
 }
 #endif
 static void km_dots_base(const double *const *xr, int m, const double *ct,
-                         int kp, double *out) {
-  km_dots_body(xr, m, ct, kp, out);
+                         int kp, const double *xx4, const double *cc, double *out,
+                         int k, int *bj, double *d12) {
+  km_dots_body(xr, m, ct, kp, xx4, cc, out, k, bj, d12);
 }
 #else
 static void km_dots_base(const double *const *xr, int m, const double *ct,
-                         int kp, double *out) {
+                         int kp, const double *xx4, const double *cc, double *out,
+                         int k, int *bj, double *d12) {
   for (int b = 0; b < 4; b++) {
+    double *o = out + (size_t)b * kp;
     for (int j = 0; j < kp; j++) {
       double s = 0.0;
       for (int t = 0; t < m; t++) s += xr[b][t] * ct[(size_t)t * kp + j];
-      out[(size_t)b * kp + j] = s;
+      double d = xx4[b] - 2.0 * s + cc[j];
+      o[j] = d > 0.0 ? d : 0.0;
     }
+    if (!bj) continue;
+    double d1 = INFINITY, d2 = INFINITY;
+    int first = 0;
+    for (int j = 0; j < k; j++) {
+      double d = o[j];
+      int lt = d < d1;
+      double d2n = d < d2 ? d : d2;
+      d2 = lt ? d1 : d2n;
+      first = lt ? j : first;
+      d1 = lt ? d : d1;
+    }
+    bj[b] = first;
+    d12[2 * b] = d1;
+    d12[2 * b + 1] = d2;
   }
 }
 #endif
@@ -322,6 +408,7 @@ static km_dots_fn km_dots_pick(void) {
 #endif
   return km_dots_base;
 }
+
 
 /* Transposed centers and their squared norms for the blocked distances. */
 static void km_prepare_blocked(km_work *w) {
@@ -337,7 +424,9 @@ static void km_prepare_blocked(km_work *w) {
     for (int t = 0; t < m; t++) s += c[t] * c[t];
     w->cc[j] = s;
   }
+  for (int j = k; j < kp; j++) w->cc[j] = INFINITY; /* never nearest */
 }
+
 
 /* Nearest and second nearest center of the windows list[0 .. cnt - 1] by
  * blocked distances (km_prepare_blocked first): sets cl, upper, lower.
@@ -353,26 +442,15 @@ static int km_full_serial(const km_work *w, const int *list, int cnt,
       ids[b] = list[q];
       xr[b] = w->x + (size_t)ids[b] * m;
     }
-    w->dots_fn(xr, m, w->ct, kp, dots);
+    double xx4[4];
+    for (int b = 0; b < 4; b++) xx4[b] = w->xx[ids[b]];
+    int bjs[4];
+    double d12[8];
+    w->dots_fn(xr, m, w->ct, kp, xx4, w->cc, dots, k, bjs, d12);
     int nbk = cnt - 4 * blk < 4 ? cnt - 4 * blk : 4;
     for (int b = 0; b < nbk; b++) {
-      int i = ids[b], old = w->cl[i], bj = 0;
-      double xx = w->xx[i], d1 = INFINITY, d2 = INFINITY;
-      double *db = dots + (size_t)b * kp;
-      /* distances in place (vectorises), then a branch-free two-smallest
-       * search (ties: the first center) */
-      for (int j = 0; j < k; j++) {
-        double d = xx - 2.0 * db[j] + w->cc[j];
-        db[j] = d > 0.0 ? d : 0.0;
-      }
-      for (int j = 0; j < k; j++) {
-        double d = db[j];
-        int lt = d < d1;
-        double d2n = d < d2 ? d : d2;
-        d2 = lt ? d1 : d2n;
-        bj = lt ? j : bj;
-        d1 = lt ? d : d1;
-      }
+      int i = ids[b], old = w->cl[i], bj = bjs[b];
+      double d1 = d12[2 * b], d2 = d12[2 * b + 1];
       w->cl[i] = bj;
       w->upper[i] = sqrt(d1);
       w->lower[i] = sqrt(d2);
@@ -624,12 +702,37 @@ static int km_lloyd(km_work *w, int *iter, int *conv) {
   return CP_OK;
 }
 
-/* Hartigan refinement with distance bounds. drift[c] accumulates how far
- * center c has moved (sum of step lengths) since Hartigan started. For
- * window i, ub[i] + drift[own] bounds its distance to its own center from
- * above and lb[i*k + l] - drift[l] its distance to center l from below, so a
- * window whose bounds show that no move can pay is skipped without touching
- * its data. */
+/* Hartigan refinement with distance bounds. The centers are anchored (ref)
+ * at the start of every pass; net[c] = |c - ref_c| and off[c] sums the nets
+ * at the earlier anchorings, so that a center moved by at most
+ * net(then) + off(now) - off(then) + net(now) between two times. Bounds are
+ * stored as ub[i] = d - off + net (own center) and lb[i*k + l] =
+ * d - net + off (others) at the time of their distance d, so that
+ * ub[i] + drift[own] bounds the distance to the own center from above and
+ * lb[i*k + l] - drift[l] the distance to center l from below, with
+ * drift = off + net. A window whose bounds show that no move can pay is
+ * skipped without touching its data. Net moves are much shorter than the
+ * summed steps of a pass. */
+
+/* net and drift of center j from its current position. */
+static void km_net(km_work *w, int j) {
+  int m = w->m, k = w->k;
+  double *net = w->drift + k, *off = w->drift + 2 * k;
+  net[j] = sqrt(cp_sqdist(w->cent + (size_t)j * m, w->ref + (size_t)j * m, m));
+  w->drift[j] = off[j] + net[j];
+}
+
+/* Anchors the centers where they are (off = 0 when reset). */
+static void km_anchor(km_work *w, int reset) {
+  int k = w->k;
+  double *net = w->drift + k, *off = w->drift + 2 * k;
+  memcpy(w->ref, w->cent, sizeof(double) * (size_t)k * w->m);
+  for (int j = 0; j < k; j++) {
+    off[j] = reset ? 0.0 : off[j] + net[j];
+    net[j] = 0.0;
+    w->drift[j] = off[j];
+  }
+}
 
 /* Moves window i (exact distances dj to its center j, dl to center l) and
  * updates both centers, their drifts and the window's bounds. */
@@ -641,28 +744,31 @@ static void km_move(km_work *w, int i, int j, int l, double dj, double dl) {
     cj[t] += (cj[t] - xi[t]) / (nj - 1.0);
     cl[t] += (xi[t] - cl[t]) / (nl + 1.0);
   }
-  /* |c_j' - c_j| = dj / (nj - 1), |c_l' - c_l| = dl / (nl + 1) */
-  w->drift[j] += dj / (nj - 1.0);
-  w->drift[l] += dl / (nl + 1.0);
+  km_net(w, j);
+  km_net(w, l);
   w->cnt[j]--;
   w->cnt[l]++;
   w->cl[i] = l;
   /* exact: |x - c_l'| = dl nl / (nl + 1), |x - c_j'| = dj nj / (nj - 1) */
-  w->upper[i] = dl * (nl / (nl + 1.0)) - w->drift[l];
-  w->lb[(size_t)i * w->k + j] = dj * (nj / (nj - 1.0)) + w->drift[j];
+  const double *net = w->drift + w->k, *off = w->drift + 2 * w->k;
+  w->upper[i] = dl * (nl / (nl + 1.0)) - off[l] + net[l];
+  w->lb[(size_t)i * w->k + j] = dj * (nj / (nj - 1.0)) + off[j] - net[j];
 }
 
 /* Slack for rounding in the bound tests. */
 #define KM_SLACK (1.0 + 1e-9)
 
-/* Largest drift and smallest n_l / (n_l + 1) over the clusters. */
-static void km_pass_limits(const km_work *w, double *dmax, double *fmin) {
+/* Per cluster n_l / (n_l + 1) and n_l / (n_l - 1) (fk, gk), the largest
+ * drift and the smallest fk. */
+static void km_pass_limits(km_work *w, double *dmax, double *fmin) {
   *dmax = 0.0;
   *fmin = 1.0;
   for (int l = 0; l < w->k; l++) {
     if (w->drift[l] > *dmax) *dmax = w->drift[l];
-    double f = (double)w->cnt[l] / (w->cnt[l] + 1.0);
-    if (f < *fmin) *fmin = f;
+    double nl = (double)w->cnt[l];
+    w->fk[l] = nl / (nl + 1.0);
+    w->gk[l] = nl / (nl - 1.0);
+    if (w->fk[l] < *fmin) *fmin = w->fk[l];
   }
 }
 
@@ -671,9 +777,11 @@ static void km_pass_limits(const km_work *w, double *dmax, double *fmin) {
  * by the smallest of its lower bounds against the largest drift, then
  * cluster by cluster. Returns the number of moves or -1 on interrupt. */
 static int km_pass(km_work *w, int exact) {
-  int n = w->n, m = w->m, k = w->k, moved = 0;
-  double *ub = w->upper, *drift = w->drift;
+  int n = w->n, m = w->m, k = w->k, moved = 0, evals = 0;
+  double *ub = w->upper, *drift = w->drift, *fk = w->fk, *gk = w->gk;
+  const double *net = w->drift + k, *off = w->drift + 2 * k;
   double dmax, fmin;
+  km_anchor(w, 0);
   km_pass_limits(w, &dmax, &fmin);
   for (int i = 0; i < n; i++) {
     if ((i & 4095) == 4095 && cp_interrupted()) return -1;
@@ -683,28 +791,27 @@ static int km_pass(km_work *w, int exact) {
     double *lbi = w->lb + (size_t)i * k;
     if (!exact) {
       double u = ub[i] + drift[j];
-      double keep_ub = u * u * (nj / (nj - 1.0)) * KM_SLACK;
+      double keep_ub = u * u * gk[j] * KM_SLACK;
       double lo = w->lbmin[i] - dmax;
       if (lo > 0.0 && lo * lo * fmin >= keep_ub) continue;
       int need = 0;
-      for (int l = 0; l < k && !need; l++) {
-        if (l == j) continue;
+      for (int l = 0; l < k; l++) {
         lo = lbi[l] - drift[l];
-        if (lo < 0.0) lo = 0.0;
-        double f = (double)w->cnt[l] / (w->cnt[l] + 1.0);
-        need = lo * lo * f < keep_ub;
+        lo = lo > 0.0 ? lo : 0.0;
+        need |= (lo * lo * fk[l] < keep_ub) & (l != j);
       }
       if (!need) continue;
     }
     const double *xi = w->x + (size_t)i * m;
+    evals++;
     double dj = sqrt(cp_sqdist(xi, w->cent + (size_t)j * m, m));
-    ub[i] = dj - drift[j];
-    double keep = dj * dj * (nj / (nj - 1.0));
+    ub[i] = dj - off[j] + net[j];
+    double keep = dj * dj * gk[j];
     double best = INFINITY, bdl = 0.0;
     int bl = -1;
     for (int l = 0; l < k; l++) {
       if (l == j) continue;
-      double f = (double)w->cnt[l] / (w->cnt[l] + 1.0);
+      double f = fk[l];
       double cap = best < keep ? best : keep;
       if (!exact) {
         double lo = lbi[l] - drift[l];
@@ -714,7 +821,7 @@ static int km_pass(km_work *w, int exact) {
       /* exact (not stopped early): tight bounds keep later passes cheap */
       double d2 = cp_sqdist(xi, w->cent + (size_t)l * m, m);
       double dl = sqrt(d2);
-      lbi[l] = dl + drift[l];
+      lbi[l] = dl + off[l] - net[l];
       if (d2 * f < best) {
         best = d2 * f;
         bl = l;
@@ -732,18 +839,62 @@ static int km_pass(km_work *w, int exact) {
     }
     w->lbmin[i] = lmin;
   }
+  w->evals = evals;
   return moved;
 }
 
-/* Recomputes the centers exactly and adds how far each one moved to its
- * drift, so the bounds stay valid. */
+/* Recomputes the centers exactly and their drifts, so the bounds stay
+ * valid. */
 static void km_exact_centers(km_work *w) {
-  int m = w->m, k = w->k;
-  memcpy(w->old, w->cent, sizeof(double) * (size_t)k * m);
-  cp_cluster_means(w->x, w->n, m, k, w->cl, w->cent, w->cnt);
-  for (int j = 0; j < k; j++) {
-    w->drift[j] += sqrt(cp_sqdist(w->cent + (size_t)j * m, w->old + (size_t)j * m, m));
+  cp_cluster_means(w->x, w->n, w->m, w->k, w->cl, w->cent, w->cnt);
+  for (int j = 0; j < w->k; j++) km_net(w, j);
+}
+
+/* Large problems: all Hartigan bounds anew from blocked distances to the
+ * current centers, widened by a bound on their rounding error
+ * (|x|^2 - 2 x.c + |c|^2 in floating point errs by at most about
+ * (m + 3) u (|x| + |c|)^2). The bounds only decide which windows a pass
+ * may skip, never a move. */
+static void km_refresh(km_work *w) {
+  int n = w->n, m = w->m, k = w->k, kp = w->kp;
+  km_prepare_blocked(w);
+  double *cnh = w->half; /* center norms (half is Lloyd's scratch) */
+  for (int l = 0; l < k; l++) cnh[l] = sqrt(w->cc[l]);
+  km_anchor(w, 1); /* the bounds start over */
+  double eps = 2.3e-16 * (m + 4);
+  int nb = (n + KM_LIST_CHUNK - 1) / KM_LIST_CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
+#endif
+  for (int c = 0; c < nb; c++) {
+    double *dots = w->dots + (size_t)CP_THREAD_ID() * 4 * kp;
+    int i0 = c * KM_LIST_CHUNK, i1 = i0 + KM_LIST_CHUNK < n ? i0 + KM_LIST_CHUNK : n;
+    for (int ib = i0; ib < i1; ib += 4) {
+      const double *xr[4];
+      double xx4[4];
+      for (int b = 0; b < 4; b++) {
+        int i = ib + b < i1 ? ib + b : i1 - 1;
+        xr[b] = w->x + (size_t)i * m;
+        xx4[b] = w->xx[i];
+      }
+      w->dots_fn(xr, m, w->ct, kp, xx4, w->cc, dots, k, NULL, NULL);
+      for (int b = 0; b < 4 && ib + b < i1; b++) {
+        int i = ib + b, j = w->cl[i];
+        const double *db = dots + (size_t)b * kp;
+        double *lbi = w->lb + (size_t)i * k, xn = sqrt(w->xx[i]), lmin = INFINITY;
+        for (int l = 0; l < k; l++) {
+          double e = eps * (xn + cnh[l]) * (xn + cnh[l]);
+          double lo = db[l] - e;
+          lbi[l] = lo > 0.0 ? sqrt(lo) : 0.0;
+          if (l != j && lbi[l] < lmin) lmin = lbi[l];
+        }
+        double e = eps * (xn + cnh[j]) * (xn + cnh[j]);
+        w->upper[i] = sqrt(db[j] + e);
+        w->lbmin[i] = lmin;
+      }
+    }
   }
+  w->evals = 0;
 }
 
 /* Hartigan refinement: single-window moves while one lowers the total
@@ -755,31 +906,39 @@ static void km_exact_centers(km_work *w) {
 static int km_hartigan(km_work *w, int *moves) {
   int n = w->n, k = w->k;
   int rounds = w->max_iter > 10 ? w->max_iter : 10;
-  for (int j = 0; j < k; j++) w->drift[j] = 0.0;
+  km_anchor(w, 1); /* Lloyd's bounds hold for these centers */
   km_exact_centers(w);
   int exact = 0;
   for (int j = 0; j < k; j++) exact |= w->cnt[j] == 0;
-  if (exact) km_fix_empty(w);
-  /* Lloyd's bounds from blocked distances (|x|^2 - 2 x.c + |c|^2) carry
-   * rounding beyond the slack when the windows sit far from the origin:
-   * start from an exact pass */
-  if (w->blocked) exact = 1;
+  if (exact) {
+    km_fix_empty(w);
+    for (int j = 0; j < k; j++) km_net(w, j);
+  }
   for (int i = 0; i < n; i++) {
     double *lbi = w->lb + (size_t)i * k;
     for (int l = 0; l < k; l++) lbi[l] = w->lower[i];
     w->lbmin[i] = w->lower[i];
+  }
+  /* large problems: Lloyd's bounds from blocked distances (|x|^2 - 2 x.c +
+   * |c|^2) carry rounding beyond the slack when the windows sit far from
+   * the origin; start from bounds with a rounding margin instead */
+  if (w->blocked) {
+    km_refresh(w);
+    exact = 0;
   }
   *moves = 0;
   int moved = 0;
   for (int r = 0; r < rounds; r++) {
     moved = 1;
     for (int p = 0; p < 1000 && moved > 0; p++) {
+      if (w->blocked && w->evals > n / KM_REFRESH) km_refresh(w);
       moved = km_pass(w, exact);
       exact = 0;
       if (moved < 0) return CP_ERR_INTERRUPT;
       *moves += moved;
     }
     km_exact_centers(w);
+    if (w->blocked && w->evals > n / KM_REFRESH) km_refresh(w);
     moved = km_pass(w, 0);
     if (moved < 0) return CP_ERR_INTERRUPT;
     *moves += moved;
@@ -864,7 +1023,8 @@ static void km_swap_state(km_work *w, int dir) {
   KM_COPY(w->cl, w->save_cl, n);
   KM_COPY(w->cnt, w->save_cnt, k);
   KM_COPY(w->lb, w->save_lb, n * k);
-  KM_COPY(w->drift, w->save_drift, k);
+  KM_COPY(w->drift, w->save_drift, 3 * k);
+  KM_COPY(w->ref, w->save_ref, km);
   KM_COPY(w->d2, w->save_d2, n);
 #undef KM_COPY
 }
@@ -970,16 +1130,6 @@ static int km_sub_alloc(km_work *s, const km_work *w) {
   return CP_OK;
 }
 
-/* First position in the ascending list[0 .. cnt - 1] with a value >= v. */
-static int km_lower(const int *list, int cnt, int v) {
-  int lo = 0, hi = cnt;
-  while (lo < hi) {
-    int mid = lo + (hi - lo) / 2;
-    if (list[mid] < v) lo = mid + 1; else hi = mid;
-  }
-  return lo;
-}
-
 /* Lockstep k-means++ seeding: restart r keeps its distances to the nearest
  * chosen center in sub[r].upper; every step evaluates the candidates of
  * all restarts in one blocked pass over the windows (chunk partial sums
@@ -1003,6 +1153,7 @@ static void km_seed_pass(const km_work *w, km_work *sub, km_seed_ws *s, int nc,
     for (int j = nc; j < kq; j++) row[j] = 0.0;
   }
   for (int j = 0; j < nc; j++) s->cc[j] = w->xx[s->cand[j]];
+  for (int j = nc; j < kq; j++) s->cc[j] = 0.0;
   int par = w->threads > 1 && (double)n * m * kq > CP_PAR_MIN_WORK;
   (void)par;
 #ifdef _OPENMP
@@ -1016,13 +1167,14 @@ static void km_seed_pass(const km_work *w, km_work *sub, km_seed_ws *s, int nc,
     for (int ib = i0; ib < i1; ib += 4) {
       const double *xr[4];
       for (int b = 0; b < 4; b++) xr[b] = w->x + (size_t)(ib + b < i1 ? ib + b : i1 - 1) * m;
-      w->dots_fn(xr, m, s->ct, kq, dots);
+      double xx4[4];
+      for (int b = 0; b < 4; b++) xx4[b] = w->xx[ib + b < i1 ? ib + b : i1 - 1];
+      w->dots_fn(xr, m, s->ct, kq, xx4, s->cc, dots, nc, NULL, NULL);
       for (int b = 0; b < 4 && ib + b < i1; b++) {
         int i = ib + b;
         const double *db = dots + (size_t)b * kq;
         for (int j = 0; j < nc; j++) {
-          double d = w->xx[i] - 2.0 * db[j] + s->cc[j];
-          if (d < 0.0) d = 0.0;
+          double d = db[j];
           double *d2 = sub[s->own[j]].upper + i;
           if (update) {
             if (d < *d2) *d2 = d;
@@ -1115,6 +1267,26 @@ out:
   return status;
 }
 
+/* Hamerly's bound tests of one Lloyd step (after km_step_begin) for the
+ * windows i0 .. i1 - 1 of a lockstep restart; the windows that need a full
+ * scan go to list (no separate tightening of the upper bound: a blocked
+ * scan of all centers costs little more than one plain distance). Returns
+ * how many. */
+static int km_filter(km_work *w, int i0, int i1, int *list) {
+  int jmax = w->jmax, cnt = 0;
+  double dmax = w->dmax, dsec = w->dsec;
+  for (int i = i0; i < i1; i++) {
+    int a = w->cl[i];
+    if (w->upper[i] == 0.0 && w->lower[i] == 0.0) continue; /* reseeded */
+    w->upper[i] += w->delta[a];
+    w->lower[i] -= a == jmax ? dsec : dmax;
+    double z = w->lower[i] > w->half[a] ? w->lower[i] : w->half[a];
+    list[cnt] = i;
+    cnt += w->upper[i] > z;
+  }
+  return cnt;
+}
+
 /* Seeding and Lloyd (to convergence) for restarts 0 .. R - 1 in lockstep;
  * leaves the best in centers / cluster / info. */
 static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *centers,
@@ -1123,10 +1295,10 @@ static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *center
   int ch = km_chunk(m), nch = (n + ch - 1) / ch;
   km_work *sub = calloc((size_t)R, sizeof(km_work));
   int *act = calloc((size_t)R, sizeof(int));
-  int *cnt = calloc((size_t)R, sizeof(int));
   int *part = calloc((size_t)R * nch, sizeof(int));
+  int *clist = malloc(sizeof(int) * (size_t)w->threads * ch);
   int nsub = 0;
-  if (!sub || !act || !cnt || !part) {
+  if (!sub || !act || !part || !clist) {
     status = CP_ERR_ALLOC;
     goto out;
   }
@@ -1151,7 +1323,6 @@ static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *center
       status = CP_ERR_INTERRUPT;
       goto out;
     }
-    double work = 0.0;
     for (int r = 0; r < R; r++) {
       if (!act[r]) continue;
       if (sub[r].it >= w->max_iter || km_step_begin(&sub[r])) {
@@ -1159,22 +1330,23 @@ static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *center
         nact--;
         continue;
       }
-      cnt[r] = km_step_list(&sub[r]);
-      work += (double)cnt[r] * m * k;
+      km_prepare_blocked(&sub[r]);
     }
     if (nact == 0) break;
-    int par = w->threads > 1 && work > CP_PAR_MIN_WORK;
+    int par = w->threads > 1 && (double)n * m * nact > CP_PAR_MIN_WORK;
     (void)par;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(w->threads) schedule(static) if (par)
 #endif
     for (int c = 0; c < nch; c++) {
-      double *dots = w->dots + (size_t)CP_THREAD_ID() * 4 * w->kp;
+      int tid = CP_THREAD_ID();
+      double *dots = w->dots + (size_t)tid * 4 * w->kp;
+      int *lst = clist + (size_t)tid * ch;
+      int i0 = c * ch, i1 = i0 + ch < n ? i0 + ch : n;
       for (int r = 0; r < R; r++) {
         if (!act[r]) continue;
-        int p = km_lower(sub[r].list, cnt[r], c * ch);
-        int q = km_lower(sub[r].list, cnt[r], (c + 1) * ch);
-        part[(size_t)r * nch + c] = q > p ? km_full_serial(&sub[r], sub[r].list + p, q - p, dots) : 0;
+        int q = km_filter(&sub[r], i0, i1, lst);
+        part[(size_t)r * nch + c] = q > 0 ? km_full_serial(&sub[r], lst, q, dots) : 0;
       }
     }
     for (int r = 0; r < R; r++) {
@@ -1210,8 +1382,8 @@ out:
   for (int r = 0; r < nsub; r++) km_sub_free(&sub[r]);
   free(sub);
   free(act);
-  free(cnt);
   free(part);
+  free(clist);
   return status;
 }
 
@@ -1239,12 +1411,16 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
   w.save_cent = malloc(sizeof(double) * km);
   w.cl = malloc(sizeof(int) * (size_t)n);
   w.lb = malloc(sizeof(double) * (size_t)n * k);
-  w.drift = malloc(sizeof(double) * (size_t)k);
+  w.drift = malloc(sizeof(double) * 3 * (size_t)k);
+  w.ref = malloc(sizeof(double) * km);
+  w.save_ref = malloc(sizeof(double) * km);
+  w.fk = malloc(sizeof(double) * (size_t)k);
+  w.gk = malloc(sizeof(double) * (size_t)k);
   w.lbmin = malloc(sizeof(double) * (size_t)n);
   w.save_cl = malloc(sizeof(int) * (size_t)n);
   w.save_cnt = malloc(sizeof(int) * (size_t)k);
   w.save_lb = malloc(sizeof(double) * (size_t)n * k);
-  w.save_drift = malloc(sizeof(double) * (size_t)k);
+  w.save_drift = malloc(sizeof(double) * 3 * (size_t)k);
   w.save_d2 = malloc(sizeof(double) * (size_t)n);
   w.cnt = malloc(sizeof(int) * (size_t)k);
   w.delta = malloc(sizeof(double) * (size_t)k);
@@ -1282,7 +1458,7 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
      * KM_TOL times the mean per-time variance, as scikit-learn's tol */
     w.tol = KM_TOL * cp_total_ss(x, n, m) / n / m;
   }
-  if (!w.cent || !w.old || !w.sums || !w.prev || !w.save_cent || !w.cl || !w.lb || !w.drift || !w.lbmin || !w.save_cl || !w.save_cnt || !w.save_lb || !w.save_drift || !w.save_d2 ||
+  if (!w.cent || !w.old || !w.sums || !w.prev || !w.save_cent || !w.cl || !w.lb || !w.drift || !w.ref || !w.save_ref || !w.fk || !w.gk || !w.lbmin || !w.save_cl || !w.save_cnt || !w.save_lb || !w.save_drift || !w.save_d2 ||
       !w.cnt || !w.delta || !w.half || !w.upper || !w.lower || !w.d2 ||
       !w.cand || !w.best) {
     status = CP_ERR_ALLOC;
@@ -1354,6 +1530,10 @@ done:
   free(w.cl);
   free(w.lb);
   free(w.drift);
+  free(w.ref);
+  free(w.save_ref);
+  free(w.fk);
+  free(w.gk);
   free(w.lbmin);
   free(w.save_cl);
   free(w.save_cnt);
