@@ -42,6 +42,10 @@ typedef struct {
   double tol;    /* ... or until the squared center shifts sum to <= tol */
   double dmax, dsec; /* Lloyd step: largest and second largest shift */
   int jmax;          /* ... and the center with the largest */
+  int jsec;          /* ... the center with the second largest */
+  double dthird;     /* ... and the third largest shift */
+  int *sec;          /* n: lockstep restarts, second nearest center */
+  double *lower3;    /* n: ... lower bound on the distance to the others */
   int it, cv;        /* Lloyd: iterations, converged */
   double *cent;   /* k x m */
   double *old;    /* k x m: centers before the update */
@@ -313,50 +317,53 @@ static inline CP_ALWAYS_INLINE void km_dots_body(const double *const *xr, int m,
   }
   if (j0 + 4 <= kp) km_dot1(xr, m, ct, kp, j0, out);
   const cp_v4 zero = {0.0, 0.0, 0.0, 0.0};
-  for (int b = 0; b < 4; b++) {
-    cp_v4 xv;
-    V4_SET1(xv, xx4[b]);
-    double *o = out + (size_t)b * kp;
-    for (int j = 0; j < kp; j += 4) {
-      cp_v4 dv, cv;
-      V4_LOAD(dv, o + j);
-      V4_LOAD(cv, cc + j);
-      /* (xx - 2 dot) + cc as the scalar code (2 dot is exact) */
-      dv = (xv - (dv + dv)) + cv;
-      dv = (cp_v4)((cp_v4i)dv & (cp_v4i)(dv > zero));
-      V4_STORE(o + j, dv);
+  if (!bj) {
+    for (int b = 0; b < 4; b++) {
+      cp_v4 xv;
+      V4_SET1(xv, xx4[b]);
+      double *o = out + (size_t)b * kp;
+      for (int j = 0; j < kp; j += 4) {
+        cp_v4 dv, cv;
+        V4_LOAD(dv, o + j);
+        V4_LOAD(cv, cc + j);
+        /* (xx - 2 dot) + cc as the scalar code (2 dot is exact) */
+        dv = (xv - (dv + dv)) + cv;
+        dv = (cp_v4)((cp_v4i)dv & (cp_v4i)(dv > zero));
+        V4_STORE(o + j, dv);
+      }
     }
+    return;
   }
-  if (!bj) return;
-  /* per window: the smallest distance, its first center, and the smallest
-   * of the others (ties: the first center), without branches */
+  /* the four windows in the lanes: per window the smallest distance and
+   * its first center, the second smallest (center i2) and the smallest of
+   * the other centers, without branches (ties: the first center) */
   const cp_v4 inf = {INFINITY, INFINITY, INFINITY, INFINITY};
+  cp_v4 xv = {xx4[0], xx4[1], xx4[2], xx4[3]};
+  cp_v4 d1 = inf, d2 = inf, d3 = inf;
+  cp_v4i i1 = {0, 0, 0, 0}, i2 = {0, 0, 0, 0};
+  for (int j = 0; j < k; j++) {
+    cp_v4 dv = {out[j], out[kp + j], out[2 * (size_t)kp + j], out[3 * (size_t)kp + j]};
+    cp_v4 cv;
+    V4_SET1(cv, cc[j]);
+    dv = (xv - (dv + dv)) + cv;
+    dv = (cp_v4)((cp_v4i)dv & (cp_v4i)(dv > zero));
+    cp_v4i lt1 = (cp_v4i)(dv < d1), lt2 = (cp_v4i)(dv < d2), lt3 = (cp_v4i)(dv < d3);
+    cp_v4i jv = {j, j, j, j};
+    cp_v4i t3 = (lt3 & (cp_v4i)dv) | (~lt3 & (cp_v4i)d3);
+    d3 = (cp_v4)((lt2 & (cp_v4i)d2) | (~lt2 & t3));
+    cp_v4i t2 = (lt2 & (cp_v4i)dv) | (~lt2 & (cp_v4i)d2);
+    cp_v4i u2 = (lt2 & jv) | (~lt2 & i2);
+    d2 = (cp_v4)((lt1 & (cp_v4i)d1) | (~lt1 & t2));
+    i2 = (lt1 & i1) | (~lt1 & u2);
+    d1 = (cp_v4)((lt1 & (cp_v4i)dv) | (~lt1 & (cp_v4i)d1));
+    i1 = (lt1 & jv) | (~lt1 & i1);
+  }
   for (int b = 0; b < 4; b++) {
-    const double *o = out + (size_t)b * kp;
-    cp_v4 mn = inf, dv;
-    for (int j = 0; j < kp; j += 4) {
-      V4_LOAD(dv, o + j);
-      KM_VMIN(mn, dv, mn);
-    }
-    double d1 = mn[0] < mn[1] ? mn[0] : mn[1];
-    d1 = mn[2] < d1 ? mn[2] : d1;
-    d1 = mn[3] < d1 ? mn[3] : d1;
-    int first = 0;
-    for (int j = k - 1; j >= 0; j--) first = o[j] == d1 ? j : first;
-    cp_v4i lane = {0, 1, 2, 3}, at;
-    mn = inf;
-    for (int j = 0; j < kp; j += 4) {
-      V4_LOAD(dv, o + j);
-      at = lane == (cp_v4i){first - j, first - j, first - j, first - j};
-      dv = (cp_v4)((at & (cp_v4i)inf) | (~at & (cp_v4i)dv));
-      KM_VMIN(mn, dv, mn);
-    }
-    double d2 = mn[0] < mn[1] ? mn[0] : mn[1];
-    d2 = mn[2] < d2 ? mn[2] : d2;
-    d2 = mn[3] < d2 ? mn[3] : d2;
-    bj[b] = first;
-    d12[2 * b] = d1;
-    d12[2 * b + 1] = d2;
+    bj[2 * b] = (int)i1[b];
+    bj[2 * b + 1] = (int)i2[b];
+    d12[3 * b] = d1[b];
+    d12[3 * b + 1] = d2[b];
+    d12[3 * b + 2] = d3[b];
   }
 }
 #ifdef CP_DISPATCH
@@ -372,6 +379,7 @@ static void km_dots_base(const double *const *xr, int m, const double *ct,
                          int k, int *bj, double *d12) {
   km_dots_body(xr, m, ct, kp, xx4, cc, out, k, bj, d12);
 }
+
 #else
 static void km_dots_base(const double *const *xr, int m, const double *ct,
                          int kp, const double *xx4, const double *cc, double *out,
@@ -385,19 +393,30 @@ static void km_dots_base(const double *const *xr, int m, const double *ct,
       o[j] = d > 0.0 ? d : 0.0;
     }
     if (!bj) continue;
-    double d1 = INFINITY, d2 = INFINITY;
-    int first = 0;
+    /* the three smallest (ties: the first center) */
+    double d1 = INFINITY, d2 = INFINITY, d3 = INFINITY;
+    int first = 0, second = 0;
     for (int j = 0; j < k; j++) {
       double d = o[j];
-      int lt = d < d1;
-      double d2n = d < d2 ? d : d2;
-      d2 = lt ? d1 : d2n;
-      first = lt ? j : first;
-      d1 = lt ? d : d1;
+      if (d < d1) {
+        d3 = d2;
+        d2 = d1;
+        second = first;
+        d1 = d;
+        first = j;
+      } else if (d < d2) {
+        d3 = d2;
+        d2 = d;
+        second = j;
+      } else if (d < d3) {
+        d3 = d;
+      }
     }
-    bj[b] = first;
-    d12[2 * b] = d1;
-    d12[2 * b + 1] = d2;
+    bj[2 * b] = first;
+    bj[2 * b + 1] = second;
+    d12[3 * b] = d1;
+    d12[3 * b + 1] = d2;
+    d12[3 * b + 2] = d3;
   }
 }
 #endif
@@ -444,13 +463,17 @@ static int km_full_serial(const km_work *w, const int *list, int cnt,
     }
     double xx4[4];
     for (int b = 0; b < 4; b++) xx4[b] = w->xx[ids[b]];
-    int bjs[4];
-    double d12[8];
+    int bjs[8];
+    double d12[12];
     w->dots_fn(xr, m, w->ct, kp, xx4, w->cc, dots, k, bjs, d12);
     int nbk = cnt - 4 * blk < 4 ? cnt - 4 * blk : 4;
     for (int b = 0; b < nbk; b++) {
-      int i = ids[b], old = w->cl[i], bj = bjs[b];
-      double d1 = d12[2 * b], d2 = d12[2 * b + 1];
+      int i = ids[b], old = w->cl[i], bj = bjs[2 * b];
+      double d1 = d12[3 * b], d2 = d12[3 * b + 1];
+      if (w->lower3) {
+        w->sec[i] = bjs[2 * b + 1];
+        w->lower3[i] = sqrt(d12[3 * b + 2]);
+      }
       w->cl[i] = bj;
       w->upper[i] = sqrt(d1);
       w->lower[i] = sqrt(d2);
@@ -560,22 +583,30 @@ static int km_step_begin(km_work *w) {
     km_fix_empty(w);
     km_sums(w);
   }
-  double dmax = 0.0, dsec = 0.0;
-  int jmax = -1;
+  double dmax = 0.0, dsec = 0.0, dthird = 0.0;
+  int jmax = -1, jsec = -1;
   for (int j = 0; j < k; j++) {
     double d = sqrt(cp_sqdist(w->cent + (size_t)j * m, w->old + (size_t)j * m, m));
     w->delta[j] = d;
     if (d > dmax) {
+      dthird = dsec;
       dsec = dmax;
+      jsec = jmax;
       dmax = d;
       jmax = j;
     } else if (d > dsec) {
+      dthird = dsec;
       dsec = d;
+      jsec = j;
+    } else if (d > dthird) {
+      dthird = d;
     }
   }
   w->dmax = dmax;
   w->dsec = dsec;
   w->jmax = jmax;
+  w->jsec = jsec;
+  w->dthird = dthird;
   if (w->to_conv) {
     double shift = 0.0;
     for (int j = 0; j < k; j++) shift += w->delta[j] * w->delta[j];
@@ -653,7 +684,14 @@ static int km_step_end(km_work *w, int changed) {
   int n = w->n, m = w->m;
   /* reseeded windows: exact bounds from here on */
   for (int i = 0; i < n; i++) {
-    if (w->upper[i] == 0.0 && w->lower[i] == 0.0) changed += km_point_full(w, i);
+    if (w->upper[i] == 0.0 && w->lower[i] == 0.0) {
+      changed += km_point_full(w, i);
+      if (w->lower3) {
+        /* lower bounds all the other centers */
+        w->sec[i] = (w->cl[i] + 1) % w->k;
+        w->lower3[i] = w->lower[i];
+      }
+    }
   }
   for (int i = 0; i < n; i++) {
     int a = w->prev[i], b = w->cl[i];
@@ -776,8 +814,37 @@ static void km_pass_limits(km_work *w, double *dmax, double *fmin) {
  * bounds); exact = 0 skips the windows whose bounds rule out a move: first
  * by the smallest of its lower bounds against the largest drift, then
  * cluster by cluster. Returns the number of moves or -1 on interrupt. */
+/* 1 when the bounds of window i (in a cluster of more than one) do not rule
+ * out a move. */
+static inline int km_need(const km_work *w, int i, int j, double dmax, double fmin) {
+  const double *drift = w->drift, *lbi = w->lb + (size_t)i * w->k;
+  double u = w->upper[i] + drift[j];
+  double keep_ub = u * u * w->gk[j] * KM_SLACK;
+  double lo = w->lbmin[i] - dmax;
+  if (lo > 0.0 && lo * lo * fmin >= keep_ub) return 0;
+  int need = 0;
+  for (int l = 0; l < w->k; l++) {
+    lo = lbi[l] - drift[l];
+    lo = lo > 0.0 ? lo : 0.0;
+    need |= (lo * lo * w->fk[l] < keep_ub) & (l != j);
+  }
+  return need;
+}
+
+/* Windows ahead whose data a pass asks the cache for when their bounds
+ * (as they stand) do not rule out a move (windows of at least
+ * KM_AHEAD_MIN_M values). */
+#define KM_AHEAD 16
+#define KM_AHEAD_MIN_M 64
+#if defined(__GNUC__) || defined(__clang__)
+#define KM_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define KM_PREFETCH(p) ((void)(p))
+#endif
+
 static int km_pass(km_work *w, int exact) {
   int n = w->n, m = w->m, k = w->k, moved = 0, evals = 0;
+  int ahead = !exact && m >= KM_AHEAD_MIN_M;
   double *ub = w->upper, *drift = w->drift, *fk = w->fk, *gk = w->gk;
   const double *net = w->drift + k, *off = w->drift + 2 * k;
   double dmax, fmin;
@@ -785,23 +852,17 @@ static int km_pass(km_work *w, int exact) {
   km_pass_limits(w, &dmax, &fmin);
   for (int i = 0; i < n; i++) {
     if ((i & 4095) == 4095 && cp_interrupted()) return -1;
+    int ia = i + KM_AHEAD;
+    if (ahead && ia < n && w->cnt[w->cl[ia]] > 1 && km_need(w, ia, w->cl[ia], dmax, fmin)) {
+      const double *xa = w->x + (size_t)ia * m;
+      for (int t = 0; t < m; t += 8) KM_PREFETCH(xa + t);
+      KM_PREFETCH(xa + m - 1);
+    }
     int j = w->cl[i];
     double nj = (double)w->cnt[j];
     if (nj <= 1.0) continue;
     double *lbi = w->lb + (size_t)i * k;
-    if (!exact) {
-      double u = ub[i] + drift[j];
-      double keep_ub = u * u * gk[j] * KM_SLACK;
-      double lo = w->lbmin[i] - dmax;
-      if (lo > 0.0 && lo * lo * fmin >= keep_ub) continue;
-      int need = 0;
-      for (int l = 0; l < k; l++) {
-        lo = lbi[l] - drift[l];
-        lo = lo > 0.0 ? lo : 0.0;
-        need |= (lo * lo * fk[l] < keep_ub) & (l != j);
-      }
-      if (!need) continue;
-    }
+    if (!exact && !km_need(w, i, j, dmax, fmin)) continue;
     const double *xi = w->x + (size_t)i * m;
     evals++;
     double dj = sqrt(cp_sqdist(xi, w->cent + (size_t)j * m, m));
@@ -1104,6 +1165,8 @@ static void km_sub_free(km_work *s) {
   free(s->cnt);
   free(s->delta);
   free(s->half);
+  free(s->sec);
+  free(s->lower3);
 }
 
 /* A restart's own state, sharing the data, norms and scratch of w. */
@@ -1123,6 +1186,9 @@ static int km_sub_alloc(km_work *s, const km_work *w) {
   s->cnt = malloc(sizeof(int) * k);
   s->delta = malloc(sizeof(double) * k);
   s->half = malloc(sizeof(double) * k);
+  s->sec = malloc(sizeof(int) * n);
+  s->lower3 = malloc(sizeof(double) * n);
+  if (!s->sec || !s->lower3) return CP_ERR_ALLOC;
   if (!s->cent || !s->old || !s->sums || !s->ct || !s->cc || !s->cl || !s->prev ||
       !s->upper || !s->lower || !s->list || !s->cnt || !s->delta || !s->half) {
     return CP_ERR_ALLOC;
@@ -1273,14 +1339,18 @@ out:
  * scan of all centers costs little more than one plain distance). Returns
  * how many. */
 static int km_filter(km_work *w, int i0, int i1, int *list) {
-  int jmax = w->jmax, cnt = 0;
-  double dmax = w->dmax, dsec = w->dsec;
+  int jmax = w->jmax, jsec = w->jsec, cnt = 0;
+  double dmax = w->dmax, dsec = w->dsec, dthird = w->dthird;
   for (int i = i0; i < i1; i++) {
-    int a = w->cl[i];
+    int a = w->cl[i], b = w->sec[i];
     if (w->upper[i] == 0.0 && w->lower[i] == 0.0) continue; /* reseeded */
     w->upper[i] += w->delta[a];
-    w->lower[i] -= a == jmax ? dsec : dmax;
-    double z = w->lower[i] > w->half[a] ? w->lower[i] : w->half[a];
+    w->lower[i] -= w->delta[b];
+    /* largest shift of the centers other than a and b */
+    int ma = a == jmax || b == jmax, ms = a == jsec || b == jsec;
+    w->lower3[i] -= !ma ? dmax : !ms ? dsec : dthird;
+    double lo = w->lower[i] < w->lower3[i] ? w->lower[i] : w->lower3[i];
+    double z = lo > w->half[a] ? lo : w->half[a];
     list[cnt] = i;
     cnt += w->upper[i] > z;
   }
