@@ -45,6 +45,10 @@ typedef struct {
   int jsec;          /* ... the center with the second largest */
   double dthird;     /* ... and the third largest shift */
   int *sec;          /* n: lockstep restarts, second nearest center */
+  int *chg;          /* 2 n: ... windows whose label a step changed, and
+                      * their old labels, by chunk */
+  int slow;          /* ... windows may sit at zero distance from two
+                      * centers (or a cluster was emptied): plain step end */
   double *lower3;    /* n: ... lower bound on the distance to the others */
   int it, cv;        /* Lloyd: iterations, converged */
   double *cent;   /* k x m */
@@ -451,7 +455,7 @@ static void km_prepare_blocked(km_work *w) {
  * blocked distances (km_prepare_blocked first): sets cl, upper, lower.
  * Returns how many labels changed. */
 static int km_full_serial(const km_work *w, const int *list, int cnt,
-                          double *dots) {
+                          double *dots, int *chg, int *zero) {
   int m = w->m, k = w->k, kp = w->kp, nb = (cnt + 3) / 4, changed = 0;
   for (int blk = 0; blk < nb; blk++) {
     int ids[4];
@@ -477,6 +481,11 @@ static int km_full_serial(const km_work *w, const int *list, int cnt,
       w->cl[i] = bj;
       w->upper[i] = sqrt(d1);
       w->lower[i] = sqrt(d2);
+      if (chg && bj != old) {
+        chg[2 * changed] = i;
+        chg[2 * changed + 1] = old;
+      }
+      if (zero && d1 == 0.0 && d2 == 0.0) *zero = 1;
       changed += bj != old;
     }
   }
@@ -496,7 +505,7 @@ static int km_full_list(km_work *w, const int *list, int cnt) {
   for (int c = 0; c < nc; c++) {
     int c0 = c * KM_LIST_CHUNK, len = cnt - c0 < KM_LIST_CHUNK ? cnt - c0 : KM_LIST_CHUNK;
     changed += km_full_serial(w, list + c0, len,
-                              w->dots + (size_t)CP_THREAD_ID() * 4 * w->kp);
+                              w->dots + (size_t)CP_THREAD_ID() * 4 * w->kp, NULL, NULL);
   }
   return changed;
 }
@@ -582,6 +591,7 @@ static int km_step_begin(km_work *w) {
     /* a window moved here gets upper = lower = 0 (it sits at its center) */
     km_fix_empty(w);
     km_sums(w);
+    w->slow = 1;
   }
   double dmax = 0.0, dsec = 0.0, dthird = 0.0;
   int jmax = -1, jsec = -1;
@@ -711,6 +721,35 @@ static int km_step_end(km_work *w, int changed) {
     return 1;
   }
   if (!w->to_conv && (double)changed * 32.0 < n) return 1;
+  return 0;
+}
+
+/* km_step_end for a lockstep restart without reseeded windows: the cluster
+ * sums follow the changes recorded chunk by chunk (in window order, as
+ * km_step_end). */
+static int km_step_end_chunks(km_work *w, int changed, const int *part, int ch,
+                              int nch) {
+  int m = w->m;
+  for (int c = 0; c < nch; c++) {
+    const int *chg = w->chg + 2 * (size_t)c * ch;
+    for (int q = 0; q < part[c]; q++) {
+      int i = chg[2 * q], a = chg[2 * q + 1], b = w->cl[i];
+      const double *xi = w->x + (size_t)i * m;
+      double *sa = w->sums + (size_t)a * m, *sb = w->sums + (size_t)b * m;
+      for (int t = 0; t < m; t++) {
+        sa[t] -= xi[t];
+        sb[t] += xi[t];
+      }
+      w->cnt[a]--;
+      w->cnt[b]++;
+    }
+  }
+  w->it++;
+  if (changed == 0) {
+    w->cv = 1;
+    return 1;
+  }
+  if (!w->to_conv && (double)changed * 32.0 < w->n) return 1;
   return 0;
 }
 
@@ -1166,6 +1205,7 @@ static void km_sub_free(km_work *s) {
   free(s->delta);
   free(s->half);
   free(s->sec);
+  free(s->chg);
   free(s->lower3);
 }
 
@@ -1187,8 +1227,10 @@ static int km_sub_alloc(km_work *s, const km_work *w) {
   s->delta = malloc(sizeof(double) * k);
   s->half = malloc(sizeof(double) * k);
   s->sec = malloc(sizeof(int) * n);
+  s->chg = malloc(sizeof(int) * 2 * n);
+  s->slow = 0;
   s->lower3 = malloc(sizeof(double) * n);
-  if (!s->sec || !s->lower3) return CP_ERR_ALLOC;
+  if (!s->sec || !s->lower3 || !s->chg) return CP_ERR_ALLOC;
   if (!s->cent || !s->old || !s->sums || !s->ct || !s->cc || !s->cl || !s->prev ||
       !s->upper || !s->lower || !s->list || !s->cnt || !s->delta || !s->half) {
     return CP_ERR_ALLOC;
@@ -1366,9 +1408,10 @@ static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *center
   km_work *sub = calloc((size_t)R, sizeof(km_work));
   int *act = calloc((size_t)R, sizeof(int));
   int *part = calloc((size_t)R * nch, sizeof(int));
+  int *zero = calloc((size_t)R * nch, sizeof(int));
   int *clist = malloc(sizeof(int) * (size_t)w->threads * ch);
   int nsub = 0;
-  if (!sub || !act || !part || !clist) {
+  if (!sub || !act || !part || !zero || !clist) {
     status = CP_ERR_ALLOC;
     goto out;
   }
@@ -1383,6 +1426,9 @@ static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *center
   if (status != CP_OK) goto out;
   for (int r = 0; r < R; r++) {
     km_assign_all(&sub[r]);
+    for (int i = 0; i < n; i++) {
+      if (sub[r].upper[i] == 0.0 && sub[r].lower[i] == 0.0) sub[r].slow = 1;
+    }
     sub[r].it = 1;
     sub[r].cv = 0;
     act[r] = 1;
@@ -1416,14 +1462,21 @@ static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *center
       for (int r = 0; r < R; r++) {
         if (!act[r]) continue;
         int q = km_filter(&sub[r], i0, i1, lst);
-        part[(size_t)r * nch + c] = q > 0 ? km_full_serial(&sub[r], lst, q, dots) : 0;
+        part[(size_t)r * nch + c] = q > 0 ? km_full_serial(&sub[r], lst, q, dots,
+                                                           sub[r].chg + 2 * (size_t)c * ch,
+                                                           zero + (size_t)r * nch + c) : 0;
       }
     }
     for (int r = 0; r < R; r++) {
       if (!act[r]) continue;
       int changed = 0;
-      for (int c = 0; c < nch; c++) changed += part[(size_t)r * nch + c];
-      if (km_step_end(&sub[r], changed)) {
+      for (int c = 0; c < nch; c++) {
+        changed += part[(size_t)r * nch + c];
+        sub[r].slow |= zero[(size_t)r * nch + c];
+        zero[(size_t)r * nch + c] = 0;
+      }
+      if (sub[r].slow ? km_step_end(&sub[r], changed)
+                      : km_step_end_chunks(&sub[r], changed, part + (size_t)r * nch, ch, nch)) {
         act[r] = 0;
         nact--;
       }
@@ -1453,6 +1506,7 @@ out:
   free(sub);
   free(act);
   free(part);
+  free(zero);
   free(clist);
   return status;
 }
