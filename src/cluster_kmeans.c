@@ -687,11 +687,36 @@ static int km_step_scan(km_work *w) {
   return changed;
 }
 
+/* Cluster sums and sizes after window i moved from cluster a to its label. */
+static void km_sums_move(km_work *w, int i, int a) {
+  int m = w->m, b = w->cl[i];
+  const double *xi = w->x + (size_t)i * m;
+  double *sa = w->sums + (size_t)a * m, *sb = w->sums + (size_t)b * m;
+  for (int t = 0; t < m; t++) {
+    sa[t] -= xi[t];
+    sb[t] += xi[t];
+  }
+  w->cnt[a]--;
+  w->cnt[b]++;
+}
+
+/* Iteration count; returns 1 when the restart stops (converged, or few
+ * changes when Hartigan follows). */
+static int km_step_done(km_work *w, int changed) {
+  w->it++;
+  if (changed == 0) {
+    w->cv = 1;
+    return 1;
+  }
+  if (!w->to_conv && (double)changed * 32.0 < w->n) return 1;
+  return 0;
+}
+
 /* Reseeded windows, cluster sums for the windows that changed, iteration
  * count. Returns 1 when the restart stops (converged, or few changes when
  * Hartigan follows). */
 static int km_step_end(km_work *w, int changed) {
-  int n = w->n, m = w->m;
+  int n = w->n;
   /* reseeded windows: exact bounds from here on */
   for (int i = 0; i < n; i++) {
     if (w->upper[i] == 0.0 && w->lower[i] == 0.0) {
@@ -704,24 +729,9 @@ static int km_step_end(km_work *w, int changed) {
     }
   }
   for (int i = 0; i < n; i++) {
-    int a = w->prev[i], b = w->cl[i];
-    if (a == b) continue;
-    const double *xi = w->x + (size_t)i * m;
-    double *sa = w->sums + (size_t)a * m, *sb = w->sums + (size_t)b * m;
-    for (int t = 0; t < m; t++) {
-      sa[t] -= xi[t];
-      sb[t] += xi[t];
-    }
-    w->cnt[a]--;
-    w->cnt[b]++;
+    if (w->prev[i] != w->cl[i]) km_sums_move(w, i, w->prev[i]);
   }
-  w->it++;
-  if (changed == 0) {
-    w->cv = 1;
-    return 1;
-  }
-  if (!w->to_conv && (double)changed * 32.0 < n) return 1;
-  return 0;
+  return km_step_done(w, changed);
 }
 
 /* km_step_end for a lockstep restart without reseeded windows: the cluster
@@ -729,28 +739,11 @@ static int km_step_end(km_work *w, int changed) {
  * km_step_end). */
 static int km_step_end_chunks(km_work *w, int changed, const int *part, int ch,
                               int nch) {
-  int m = w->m;
   for (int c = 0; c < nch; c++) {
     const int *chg = w->chg + 2 * (size_t)c * ch;
-    for (int q = 0; q < part[c]; q++) {
-      int i = chg[2 * q], a = chg[2 * q + 1], b = w->cl[i];
-      const double *xi = w->x + (size_t)i * m;
-      double *sa = w->sums + (size_t)a * m, *sb = w->sums + (size_t)b * m;
-      for (int t = 0; t < m; t++) {
-        sa[t] -= xi[t];
-        sb[t] += xi[t];
-      }
-      w->cnt[a]--;
-      w->cnt[b]++;
-    }
+    for (int q = 0; q < part[c]; q++) km_sums_move(w, chg[2 * q], chg[2 * q + 1]);
   }
-  w->it++;
-  if (changed == 0) {
-    w->cv = 1;
-    return 1;
-  }
-  if (!w->to_conv && (double)changed * 32.0 < w->n) return 1;
-  return 0;
+  return km_step_done(w, changed);
 }
 
 /* Lloyd iterations with Hamerly's bounds after a first assignment (labels,
