@@ -302,11 +302,6 @@ static inline CP_ALWAYS_INLINE void km_dot1(const double *const *xr, int m, cons
 }
 
 typedef long long cp_v4i __attribute__((vector_size(32), aligned(8)));
-/* Lane-wise a < b ? a : b (no branches). */
-#define KM_VMIN(dst, a, b) do { \
-    cp_v4i lt_ = (cp_v4i)((a) < (b)); \
-    (dst) = (cp_v4)((lt_ & (cp_v4i)(a)) | (~lt_ & (cp_v4i)(b))); \
-  } while (0)
 
 /* Squared distances of four windows (squared norms xx4) to kp centers
  * (squared norms cc, padding +Inf): |x|^2 - 2 x.c + |c|^2, at least 0. */
