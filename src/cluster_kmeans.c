@@ -10,6 +10,11 @@
 #include "cluster_internal.h"
 #include "cp_simd.h"
 
+/* Large problems: Hartigan's bounds are computed anew (one blocked pass)
+ * before a pass when the previous one evaluated more than n / KM_REFRESH
+ * windows. */
+#define KM_REFRESH 4
+
 /* Swap trials per restart (drop a center, add one, refine, keep if better). */
 #define KM_SWAP_TRIALS 6
 /* ... on the best restart of a large problem (each costs about one Lloyd
@@ -24,7 +29,9 @@
 #define KM_TOL 1e-4
 
 /* Dot products of four windows with kp transposed centers. */
-typedef void (*km_dots_fn)(const double *const *, int, const double *, int, double *);
+typedef void (*km_dots_fn)(const double *const *, int, const double *, int,
+                           const double *, const double *, double *, int, int *,
+                           double *);
 
 typedef struct {
   const double *x;
@@ -35,6 +42,14 @@ typedef struct {
   double tol;    /* ... or until the squared center shifts sum to <= tol */
   double dmax, dsec; /* Lloyd step: largest and second largest shift */
   int jmax;          /* ... and the center with the largest */
+  int jsec;          /* ... the center with the second largest */
+  double dthird;     /* ... and the third largest shift */
+  int *sec;          /* n: lockstep restarts, second nearest center */
+  int *chg;          /* 2 n: ... windows whose label a step changed, and
+                      * their old labels, by chunk */
+  int slow;          /* ... windows may sit at zero distance from two
+                      * centers (or a cluster was emptied): plain step end */
+  double *lower3;    /* n: ... lower bound on the distance to the others */
   int it, cv;        /* Lloyd: iterations, converged */
   double *cent;   /* k x m */
   double *old;    /* k x m: centers before the update */
@@ -46,13 +61,15 @@ typedef struct {
   double *lower;  /* n: lower bound on the distance to any other center */
   double *delta;  /* k: how far each center moved */
   double *half;   /* k: half the distance to the nearest other center */
-  double *drift;  /* k: Hartigan, how far each center moved */
+  double *drift;  /* 3 k: Hartigan, per center drift = off + net (below) */
+  double *ref;    /* k x m: Hartigan, the centers at the last anchoring */
+  double *fk, *gk; /* k: Hartigan, n_l / (n_l + 1) and n_l / (n_l - 1) */
   double *lb;     /* n x k: Hartigan, lower bounds on distances to centers */
   double *lbmin;  /* n: Hartigan, smallest lower bound to another center */
   double *d2;     /* n: seeding, distances to the nearest center */
   double *cand;   /* n: seeding scratch */
   double *best;   /* n: seeding scratch */
-  double *save_cent, *save_lb, *save_drift, *save_d2; /* swap search */
+  double *save_cent, *save_lb, *save_drift, *save_d2, *save_ref; /* swap search */
   int blocked;    /* assignments by blocked distances (large problems) */
   int kp;         /* k rounded up to a multiple of four */
   double *ct;     /* m x kp: transposed centers */
@@ -60,6 +77,7 @@ typedef struct {
   double *xx;     /* n: squared window norms */
   double *dots;   /* threads x 4 x kp: scratch */
   int *list;      /* n: windows that need a full scan */
+  int evals;      /* Hartigan: windows the last pass evaluated */
   km_dots_fn dots_fn;
   int *save_cl, *save_cnt;
 } km_work;
@@ -283,8 +301,13 @@ static inline CP_ALWAYS_INLINE void km_dot1(const double *const *xr, int m, cons
   V4_STORE(out + 3 * (size_t)kp + j0 + 0, a30);
 }
 
+typedef long long cp_v4i __attribute__((vector_size(32), aligned(8)));
+
+/* Squared distances of four windows (squared norms xx4) to kp centers
+ * (squared norms cc, padding +Inf): |x|^2 - 2 x.c + |c|^2, at least 0. */
 static inline CP_ALWAYS_INLINE void km_dots_body(const double *const *xr, int m, const double *ct,
-                            int kp, double *out) {
+                            int kp, const double *xx4, const double *cc,
+                            double *out, int k, int *bj, double *d12) {
   int j0 = 0;
   for (; j0 + 12 <= kp; j0 += 12) km_dot3(xr, m, ct, kp, j0, out);
   if (j0 + 8 <= kp) {
@@ -292,26 +315,107 @@ static inline CP_ALWAYS_INLINE void km_dots_body(const double *const *xr, int m,
     j0 += 8;
   }
   if (j0 + 4 <= kp) km_dot1(xr, m, ct, kp, j0, out);
+  const cp_v4 zero = {0.0, 0.0, 0.0, 0.0};
+  if (!bj) {
+    for (int b = 0; b < 4; b++) {
+      cp_v4 xv;
+      V4_SET1(xv, xx4[b]);
+      double *o = out + (size_t)b * kp;
+      for (int j = 0; j < kp; j += 4) {
+        cp_v4 dv, cv;
+        V4_LOAD(dv, o + j);
+        V4_LOAD(cv, cc + j);
+        /* (xx - 2 dot) + cc as the scalar code (2 dot is exact) */
+        dv = (xv - (dv + dv)) + cv;
+        dv = (cp_v4)((cp_v4i)dv & (cp_v4i)(dv > zero));
+        V4_STORE(o + j, dv);
+      }
+    }
+    return;
+  }
+  /* the four windows in the lanes: per window the smallest distance and
+   * its first center, the second smallest (center i2) and the smallest of
+   * the other centers, without branches (ties: the first center) */
+  const cp_v4 inf = {INFINITY, INFINITY, INFINITY, INFINITY};
+  cp_v4 xv = {xx4[0], xx4[1], xx4[2], xx4[3]};
+  cp_v4 d1 = inf, d2 = inf, d3 = inf;
+  cp_v4i i1 = {0, 0, 0, 0}, i2 = {0, 0, 0, 0};
+  for (int j = 0; j < k; j++) {
+    cp_v4 dv = {out[j], out[kp + j], out[2 * (size_t)kp + j], out[3 * (size_t)kp + j]};
+    cp_v4 cv;
+    V4_SET1(cv, cc[j]);
+    dv = (xv - (dv + dv)) + cv;
+    dv = (cp_v4)((cp_v4i)dv & (cp_v4i)(dv > zero));
+    cp_v4i lt1 = (cp_v4i)(dv < d1), lt2 = (cp_v4i)(dv < d2), lt3 = (cp_v4i)(dv < d3);
+    cp_v4i jv = {j, j, j, j};
+    cp_v4i t3 = (lt3 & (cp_v4i)dv) | (~lt3 & (cp_v4i)d3);
+    d3 = (cp_v4)((lt2 & (cp_v4i)d2) | (~lt2 & t3));
+    cp_v4i t2 = (lt2 & (cp_v4i)dv) | (~lt2 & (cp_v4i)d2);
+    cp_v4i u2 = (lt2 & jv) | (~lt2 & i2);
+    d2 = (cp_v4)((lt1 & (cp_v4i)d1) | (~lt1 & t2));
+    i2 = (lt1 & i1) | (~lt1 & u2);
+    d1 = (cp_v4)((lt1 & (cp_v4i)dv) | (~lt1 & (cp_v4i)d1));
+    i1 = (lt1 & jv) | (~lt1 & i1);
+  }
+  for (int b = 0; b < 4; b++) {
+    bj[2 * b] = (int)i1[b];
+    bj[2 * b + 1] = (int)i2[b];
+    d12[3 * b] = d1[b];
+    d12[3 * b + 1] = d2[b];
+    d12[3 * b + 2] = d3[b];
+  }
 }
 #ifdef CP_DISPATCH
 CP_TARGET_AVX2 static void km_dots_avx2(const double *const *xr, int m,
-                                        const double *ct, int kp, double *out) {
-  km_dots_body(xr, m, ct, kp, out);
+                                        const double *ct, int kp, const double *xx4,
+                                        const double *cc, double *out, int k, int *bj,
+                                        double *d12) {
+  km_dots_body(xr, m, ct, kp, xx4, cc, out, k, bj, d12);
 }
 #endif
 static void km_dots_base(const double *const *xr, int m, const double *ct,
-                         int kp, double *out) {
-  km_dots_body(xr, m, ct, kp, out);
+                         int kp, const double *xx4, const double *cc, double *out,
+                         int k, int *bj, double *d12) {
+  km_dots_body(xr, m, ct, kp, xx4, cc, out, k, bj, d12);
 }
+
 #else
 static void km_dots_base(const double *const *xr, int m, const double *ct,
-                         int kp, double *out) {
+                         int kp, const double *xx4, const double *cc, double *out,
+                         int k, int *bj, double *d12) {
   for (int b = 0; b < 4; b++) {
+    double *o = out + (size_t)b * kp;
     for (int j = 0; j < kp; j++) {
       double s = 0.0;
       for (int t = 0; t < m; t++) s += xr[b][t] * ct[(size_t)t * kp + j];
-      out[(size_t)b * kp + j] = s;
+      double d = xx4[b] - 2.0 * s + cc[j];
+      o[j] = d > 0.0 ? d : 0.0;
     }
+    if (!bj) continue;
+    /* the three smallest (ties: the first center) */
+    double d1 = INFINITY, d2 = INFINITY, d3 = INFINITY;
+    int first = 0, second = 0;
+    for (int j = 0; j < k; j++) {
+      double d = o[j];
+      if (d < d1) {
+        d3 = d2;
+        d2 = d1;
+        second = first;
+        d1 = d;
+        first = j;
+      } else if (d < d2) {
+        d3 = d2;
+        d2 = d;
+        second = j;
+      } else if (d < d3) {
+        d3 = d;
+      }
+    }
+    bj[2 * b] = first;
+    bj[2 * b + 1] = second;
+    d12[3 * b] = d1;
+    d12[3 * b + 1] = d2;
+    d12[3 * b + 2] = d3;
   }
 }
 #endif
@@ -322,6 +426,7 @@ static km_dots_fn km_dots_pick(void) {
 #endif
   return km_dots_base;
 }
+
 
 /* Transposed centers and their squared norms for the blocked distances. */
 static void km_prepare_blocked(km_work *w) {
@@ -337,13 +442,15 @@ static void km_prepare_blocked(km_work *w) {
     for (int t = 0; t < m; t++) s += c[t] * c[t];
     w->cc[j] = s;
   }
+  for (int j = k; j < kp; j++) w->cc[j] = INFINITY; /* never nearest */
 }
+
 
 /* Nearest and second nearest center of the windows list[0 .. cnt - 1] by
  * blocked distances (km_prepare_blocked first): sets cl, upper, lower.
  * Returns how many labels changed. */
 static int km_full_serial(const km_work *w, const int *list, int cnt,
-                          double *dots) {
+                          double *dots, int *chg, int *zero) {
   int m = w->m, k = w->k, kp = w->kp, nb = (cnt + 3) / 4, changed = 0;
   for (int blk = 0; blk < nb; blk++) {
     int ids[4];
@@ -353,29 +460,27 @@ static int km_full_serial(const km_work *w, const int *list, int cnt,
       ids[b] = list[q];
       xr[b] = w->x + (size_t)ids[b] * m;
     }
-    w->dots_fn(xr, m, w->ct, kp, dots);
+    double xx4[4];
+    for (int b = 0; b < 4; b++) xx4[b] = w->xx[ids[b]];
+    int bjs[8];
+    double d12[12];
+    w->dots_fn(xr, m, w->ct, kp, xx4, w->cc, dots, k, bjs, d12);
     int nbk = cnt - 4 * blk < 4 ? cnt - 4 * blk : 4;
     for (int b = 0; b < nbk; b++) {
-      int i = ids[b], old = w->cl[i], bj = 0;
-      double xx = w->xx[i], d1 = INFINITY, d2 = INFINITY;
-      double *db = dots + (size_t)b * kp;
-      /* distances in place (vectorises), then a branch-free two-smallest
-       * search (ties: the first center) */
-      for (int j = 0; j < k; j++) {
-        double d = xx - 2.0 * db[j] + w->cc[j];
-        db[j] = d > 0.0 ? d : 0.0;
-      }
-      for (int j = 0; j < k; j++) {
-        double d = db[j];
-        int lt = d < d1;
-        double d2n = d < d2 ? d : d2;
-        d2 = lt ? d1 : d2n;
-        bj = lt ? j : bj;
-        d1 = lt ? d : d1;
+      int i = ids[b], old = w->cl[i], bj = bjs[2 * b];
+      double d1 = d12[3 * b], d2 = d12[3 * b + 1];
+      if (w->lower3) {
+        w->sec[i] = bjs[2 * b + 1];
+        w->lower3[i] = sqrt(d12[3 * b + 2]);
       }
       w->cl[i] = bj;
       w->upper[i] = sqrt(d1);
       w->lower[i] = sqrt(d2);
+      if (chg && bj != old) {
+        chg[2 * changed] = i;
+        chg[2 * changed + 1] = old;
+      }
+      if (zero && d1 == 0.0 && d2 == 0.0) *zero = 1;
       changed += bj != old;
     }
   }
@@ -395,7 +500,7 @@ static int km_full_list(km_work *w, const int *list, int cnt) {
   for (int c = 0; c < nc; c++) {
     int c0 = c * KM_LIST_CHUNK, len = cnt - c0 < KM_LIST_CHUNK ? cnt - c0 : KM_LIST_CHUNK;
     changed += km_full_serial(w, list + c0, len,
-                              w->dots + (size_t)CP_THREAD_ID() * 4 * w->kp);
+                              w->dots + (size_t)CP_THREAD_ID() * 4 * w->kp, NULL, NULL);
   }
   return changed;
 }
@@ -481,23 +586,32 @@ static int km_step_begin(km_work *w) {
     /* a window moved here gets upper = lower = 0 (it sits at its center) */
     km_fix_empty(w);
     km_sums(w);
+    w->slow = 1;
   }
-  double dmax = 0.0, dsec = 0.0;
-  int jmax = -1;
+  double dmax = 0.0, dsec = 0.0, dthird = 0.0;
+  int jmax = -1, jsec = -1;
   for (int j = 0; j < k; j++) {
     double d = sqrt(cp_sqdist(w->cent + (size_t)j * m, w->old + (size_t)j * m, m));
     w->delta[j] = d;
     if (d > dmax) {
+      dthird = dsec;
       dsec = dmax;
+      jsec = jmax;
       dmax = d;
       jmax = j;
     } else if (d > dsec) {
+      dthird = dsec;
       dsec = d;
+      jsec = j;
+    } else if (d > dthird) {
+      dthird = d;
     }
   }
   w->dmax = dmax;
   w->dsec = dsec;
   w->jmax = jmax;
+  w->jsec = jsec;
+  w->dthird = dthird;
   if (w->to_conv) {
     double shift = 0.0;
     for (int j = 0; j < k; j++) shift += w->delta[j] * w->delta[j];
@@ -568,34 +682,63 @@ static int km_step_scan(km_work *w) {
   return changed;
 }
 
-/* Reseeded windows, cluster sums for the windows that changed, iteration
- * count. Returns 1 when the restart stops (converged, or few changes when
- * Hartigan follows). */
-static int km_step_end(km_work *w, int changed) {
-  int n = w->n, m = w->m;
-  /* reseeded windows: exact bounds from here on */
-  for (int i = 0; i < n; i++) {
-    if (w->upper[i] == 0.0 && w->lower[i] == 0.0) changed += km_point_full(w, i);
+/* Cluster sums and sizes after window i moved from cluster a to its label. */
+static void km_sums_move(km_work *w, int i, int a) {
+  int m = w->m, b = w->cl[i];
+  const double *xi = w->x + (size_t)i * m;
+  double *sa = w->sums + (size_t)a * m, *sb = w->sums + (size_t)b * m;
+  for (int t = 0; t < m; t++) {
+    sa[t] -= xi[t];
+    sb[t] += xi[t];
   }
-  for (int i = 0; i < n; i++) {
-    int a = w->prev[i], b = w->cl[i];
-    if (a == b) continue;
-    const double *xi = w->x + (size_t)i * m;
-    double *sa = w->sums + (size_t)a * m, *sb = w->sums + (size_t)b * m;
-    for (int t = 0; t < m; t++) {
-      sa[t] -= xi[t];
-      sb[t] += xi[t];
-    }
-    w->cnt[a]--;
-    w->cnt[b]++;
-  }
+  w->cnt[a]--;
+  w->cnt[b]++;
+}
+
+/* Iteration count; returns 1 when the restart stops (converged, or few
+ * changes when Hartigan follows). */
+static int km_step_done(km_work *w, int changed) {
   w->it++;
   if (changed == 0) {
     w->cv = 1;
     return 1;
   }
-  if (!w->to_conv && (double)changed * 32.0 < n) return 1;
+  if (!w->to_conv && (double)changed * 32.0 < w->n) return 1;
   return 0;
+}
+
+/* Reseeded windows, cluster sums for the windows that changed, iteration
+ * count. Returns 1 when the restart stops (converged, or few changes when
+ * Hartigan follows). */
+static int km_step_end(km_work *w, int changed) {
+  int n = w->n;
+  /* reseeded windows: exact bounds from here on */
+  for (int i = 0; i < n; i++) {
+    if (w->upper[i] == 0.0 && w->lower[i] == 0.0) {
+      changed += km_point_full(w, i);
+      if (w->lower3) {
+        /* lower bounds all the other centers */
+        w->sec[i] = (w->cl[i] + 1) % w->k;
+        w->lower3[i] = w->lower[i];
+      }
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    if (w->prev[i] != w->cl[i]) km_sums_move(w, i, w->prev[i]);
+  }
+  return km_step_done(w, changed);
+}
+
+/* km_step_end for a lockstep restart without reseeded windows: the cluster
+ * sums follow the changes recorded chunk by chunk (in window order, as
+ * km_step_end). */
+static int km_step_end_chunks(km_work *w, int changed, const int *part, int ch,
+                              int nch) {
+  for (int c = 0; c < nch; c++) {
+    const int *chg = w->chg + 2 * (size_t)c * ch;
+    for (int q = 0; q < part[c]; q++) km_sums_move(w, chg[2 * q], chg[2 * q + 1]);
+  }
+  return km_step_done(w, changed);
 }
 
 /* Lloyd iterations with Hamerly's bounds after a first assignment (labels,
@@ -624,12 +767,37 @@ static int km_lloyd(km_work *w, int *iter, int *conv) {
   return CP_OK;
 }
 
-/* Hartigan refinement with distance bounds. drift[c] accumulates how far
- * center c has moved (sum of step lengths) since Hartigan started. For
- * window i, ub[i] + drift[own] bounds its distance to its own center from
- * above and lb[i*k + l] - drift[l] its distance to center l from below, so a
- * window whose bounds show that no move can pay is skipped without touching
- * its data. */
+/* Hartigan refinement with distance bounds. The centers are anchored (ref)
+ * at the start of every pass; net[c] = |c - ref_c| and off[c] sums the nets
+ * at the earlier anchorings, so that a center moved by at most
+ * net(then) + off(now) - off(then) + net(now) between two times. Bounds are
+ * stored as ub[i] = d - off + net (own center) and lb[i*k + l] =
+ * d - net + off (others) at the time of their distance d, so that
+ * ub[i] + drift[own] bounds the distance to the own center from above and
+ * lb[i*k + l] - drift[l] the distance to center l from below, with
+ * drift = off + net. A window whose bounds show that no move can pay is
+ * skipped without touching its data. Net moves are much shorter than the
+ * summed steps of a pass. */
+
+/* net and drift of center j from its current position. */
+static void km_net(km_work *w, int j) {
+  int m = w->m, k = w->k;
+  double *net = w->drift + k, *off = w->drift + 2 * k;
+  net[j] = sqrt(cp_sqdist(w->cent + (size_t)j * m, w->ref + (size_t)j * m, m));
+  w->drift[j] = off[j] + net[j];
+}
+
+/* Anchors the centers where they are (off = 0 when reset). */
+static void km_anchor(km_work *w, int reset) {
+  int k = w->k;
+  double *net = w->drift + k, *off = w->drift + 2 * k;
+  memcpy(w->ref, w->cent, sizeof(double) * (size_t)k * w->m);
+  for (int j = 0; j < k; j++) {
+    off[j] = reset ? 0.0 : off[j] + net[j];
+    net[j] = 0.0;
+    w->drift[j] = off[j];
+  }
+}
 
 /* Moves window i (exact distances dj to its center j, dl to center l) and
  * updates both centers, their drifts and the window's bounds. */
@@ -641,28 +809,31 @@ static void km_move(km_work *w, int i, int j, int l, double dj, double dl) {
     cj[t] += (cj[t] - xi[t]) / (nj - 1.0);
     cl[t] += (xi[t] - cl[t]) / (nl + 1.0);
   }
-  /* |c_j' - c_j| = dj / (nj - 1), |c_l' - c_l| = dl / (nl + 1) */
-  w->drift[j] += dj / (nj - 1.0);
-  w->drift[l] += dl / (nl + 1.0);
+  km_net(w, j);
+  km_net(w, l);
   w->cnt[j]--;
   w->cnt[l]++;
   w->cl[i] = l;
   /* exact: |x - c_l'| = dl nl / (nl + 1), |x - c_j'| = dj nj / (nj - 1) */
-  w->upper[i] = dl * (nl / (nl + 1.0)) - w->drift[l];
-  w->lb[(size_t)i * w->k + j] = dj * (nj / (nj - 1.0)) + w->drift[j];
+  const double *net = w->drift + w->k, *off = w->drift + 2 * w->k;
+  w->upper[i] = dl * (nl / (nl + 1.0)) - off[l] + net[l];
+  w->lb[(size_t)i * w->k + j] = dj * (nj / (nj - 1.0)) + off[j] - net[j];
 }
 
 /* Slack for rounding in the bound tests. */
 #define KM_SLACK (1.0 + 1e-9)
 
-/* Largest drift and smallest n_l / (n_l + 1) over the clusters. */
-static void km_pass_limits(const km_work *w, double *dmax, double *fmin) {
+/* Per cluster n_l / (n_l + 1) and n_l / (n_l - 1) (fk, gk), the largest
+ * drift and the smallest fk. */
+static void km_pass_limits(km_work *w, double *dmax, double *fmin) {
   *dmax = 0.0;
   *fmin = 1.0;
   for (int l = 0; l < w->k; l++) {
     if (w->drift[l] > *dmax) *dmax = w->drift[l];
-    double f = (double)w->cnt[l] / (w->cnt[l] + 1.0);
-    if (f < *fmin) *fmin = f;
+    double nl = (double)w->cnt[l];
+    w->fk[l] = nl / (nl + 1.0);
+    w->gk[l] = nl / (nl - 1.0);
+    if (w->fk[l] < *fmin) *fmin = w->fk[l];
   }
 }
 
@@ -670,41 +841,65 @@ static void km_pass_limits(const km_work *w, double *dmax, double *fmin) {
  * bounds); exact = 0 skips the windows whose bounds rule out a move: first
  * by the smallest of its lower bounds against the largest drift, then
  * cluster by cluster. Returns the number of moves or -1 on interrupt. */
+/* 1 when the bounds of window i (in a cluster of more than one) do not rule
+ * out a move. */
+static inline int km_need(const km_work *w, int i, int j, double dmax, double fmin) {
+  const double *drift = w->drift, *lbi = w->lb + (size_t)i * w->k;
+  double u = w->upper[i] + drift[j];
+  double keep_ub = u * u * w->gk[j] * KM_SLACK;
+  double lo = w->lbmin[i] - dmax;
+  if (lo > 0.0 && lo * lo * fmin >= keep_ub) return 0;
+  int need = 0;
+  for (int l = 0; l < w->k; l++) {
+    lo = lbi[l] - drift[l];
+    lo = lo > 0.0 ? lo : 0.0;
+    need |= (lo * lo * w->fk[l] < keep_ub) & (l != j);
+  }
+  return need;
+}
+
+/* Windows ahead whose data a pass asks the cache for when their bounds
+ * (as they stand) do not rule out a move (windows of at least
+ * KM_AHEAD_MIN_M values). */
+#define KM_AHEAD 16
+#define KM_AHEAD_MIN_M 64
+#if defined(__GNUC__) || defined(__clang__)
+#define KM_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define KM_PREFETCH(p) ((void)(p))
+#endif
+
 static int km_pass(km_work *w, int exact) {
-  int n = w->n, m = w->m, k = w->k, moved = 0;
-  double *ub = w->upper, *drift = w->drift;
+  int n = w->n, m = w->m, k = w->k, moved = 0, evals = 0;
+  int ahead = !exact && m >= KM_AHEAD_MIN_M;
+  double *ub = w->upper, *drift = w->drift, *fk = w->fk, *gk = w->gk;
+  const double *net = w->drift + k, *off = w->drift + 2 * k;
   double dmax, fmin;
+  km_anchor(w, 0);
   km_pass_limits(w, &dmax, &fmin);
   for (int i = 0; i < n; i++) {
     if ((i & 4095) == 4095 && cp_interrupted()) return -1;
+    int ia = i + KM_AHEAD;
+    if (ahead && ia < n && w->cnt[w->cl[ia]] > 1 && km_need(w, ia, w->cl[ia], dmax, fmin)) {
+      const double *xa = w->x + (size_t)ia * m;
+      for (int t = 0; t < m; t += 8) KM_PREFETCH(xa + t);
+      KM_PREFETCH(xa + m - 1);
+    }
     int j = w->cl[i];
     double nj = (double)w->cnt[j];
     if (nj <= 1.0) continue;
     double *lbi = w->lb + (size_t)i * k;
-    if (!exact) {
-      double u = ub[i] + drift[j];
-      double keep_ub = u * u * (nj / (nj - 1.0)) * KM_SLACK;
-      double lo = w->lbmin[i] - dmax;
-      if (lo > 0.0 && lo * lo * fmin >= keep_ub) continue;
-      int need = 0;
-      for (int l = 0; l < k && !need; l++) {
-        if (l == j) continue;
-        lo = lbi[l] - drift[l];
-        if (lo < 0.0) lo = 0.0;
-        double f = (double)w->cnt[l] / (w->cnt[l] + 1.0);
-        need = lo * lo * f < keep_ub;
-      }
-      if (!need) continue;
-    }
+    if (!exact && !km_need(w, i, j, dmax, fmin)) continue;
     const double *xi = w->x + (size_t)i * m;
+    evals++;
     double dj = sqrt(cp_sqdist(xi, w->cent + (size_t)j * m, m));
-    ub[i] = dj - drift[j];
-    double keep = dj * dj * (nj / (nj - 1.0));
+    ub[i] = dj - off[j] + net[j];
+    double keep = dj * dj * gk[j];
     double best = INFINITY, bdl = 0.0;
     int bl = -1;
     for (int l = 0; l < k; l++) {
       if (l == j) continue;
-      double f = (double)w->cnt[l] / (w->cnt[l] + 1.0);
+      double f = fk[l];
       double cap = best < keep ? best : keep;
       if (!exact) {
         double lo = lbi[l] - drift[l];
@@ -714,7 +909,7 @@ static int km_pass(km_work *w, int exact) {
       /* exact (not stopped early): tight bounds keep later passes cheap */
       double d2 = cp_sqdist(xi, w->cent + (size_t)l * m, m);
       double dl = sqrt(d2);
-      lbi[l] = dl + drift[l];
+      lbi[l] = dl + off[l] - net[l];
       if (d2 * f < best) {
         best = d2 * f;
         bl = l;
@@ -732,18 +927,62 @@ static int km_pass(km_work *w, int exact) {
     }
     w->lbmin[i] = lmin;
   }
+  w->evals = evals;
   return moved;
 }
 
-/* Recomputes the centers exactly and adds how far each one moved to its
- * drift, so the bounds stay valid. */
+/* Recomputes the centers exactly and their drifts, so the bounds stay
+ * valid. */
 static void km_exact_centers(km_work *w) {
-  int m = w->m, k = w->k;
-  memcpy(w->old, w->cent, sizeof(double) * (size_t)k * m);
-  cp_cluster_means(w->x, w->n, m, k, w->cl, w->cent, w->cnt);
-  for (int j = 0; j < k; j++) {
-    w->drift[j] += sqrt(cp_sqdist(w->cent + (size_t)j * m, w->old + (size_t)j * m, m));
+  cp_cluster_means(w->x, w->n, w->m, w->k, w->cl, w->cent, w->cnt);
+  for (int j = 0; j < w->k; j++) km_net(w, j);
+}
+
+/* Large problems: all Hartigan bounds anew from blocked distances to the
+ * current centers, widened by a bound on their rounding error
+ * (|x|^2 - 2 x.c + |c|^2 in floating point errs by at most about
+ * (m + 3) u (|x| + |c|)^2). The bounds only decide which windows a pass
+ * may skip, never a move. */
+static void km_refresh(km_work *w) {
+  int n = w->n, m = w->m, k = w->k, kp = w->kp;
+  km_prepare_blocked(w);
+  double *cnh = w->half; /* center norms (half is Lloyd's scratch) */
+  for (int l = 0; l < k; l++) cnh[l] = sqrt(w->cc[l]);
+  km_anchor(w, 1); /* the bounds start over */
+  double eps = 2.3e-16 * (m + 4);
+  int nb = (n + KM_LIST_CHUNK - 1) / KM_LIST_CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(w->threads) schedule(static) if (w->par)
+#endif
+  for (int c = 0; c < nb; c++) {
+    double *dots = w->dots + (size_t)CP_THREAD_ID() * 4 * kp;
+    int i0 = c * KM_LIST_CHUNK, i1 = i0 + KM_LIST_CHUNK < n ? i0 + KM_LIST_CHUNK : n;
+    for (int ib = i0; ib < i1; ib += 4) {
+      const double *xr[4];
+      double xx4[4];
+      for (int b = 0; b < 4; b++) {
+        int i = ib + b < i1 ? ib + b : i1 - 1;
+        xr[b] = w->x + (size_t)i * m;
+        xx4[b] = w->xx[i];
+      }
+      w->dots_fn(xr, m, w->ct, kp, xx4, w->cc, dots, k, NULL, NULL);
+      for (int b = 0; b < 4 && ib + b < i1; b++) {
+        int i = ib + b, j = w->cl[i];
+        const double *db = dots + (size_t)b * kp;
+        double *lbi = w->lb + (size_t)i * k, xn = sqrt(w->xx[i]), lmin = INFINITY;
+        for (int l = 0; l < k; l++) {
+          double e = eps * (xn + cnh[l]) * (xn + cnh[l]);
+          double lo = db[l] - e;
+          lbi[l] = lo > 0.0 ? sqrt(lo) : 0.0;
+          if (l != j && lbi[l] < lmin) lmin = lbi[l];
+        }
+        double e = eps * (xn + cnh[j]) * (xn + cnh[j]);
+        w->upper[i] = sqrt(db[j] + e);
+        w->lbmin[i] = lmin;
+      }
+    }
   }
+  w->evals = 0;
 }
 
 /* Hartigan refinement: single-window moves while one lowers the total
@@ -755,31 +994,39 @@ static void km_exact_centers(km_work *w) {
 static int km_hartigan(km_work *w, int *moves) {
   int n = w->n, k = w->k;
   int rounds = w->max_iter > 10 ? w->max_iter : 10;
-  for (int j = 0; j < k; j++) w->drift[j] = 0.0;
+  km_anchor(w, 1); /* Lloyd's bounds hold for these centers */
   km_exact_centers(w);
   int exact = 0;
   for (int j = 0; j < k; j++) exact |= w->cnt[j] == 0;
-  if (exact) km_fix_empty(w);
-  /* Lloyd's bounds from blocked distances (|x|^2 - 2 x.c + |c|^2) carry
-   * rounding beyond the slack when the windows sit far from the origin:
-   * start from an exact pass */
-  if (w->blocked) exact = 1;
+  if (exact) {
+    km_fix_empty(w);
+    for (int j = 0; j < k; j++) km_net(w, j);
+  }
   for (int i = 0; i < n; i++) {
     double *lbi = w->lb + (size_t)i * k;
     for (int l = 0; l < k; l++) lbi[l] = w->lower[i];
     w->lbmin[i] = w->lower[i];
+  }
+  /* large problems: Lloyd's bounds from blocked distances (|x|^2 - 2 x.c +
+   * |c|^2) carry rounding beyond the slack when the windows sit far from
+   * the origin; start from bounds with a rounding margin instead */
+  if (w->blocked) {
+    km_refresh(w);
+    exact = 0;
   }
   *moves = 0;
   int moved = 0;
   for (int r = 0; r < rounds; r++) {
     moved = 1;
     for (int p = 0; p < 1000 && moved > 0; p++) {
+      if (w->blocked && w->evals > n / KM_REFRESH) km_refresh(w);
       moved = km_pass(w, exact);
       exact = 0;
       if (moved < 0) return CP_ERR_INTERRUPT;
       *moves += moved;
     }
     km_exact_centers(w);
+    if (w->blocked && w->evals > n / KM_REFRESH) km_refresh(w);
     moved = km_pass(w, 0);
     if (moved < 0) return CP_ERR_INTERRUPT;
     *moves += moved;
@@ -864,7 +1111,8 @@ static void km_swap_state(km_work *w, int dir) {
   KM_COPY(w->cl, w->save_cl, n);
   KM_COPY(w->cnt, w->save_cnt, k);
   KM_COPY(w->lb, w->save_lb, n * k);
-  KM_COPY(w->drift, w->save_drift, k);
+  KM_COPY(w->drift, w->save_drift, 3 * k);
+  KM_COPY(w->ref, w->save_ref, km);
   KM_COPY(w->d2, w->save_d2, n);
 #undef KM_COPY
 }
@@ -944,6 +1192,9 @@ static void km_sub_free(km_work *s) {
   free(s->cnt);
   free(s->delta);
   free(s->half);
+  free(s->sec);
+  free(s->chg);
+  free(s->lower3);
 }
 
 /* A restart's own state, sharing the data, norms and scratch of w. */
@@ -963,21 +1214,16 @@ static int km_sub_alloc(km_work *s, const km_work *w) {
   s->cnt = malloc(sizeof(int) * k);
   s->delta = malloc(sizeof(double) * k);
   s->half = malloc(sizeof(double) * k);
+  s->sec = malloc(sizeof(int) * n);
+  s->chg = malloc(sizeof(int) * 2 * n);
+  s->slow = 0;
+  s->lower3 = malloc(sizeof(double) * n);
+  if (!s->sec || !s->lower3 || !s->chg) return CP_ERR_ALLOC;
   if (!s->cent || !s->old || !s->sums || !s->ct || !s->cc || !s->cl || !s->prev ||
       !s->upper || !s->lower || !s->list || !s->cnt || !s->delta || !s->half) {
     return CP_ERR_ALLOC;
   }
   return CP_OK;
-}
-
-/* First position in the ascending list[0 .. cnt - 1] with a value >= v. */
-static int km_lower(const int *list, int cnt, int v) {
-  int lo = 0, hi = cnt;
-  while (lo < hi) {
-    int mid = lo + (hi - lo) / 2;
-    if (list[mid] < v) lo = mid + 1; else hi = mid;
-  }
-  return lo;
 }
 
 /* Lockstep k-means++ seeding: restart r keeps its distances to the nearest
@@ -1003,6 +1249,7 @@ static void km_seed_pass(const km_work *w, km_work *sub, km_seed_ws *s, int nc,
     for (int j = nc; j < kq; j++) row[j] = 0.0;
   }
   for (int j = 0; j < nc; j++) s->cc[j] = w->xx[s->cand[j]];
+  for (int j = nc; j < kq; j++) s->cc[j] = 0.0;
   int par = w->threads > 1 && (double)n * m * kq > CP_PAR_MIN_WORK;
   (void)par;
 #ifdef _OPENMP
@@ -1016,13 +1263,14 @@ static void km_seed_pass(const km_work *w, km_work *sub, km_seed_ws *s, int nc,
     for (int ib = i0; ib < i1; ib += 4) {
       const double *xr[4];
       for (int b = 0; b < 4; b++) xr[b] = w->x + (size_t)(ib + b < i1 ? ib + b : i1 - 1) * m;
-      w->dots_fn(xr, m, s->ct, kq, dots);
+      double xx4[4];
+      for (int b = 0; b < 4; b++) xx4[b] = w->xx[ib + b < i1 ? ib + b : i1 - 1];
+      w->dots_fn(xr, m, s->ct, kq, xx4, s->cc, dots, nc, NULL, NULL);
       for (int b = 0; b < 4 && ib + b < i1; b++) {
         int i = ib + b;
         const double *db = dots + (size_t)b * kq;
         for (int j = 0; j < nc; j++) {
-          double d = w->xx[i] - 2.0 * db[j] + s->cc[j];
-          if (d < 0.0) d = 0.0;
+          double d = db[j];
           double *d2 = sub[s->own[j]].upper + i;
           if (update) {
             if (d < *d2) *d2 = d;
@@ -1115,6 +1363,30 @@ out:
   return status;
 }
 
+/* Hamerly's bound tests of one Lloyd step (after km_step_begin) for the
+ * windows i0 .. i1 - 1 of a lockstep restart; the windows that need a full
+ * scan go to list (no separate tightening of the upper bound: a blocked
+ * scan of all centers costs little more than one plain distance). Returns
+ * how many. */
+static int km_filter(km_work *w, int i0, int i1, int *list) {
+  int jmax = w->jmax, jsec = w->jsec, cnt = 0;
+  double dmax = w->dmax, dsec = w->dsec, dthird = w->dthird;
+  for (int i = i0; i < i1; i++) {
+    int a = w->cl[i], b = w->sec[i];
+    if (w->upper[i] == 0.0 && w->lower[i] == 0.0) continue; /* reseeded */
+    w->upper[i] += w->delta[a];
+    w->lower[i] -= w->delta[b];
+    /* largest shift of the centers other than a and b */
+    int ma = a == jmax || b == jmax, ms = a == jsec || b == jsec;
+    w->lower3[i] -= !ma ? dmax : !ms ? dsec : dthird;
+    double lo = w->lower[i] < w->lower3[i] ? w->lower[i] : w->lower3[i];
+    double z = lo > w->half[a] ? lo : w->half[a];
+    list[cnt] = i;
+    cnt += w->upper[i] > z;
+  }
+  return cnt;
+}
+
 /* Seeding and Lloyd (to convergence) for restarts 0 .. R - 1 in lockstep;
  * leaves the best in centers / cluster / info. */
 static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *centers,
@@ -1123,10 +1395,11 @@ static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *center
   int ch = km_chunk(m), nch = (n + ch - 1) / ch;
   km_work *sub = calloc((size_t)R, sizeof(km_work));
   int *act = calloc((size_t)R, sizeof(int));
-  int *cnt = calloc((size_t)R, sizeof(int));
   int *part = calloc((size_t)R * nch, sizeof(int));
+  int *zero = calloc((size_t)R * nch, sizeof(int));
+  int *clist = malloc(sizeof(int) * (size_t)w->threads * ch);
   int nsub = 0;
-  if (!sub || !act || !cnt || !part) {
+  if (!sub || !act || !part || !zero || !clist) {
     status = CP_ERR_ALLOC;
     goto out;
   }
@@ -1141,6 +1414,9 @@ static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *center
   if (status != CP_OK) goto out;
   for (int r = 0; r < R; r++) {
     km_assign_all(&sub[r]);
+    for (int i = 0; i < n; i++) {
+      if (sub[r].upper[i] == 0.0 && sub[r].lower[i] == 0.0) sub[r].slow = 1;
+    }
     sub[r].it = 1;
     sub[r].cv = 0;
     act[r] = 1;
@@ -1151,7 +1427,6 @@ static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *center
       status = CP_ERR_INTERRUPT;
       goto out;
     }
-    double work = 0.0;
     for (int r = 0; r < R; r++) {
       if (!act[r]) continue;
       if (sub[r].it >= w->max_iter || km_step_begin(&sub[r])) {
@@ -1159,29 +1434,37 @@ static int km_restarts_lockstep(km_work *w, int R, uint64_t seed, double *center
         nact--;
         continue;
       }
-      cnt[r] = km_step_list(&sub[r]);
-      work += (double)cnt[r] * m * k;
+      km_prepare_blocked(&sub[r]);
     }
     if (nact == 0) break;
-    int par = w->threads > 1 && work > CP_PAR_MIN_WORK;
+    int par = w->threads > 1 && (double)n * m * nact > CP_PAR_MIN_WORK;
     (void)par;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(w->threads) schedule(static) if (par)
 #endif
     for (int c = 0; c < nch; c++) {
-      double *dots = w->dots + (size_t)CP_THREAD_ID() * 4 * w->kp;
+      int tid = CP_THREAD_ID();
+      double *dots = w->dots + (size_t)tid * 4 * w->kp;
+      int *lst = clist + (size_t)tid * ch;
+      int i0 = c * ch, i1 = i0 + ch < n ? i0 + ch : n;
       for (int r = 0; r < R; r++) {
         if (!act[r]) continue;
-        int p = km_lower(sub[r].list, cnt[r], c * ch);
-        int q = km_lower(sub[r].list, cnt[r], (c + 1) * ch);
-        part[(size_t)r * nch + c] = q > p ? km_full_serial(&sub[r], sub[r].list + p, q - p, dots) : 0;
+        int q = km_filter(&sub[r], i0, i1, lst);
+        part[(size_t)r * nch + c] = q > 0 ? km_full_serial(&sub[r], lst, q, dots,
+                                                           sub[r].chg + 2 * (size_t)c * ch,
+                                                           zero + (size_t)r * nch + c) : 0;
       }
     }
     for (int r = 0; r < R; r++) {
       if (!act[r]) continue;
       int changed = 0;
-      for (int c = 0; c < nch; c++) changed += part[(size_t)r * nch + c];
-      if (km_step_end(&sub[r], changed)) {
+      for (int c = 0; c < nch; c++) {
+        changed += part[(size_t)r * nch + c];
+        sub[r].slow |= zero[(size_t)r * nch + c];
+        zero[(size_t)r * nch + c] = 0;
+      }
+      if (sub[r].slow ? km_step_end(&sub[r], changed)
+                      : km_step_end_chunks(&sub[r], changed, part + (size_t)r * nch, ch, nch)) {
         act[r] = 0;
         nact--;
       }
@@ -1210,8 +1493,9 @@ out:
   for (int r = 0; r < nsub; r++) km_sub_free(&sub[r]);
   free(sub);
   free(act);
-  free(cnt);
   free(part);
+  free(zero);
+  free(clist);
   return status;
 }
 
@@ -1239,12 +1523,16 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
   w.save_cent = malloc(sizeof(double) * km);
   w.cl = malloc(sizeof(int) * (size_t)n);
   w.lb = malloc(sizeof(double) * (size_t)n * k);
-  w.drift = malloc(sizeof(double) * (size_t)k);
+  w.drift = malloc(sizeof(double) * 3 * (size_t)k);
+  w.ref = malloc(sizeof(double) * km);
+  w.save_ref = malloc(sizeof(double) * km);
+  w.fk = malloc(sizeof(double) * (size_t)k);
+  w.gk = malloc(sizeof(double) * (size_t)k);
   w.lbmin = malloc(sizeof(double) * (size_t)n);
   w.save_cl = malloc(sizeof(int) * (size_t)n);
   w.save_cnt = malloc(sizeof(int) * (size_t)k);
   w.save_lb = malloc(sizeof(double) * (size_t)n * k);
-  w.save_drift = malloc(sizeof(double) * (size_t)k);
+  w.save_drift = malloc(sizeof(double) * 3 * (size_t)k);
   w.save_d2 = malloc(sizeof(double) * (size_t)n);
   w.cnt = malloc(sizeof(int) * (size_t)k);
   w.delta = malloc(sizeof(double) * (size_t)k);
@@ -1282,7 +1570,7 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
      * KM_TOL times the mean per-time variance, as scikit-learn's tol */
     w.tol = KM_TOL * cp_total_ss(x, n, m) / n / m;
   }
-  if (!w.cent || !w.old || !w.sums || !w.prev || !w.save_cent || !w.cl || !w.lb || !w.drift || !w.lbmin || !w.save_cl || !w.save_cnt || !w.save_lb || !w.save_drift || !w.save_d2 ||
+  if (!w.cent || !w.old || !w.sums || !w.prev || !w.save_cent || !w.cl || !w.lb || !w.drift || !w.ref || !w.save_ref || !w.fk || !w.gk || !w.lbmin || !w.save_cl || !w.save_cnt || !w.save_lb || !w.save_drift || !w.save_d2 ||
       !w.cnt || !w.delta || !w.half || !w.upper || !w.lower || !w.d2 ||
       !w.cand || !w.best) {
     status = CP_ERR_ALLOC;
@@ -1354,6 +1642,10 @@ done:
   free(w.cl);
   free(w.lb);
   free(w.drift);
+  free(w.ref);
+  free(w.save_ref);
+  free(w.fk);
+  free(w.gk);
   free(w.lbmin);
   free(w.save_cl);
   free(w.save_cnt);
