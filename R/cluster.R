@@ -26,7 +26,9 @@
 #'   \eqn{10^7}) run Lloyd only in every restart (until no assignment changes,
 #'   the squared centroid shifts sum to at most \eqn{10^{-4}} times the mean
 #'   per-time variance, or `max_iter`); the best restart then gets the
-#'   Hartigan moves and 2 swap trials.
+#'   Hartigan moves (no swaps: there they cost a quarter of the run and
+#'   lowered the objective by at most 0.02% on the windows of the package's
+#'   benchmark).
 #' * `"kshape"`: k-Shape (Paparrizos and Gravano, 2015) on per-window
 #'   z-normalised windows (population standard deviation; constant windows
 #'   become zeros). The distance between a window and a centroid is the
