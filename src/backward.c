@@ -373,44 +373,14 @@ static void node_backward(const cp_net *net, const cp_layer *l, const cp_work *f
       const double *xc = in + (long)c * l->l_in;
       const double *gc = g + (long)c * l->l_out;
       double *dc = dx + (long)c * l->l_in;
-      int t0 = 0;
-      if (l->type == CP_MAXPOOL)
-        for (; t0 + 4 <= l->l_out; t0 += 4) {
-          /* the first maxima of four windows (independent chains), then
-           * their gradients in window order, as the loop below */
-          const long st = l->stride;
-          const double *x0 = xc + (long)t0 * st, *x1 = x0 + st, *x2 = x1 + st, *x3 = x2 + st;
-          double a0 = x0[0], a1 = x1[0], a2 = x2[0], a3 = x3[0];
-          int b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-          for (int q = 1; q < l->k; q++) {
-            const double v0 = x0[q], v1 = x1[q], v2 = x2[q], v3 = x3[q];
-            b0 = v0 > a0 ? q : b0;
-            a0 = v0 > a0 ? v0 : a0;
-            b1 = v1 > a1 ? q : b1;
-            a1 = v1 > a1 ? v1 : a1;
-            b2 = v2 > a2 ? q : b2;
-            a2 = v2 > a2 ? v2 : a2;
-            b3 = v3 > a3 ? q : b3;
-            a3 = v3 > a3 ? v3 : a3;
-          }
-          double *d0 = dc + (long)t0 * st;
-          d0[b0] += gc[t0];
-          d0[st + b1] += gc[t0 + 1];
-          d0[2 * st + b2] += gc[t0 + 2];
-          d0[3 * st + b3] += gc[t0 + 3];
-        }
-      for (int t = t0; t < l->l_out; t++) {
+      if (l->type == CP_MAXPOOL) {
+        cp_maxpool_back_row(xc, gc, l->l_out, l->k, l->stride, dc);
+        continue;
+      }
+      for (int t = 0; t < l->l_out; t++) {
         const long o = (long)t * l->stride;
-        if (l->type == CP_MAXPOOL) {
-          int best = 0;
-          double a = xc[o];
-          for (int q = 1; q < l->k; q++)
-            if (xc[o + q] > a) { a = xc[o + q]; best = q; }
-          dc[o + best] += gc[t];
-        } else {
-          const double v = gc[t] / l->k;
-          for (int q = 0; q < l->k; q++) dc[o + q] += v;
-        }
+        const double v = gc[t] / l->k;
+        for (int q = 0; q < l->k; q++) dc[o + q] += v;
       }
     }
     break;

@@ -313,6 +313,15 @@ static void add_prod(double *ri, const double *a, const double *g, int n, int si
   }
 }
 
+/* r_in += a * G over the unpadded input, for inputs of the sign asked for
+ * (add_prod); G is [c_in][lp]. */
+static void add_in(const cp_lin *g, const double *a, const double *G, double *r_in, int sign) {
+  const long lp = lin_lp(g);
+  for (int i = 0; i < g->c_in; i++)
+    add_prod(r_in + (long)i * g->l_in, a + (long)i * g->l_in, G + (long)i * lp + g->pad_l,
+             g->l_in, sign);
+}
+
 /* How a linear node's rule runs its convolutions: dense on the channels
  * with relevance, or on the (channel, time) pairs with relevance only. */
 typedef struct {
@@ -426,11 +435,7 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
   case CP_R_EPS: {
     pad_part(a, g->c_in, li, pl, g->pad_r, 0, A1);
     lin_zst(&lq, A1, g->w, g->wt, g->b, R, 1.0, P->eps, 1, Z1, G1);
-    for (int i = 0; i < g->c_in; i++) {
-      const double *ai = a + (long)i * li, *gi = G1 + (long)i * lp + pl;
-      double *ri = r_in + (long)i * li;
-      add_prod(ri, ai, gi, li, 0);
-    }
+    add_in(g, a, G1, r_in, 0);
     break;
   }
   case CP_R_ZPLUS:
@@ -474,11 +479,7 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
         for (long q = 0; q < nA; q++) G1[q] -= G2[q];
       }
     }
-    for (int i = 0; i < g->c_in; i++) {
-      const double *ai = a + (long)i * li, *gi = G1 + (long)i * lp + pl;
-      double *ri = r_in + (long)i * li;
-      add_prod(ri, ai, gi, li, 1);
-    }
+    add_in(g, a, G1, r_in, 1);
     if (has_neg) {
       /* negative inputs: conv^T(sp, w-) - conv^T(sn, w+) */
       lin_t(&lq, Z1, g->wn, g->wnt, G1);
@@ -486,11 +487,7 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
         lin_t(&lq, Z2, g->wp, g->wpt, G2);
         for (long q = 0; q < nA; q++) G1[q] -= G2[q];
       }
-      for (int i = 0; i < g->c_in; i++) {
-        const double *ai = a + (long)i * li, *gi = G1 + (long)i * lp + pl;
-        double *ri = r_in + (long)i * li;
-        add_prod(ri, ai, gi, li, -1);
-      }
+      add_in(g, a, G1, r_in, -1);
     }
     break;
   }
@@ -521,46 +518,6 @@ static const double *node_act(const cp_net *net, const cp_work *w, const double 
 
 static double *node_rel(double **rbuf, double *r_in, int p) {
   return p < 0 ? r_in : rbuf[p];
-}
-
-/* Max pooling, winner takes all: r[t*stride + first argmax of window t] +=
- * R[t]. Four windows at a time (independent chains of comparisons); no test
- * for zero relevance, as adding 0 costs less than a mispredicted branch. */
-static void wta_back(const double *a, const double *R, int l_out, int k, int stride,
-                     double *r) {
-  int t = 0;
-  for (; t + 4 <= l_out; t += 4) {
-    const double *a0 = a + (long)t * stride, *a1 = a0 + stride, *a2 = a1 + stride,
-                 *a3 = a2 + stride;
-    double b0 = a0[0], b1 = a1[0], b2 = a2[0], b3 = a3[0];
-    int i0 = 0, i1 = 0, i2 = 0, i3 = 0;
-    for (int q = 1; q < k; q++) {
-      const double v0 = a0[q], v1 = a1[q], v2 = a2[q], v3 = a3[q];
-      i0 = v0 > b0 ? q : i0;
-      b0 = v0 > b0 ? v0 : b0;
-      i1 = v1 > b1 ? q : i1;
-      b1 = v1 > b1 ? v1 : b1;
-      i2 = v2 > b2 ? q : i2;
-      b2 = v2 > b2 ? v2 : b2;
-      i3 = v3 > b3 ? q : i3;
-      b3 = v3 > b3 ? v3 : b3;
-    }
-    double *r0 = r + (long)t * stride;
-    r0[i0] += R[t];
-    r0[stride + i1] += R[t + 1];
-    r0[2L * stride + i2] += R[t + 2];
-    r0[3L * stride + i3] += R[t + 3];
-  }
-  for (; t < l_out; t++) {
-    const double *at = a + (long)t * stride;
-    double bv = at[0];
-    int best = 0;
-    for (int q = 1; q < k; q++) {
-      best = at[q] > bv ? q : best;
-      bv = at[q] > bv ? at[q] : bv;
-    }
-    r[(long)t * stride + best] += R[t];
-  }
 }
 
 /* Relevance of node j (at its output, or equivalently before its activation
@@ -610,7 +567,7 @@ static void back_node(const cp_net *net, const cp_lrp_plan *P, const cp_work *w,
       double *rc = ri + (long)c * Li;
       if (all_zero(Rc, Lo)) continue;
       if (l->type == CP_MAXPOOL && rule == CP_R_WTA) {
-        wta_back(ac, Rc, Lo, l->k, l->stride, rc);
+        cp_maxpool_back_row(ac, Rc, Lo, l->k, l->stride, rc);
         continue;
       }
       for (int t = 0; t < Lo; t++) {

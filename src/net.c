@@ -522,6 +522,46 @@ void cp_draw_masks(const cp_net *net, cp_work *w, int nb, const double *rate,
   }
 }
 
+/* Four windows at a time (independent chains of comparisons), each
+ * window's value added in window order; no test for a zero g[t], as adding
+ * 0 costs less than a mispredicted branch. */
+void cp_maxpool_back_row(const double *a, const double *g, int l_out, int k, int stride,
+                         double *d) {
+  int t = 0;
+  for (; t + 4 <= l_out; t += 4) {
+    const double *a0 = a + (long)t * stride, *a1 = a0 + stride, *a2 = a1 + stride,
+                 *a3 = a2 + stride;
+    double b0 = a0[0], b1 = a1[0], b2 = a2[0], b3 = a3[0];
+    int i0 = 0, i1 = 0, i2 = 0, i3 = 0;
+    for (int q = 1; q < k; q++) {
+      const double v0 = a0[q], v1 = a1[q], v2 = a2[q], v3 = a3[q];
+      i0 = v0 > b0 ? q : i0;
+      b0 = v0 > b0 ? v0 : b0;
+      i1 = v1 > b1 ? q : i1;
+      b1 = v1 > b1 ? v1 : b1;
+      i2 = v2 > b2 ? q : i2;
+      b2 = v2 > b2 ? v2 : b2;
+      i3 = v3 > b3 ? q : i3;
+      b3 = v3 > b3 ? v3 : b3;
+    }
+    double *d0 = d + (long)t * stride;
+    d0[i0] += g[t];
+    d0[stride + i1] += g[t + 1];
+    d0[2L * stride + i2] += g[t + 2];
+    d0[3L * stride + i3] += g[t + 3];
+  }
+  for (; t < l_out; t++) {
+    const double *at = a + (long)t * stride;
+    double bv = at[0];
+    int best = 0;
+    for (int q = 1; q < k; q++) {
+      best = at[q] > bv ? q : best;
+      bv = at[q] > bv ? at[q] : bv;
+    }
+    d[(long)t * stride + best] += g[t];
+  }
+}
+
 void cp_receptive_fields(const cp_net *net, long *jump, long *size, long *start) {
   for (int j = 0; j < net->n_nodes; j++) {
     const cp_layer *l = &net->L[j];

@@ -140,6 +140,11 @@ void cp_receptive_fields(const cp_net *net, long *jump, long *size, long *start)
  * t*stride + k - 1], t < l_out. */
 void cp_pool_row(const double *x, int l_out, int k, int stride, int is_max, double *y);
 
+/* Backward of max pooling over one channel (also relevance, winner takes
+ * all): d[t*stride + first argmax of window t of x] += g[t], t < l_out. */
+void cp_maxpool_back_row(const double *x, const double *g, int l_out, int k, int stride,
+                         double *d);
+
 /* Convolution kernel on one sample (valid convolution on a pre-padded
  * input xp of length lp). y[c_out][l_out] = b + sum w * xp. */
 void cp_conv1d(const double *xp, int c_in, int lp, const double *w, const double *b,
