@@ -2,6 +2,7 @@
  * time innermost so that it vectorises. Compiled twice on x86-64 Linux with
  * GCC (AVX2+FMA and the baseline), chosen at load time. */
 #include <stdlib.h>
+#include <string.h>
 #include "net.h"
 #include "cp_simd.h"
 
@@ -224,6 +225,10 @@ static void conv_s1_dispatch(const double *xp, int c_in, int lp, const double *w
  * input: phase p of channel i holds x[i][u*s + p]. Tap kk reads phase
  * (kk*dil) % s at offset (kk*dil) / s, so the phase kernel has
  * kq = ((k-1)*dil)/s + 1 taps, zero where no original tap falls. */
+/* Doubles of phases and phase kernel a strided convolution keeps on the
+ * stack (32 KB). */
+#define CP_PHASE_STACK 4096
+
 void cp_conv1d(const double *xp, int c_in, int lp, const double *w, const double *b,
                int c_out, int l_out, int k, int stride, int dil, double *y) {
   if (stride == 1) {
@@ -234,15 +239,18 @@ void cp_conv1d(const double *xp, int c_in, int lp, const double *w, const double
   const int kq = ((k - 1) * dil) / s + 1;
   const int lq = l_out + kq - 1; /* phase length needed */
   const int cq = c_in * s;
-  double *xq = malloc(sizeof(double) * (size_t)cq * (size_t)lq);
-  double *wq = calloc((size_t)c_out * (size_t)cq * (size_t)kq, sizeof(double));
-  if (!xq || !wq) {
-    free(xq);
-    free(wq);
+  /* the phases and the phase kernel: on the stack when small (this runs
+   * once per sample and pass), else on the heap */
+  const size_t nx = (size_t)cq * (size_t)lq, need = nx + (size_t)c_out * cq * kq;
+  double stack_buf[CP_PHASE_STACK];
+  double *buf = need <= CP_PHASE_STACK ? stack_buf : malloc(sizeof(double) * need);
+  if (!buf) {
     for (int o = 0; o < c_out; o++)
       row_generic(xp, c_in, lp, w, k, stride, dil, o, 0, l_out, b, y, l_out);
     return;
   }
+  double *xq = buf, *wq = buf + nx;
+  memset(wq, 0, sizeof(double) * (need - nx));
   for (int i = 0; i < c_in; i++)
     for (int p = 0; p < s; p++) {
       double *d = xq + ((long)i * s + p) * lq;
@@ -259,6 +267,5 @@ void cp_conv1d(const double *xp, int c_in, int lp, const double *w, const double
             w[((long)o * c_in + i) * k + kk];
       }
   conv_s1_dispatch(xq, cq, lq, wq, b, c_out, l_out, kq, 1, y);
-  free(xq);
-  free(wq);
+  if (buf != stack_buf) free(buf);
 }
