@@ -313,6 +313,23 @@ static void add_prod(double *ri, const double *a, const double *g, int n, int si
   }
 }
 
+/* Groups the flat output indices q_row[0..np-1] (q = channel * lo + time)
+ * by time with a counting sort that keeps their order within a time:
+ * t_ptr[t] .. t_ptr[t+1]-1 index q_idx and o_idx (the channels). nxt: lo
+ * ints of scratch. */
+static void group_by_time(const int *q_row, int np, int lo, int *t_ptr, int *nxt, int *q_idx,
+                          int *o_idx) {
+  memset(t_ptr, 0, sizeof(int) * (size_t)(lo + 1));
+  for (int p = 0; p < np; p++) t_ptr[q_row[p] % lo + 1]++;
+  for (int t = 0; t < lo; t++) t_ptr[t + 1] += t_ptr[t];
+  memcpy(nxt, t_ptr, sizeof(int) * (size_t)lo);
+  for (int p = 0; p < np; p++) {
+    const int q = q_row[p], d = nxt[q % lo]++;
+    q_idx[d] = q;
+    o_idx[d] = q / lo;
+  }
+}
+
 /* r_in += a * G over the unpadded input, for inputs of the sign asked for
  * (add_prod); G is [c_in][lp]. */
 static void add_in(const cp_lin *g, const double *a, const double *G, double *r_in, int sign) {
@@ -395,9 +412,8 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
     if (nz) o_act[n_act++] = o;
   }
   if (n_act == 0) return;
-  /* the pairs (channel, time) with relevance: collected row by row
-   * (branch-free, relevance is scattered), then grouped by time with a
-   * counting sort that keeps channels ascending within a time */
+  /* the pairs (channel, time) with relevance, collected row by row
+   * (branch-free: relevance is scattered) */
   int np = 0;
   for (int a = 0; a < n_act; a++) {
     const int q0 = o_act[a] * lo;
@@ -406,15 +422,6 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
       q_row[np] = q0 + t;
       np += ro[t] != 0.0;
     }
-  }
-  memset(t_ptr, 0, sizeof(int) * (size_t)(lo + 1));
-  for (int p = 0; p < np; p++) t_ptr[q_row[p] % lo + 1]++;
-  for (int t = 0; t < lo; t++) t_ptr[t + 1] += t_ptr[t];
-  memcpy(nxt, t_ptr, sizeof(int) * (size_t)lo);
-  for (int p = 0; p < np; p++) {
-    const int q = q_row[p], d = nxt[q % lo]++;
-    q_idx[d] = q;
-    o_idx[d] = q / lo;
   }
   /* below about 40% of the outputs the pair kernels do less work than the
    * dense ones; the dense transpose needs stride 1 and pays for every
@@ -428,6 +435,7 @@ static void lin_rule(const cp_lrp_plan *P, const cp_lin *g, int rule, const doub
     lq.n_q = np;
   }
   if (lq.pairs_t) {
+    group_by_time(q_row, np, lo, t_ptr, nxt, q_idx, o_idx);
     lq.cg = (cp_conv_geom){g->c_in, g->c_out, lo, g->k, g->stride, g->dil, lp};
     lq.pr = (cp_pairs){t_ptr, o_idx};
   }
