@@ -103,10 +103,11 @@ static inline CP_ALWAYS_INLINE void row_sum(const double *w, long nk, const int 
   }
 }
 
-/* d[q * dil] op= s[q], q < k, where op is = (add 0) or += (add 1); runs of
- * four with vectors when dil is 1. */
+/* Between a patch and one input row, q < k: gather d[q] = s[q * dil]
+ * (add 0) or scatter-add d[q * dil] += s[q] (add 1); runs of four with
+ * vectors when dil is 1. */
 static inline CP_ALWAYS_INLINE void run_copy(double *d, const double *s, int k, int dil,
-                                             int add, int d_strided) {
+                                             int add) {
   int q = 0;
 #ifdef CP_HAVE_VEC
   if (dil == 1) {
@@ -122,7 +123,7 @@ static inline CP_ALWAYS_INLINE void run_copy(double *d, const double *s, int k, 
   }
 #endif
   for (; q < k; q++) {
-    const long dq = d_strided ? (long)q * dil : q, sq = d_strided ? q : (long)q * dil;
+    const long dq = add ? (long)q * dil : q, sq = add ? q : (long)q * dil;
     d[dq] = add ? d[dq] + s[sq] : s[sq];
   }
 }
@@ -131,7 +132,7 @@ static inline CP_ALWAYS_INLINE void run_copy(double *d, const double *s, int k, 
 static inline CP_ALWAYS_INLINE void gather(const double *xp, int c_in, long lp, int k,
                                            int stride, int dil, int t, double *xt) {
   const double *src = xp + (long)t * stride;
-  for (int i = 0; i < c_in; i++) run_copy(xt + (long)i * k, src + (long)i * lp, k, dil, 0, 0);
+  for (int i = 0; i < c_in; i++) run_copy(xt + (long)i * k, src + (long)i * lp, k, dil, 0);
 }
 
 /* z[p - p0] = conv(xp, w) at time t for the pairs p0 .. p1-1 (no bias);
@@ -157,7 +158,7 @@ static inline CP_ALWAYS_INLINE void scatter_at(const cp_conv_geom *cg, const dou
   row_sum(w, nk, pr->o_idx + p0, s, p1 - p0, gt);
   double *dst = g + (long)t * cg->stride;
   for (int i = 0; i < cg->c_in; i++)
-    run_copy(dst + (long)i * cg->lp, gt + (long)i * cg->k, cg->k, cg->dil, 1, 1);
+    run_copy(dst + (long)i * cg->lp, gt + (long)i * cg->k, cg->k, cg->dil, 1);
 }
 
 static inline CP_ALWAYS_INLINE void pairs_body(const cp_conv_geom *cg, const double *xp,
