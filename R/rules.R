@@ -45,10 +45,13 @@ rule_presets <- list(
 #' zennit) and lets you override the rule of any kind of layer.
 #'
 #' Kinds of layers and the rules they accept:
-#' * `first`: the convolution or dense layer that reads the input, which is
+#' * `first`: every convolution or dense layer that reads the input, which is
 #'   real-valued and unbounded: `"w2"` (relevance in proportion to the squared
 #'   weights), `"flat"` (uniform over the receptive field), `"zplus"`,
-#'   `"epsilon"`, `"alpha_beta"`.
+#'   `"epsilon"`, `"alpha_beta"`. A layer reads the input also when only
+#'   layers that keep its values lie in between (dropout / `Skipping`,
+#'   padding, flattening, a linear activation), as with input dropout or a
+#'   residual shortcut that starts at the input.
 #' * `conv`, `dense`: hidden convolutions and dense layers: `"zplus"` (only
 #'   positive contributions; for signed inputs the positive products
 #'   `a * w > 0`), `"epsilon"` (contributions over the pre-activation
@@ -186,17 +189,28 @@ print.cphap_rules <- function(x, ...) {
   invisible(x)
 }
 
+# Layers that pass their input on unchanged in value: dropout (identity at
+# inference), padding (the input values are kept), flattening and a linear
+# activation.
+is_identity_layer <- function(l) {
+  l$type %in% c("Skipping", "Padding", "Flatten") ||
+    (l$type == "Activation" && identical(l$act_name, "linear"))
+}
+
+# The node that node p passes on through a chain of identity layers (0 = the
+# model input).
+identity_source <- function(layers, p) {
+  while (p > 0L && is_identity_layer(layers[[p]])) p <- layers[[p]]$input_layers[1]
+  p
+}
+
 # One rule code per node of the model.
 node_rule_codes <- function(model, rules) {
   ly <- model$layers
   n <- length(ly)
   types <- vapply(ly, function(l) l$type, character(1))
   lin <- which(types %in% c("Conv1D", "Dense"))
-  reads_input <- function(i) {
-    p <- ly[[i]]$input_layers[1]
-    while (p > 0L && types[p] == "Padding") p <- ly[[p]]$input_layers[1]
-    p == 0L
-  }
+  reads_input <- function(i) identity_source(ly, ly[[i]]$input_layers[1]) == 0L
   out <- NA_integer_
   if (length(lin) > 0L) {
     last <- max(lin)
