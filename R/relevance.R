@@ -31,6 +31,13 @@
 #' reproduces results for any number of threads (option `cphap.threads`), and
 #' all units of one sample share the masks of each pass.
 #'
+#' **Rules.** Each kind of layer uses the rule that `rules` gives it (see
+#' [lrp_rules()]); [rule_table()] lists the rule of every layer of the model,
+#' and the print of the result repeats it. Average pooling, global average
+#' pooling and residual additions split relevance in proportion to their
+#' inputs' contributions, stabilising the layer's own output (for average
+#' pooling the mean, not the window sum) with `epsilon`, as zennit does.
+#'
 #' **Speed.** Layers before the first dropout mask are computed once per
 #' sample, and each rule's convolutions run only on the (channel, time) pairs
 #' that carry relevance when these are few (as after winner-takes-all

@@ -68,11 +68,19 @@ rule_presets <- list(
 #'   convolution's rule.
 #' * `maxpool`, `global_maxpool`: `"wta"` (winner takes all: the first
 #'   maximum of each window gets all relevance) or `"proportional"`
-#'   (in proportion to the input values).
+#'   (in proportion to the input values: input `a_i` of a window gets
+#'   `a_i R / (z + eps)` with `z` the sum over the window).
 #'
 #' Average and global average pooling and residual additions always split in
-#' proportion to the contributions (with the `epsilon` stabiliser);
-#' activations, dropout and flatten layers pass relevance through, and
+#' proportion to the contributions, with the layer's own output stabilised
+#' (the convention of zennit's `Norm` rule): an average pooling window of
+#' `k` inputs with output `y = (a_1 + ... + a_k) / k` gives input `a_i` the
+#' relevance `(a_i / k) R / (y + eps)`, and an addition `y = x_1 + x_2` gives
+#' branch `b` the relevance `x_b R / (y + eps)`, where `+ eps` means
+#' `+ epsilon * sign(y)` with the sign of 0 taken as positive and a zero
+#' denominator passes no relevance. (Stabilising the window sum instead of
+#' the mean would differ by a factor of `k` in the stabiliser.)
+#' Activations, dropout and flatten layers pass relevance through, and
 #' padding is cropped. Relevance never changes sign through a z+ step, so
 #' with `"zplus"` everywhere, non-negative inputs and no biases the input
 #' relevance sums to the seeded relevance (conservation).
@@ -90,7 +98,8 @@ rule_presets <- list(
 #' @param preset One of `"default"`, `"epsilon"`, `"alpha_beta"`, `"zplus"`.
 #' @param ... Overrides, `kind = "rule"`, for example `conv = "epsilon"`.
 #' @param epsilon Stabiliser of the epsilon rule and of proportional splits
-#'   (`>= 0`; a zero denominator passes no relevance).
+#'   (`>= 0`), added to the layer's output with its sign (see Details); a
+#'   zero denominator passes no relevance.
 #' @param alpha,beta Weights of the alpha-beta rule; `alpha - beta` must be 1.
 #' @return An object of class `cphap_rules`: a list with `rules` (a named
 #'   character vector, one rule per kind of layer), `epsilon`, `alpha`,

@@ -241,8 +241,11 @@ class Graph:
                 (g,) = grads((F.max_pool1d(al, k, s) * R).sum(), [al])
                 rel[ins[0]] = rel[ins[0]] + g
             else:
+                # proportional: stabilise the layer's own output (zennit's
+                # Norm rule): the mean for average pooling; the window sum
+                # for proportional max pooling
                 al = leaf(a)
-                z = sum_pool(al, k, s)
+                z = F.avg_pool1d(al, k, s) if t == "AveragePooling1D" else sum_pool(al, k, s)
                 sv = safe_div(R, stab(z.detach(), eps))
                 (g,) = grads((z * sv).sum(), [al])
                 rel[ins[0]] = rel[ins[0]] + a * g
@@ -253,7 +256,7 @@ class Graph:
                 (g,) = grads((y * R).sum(), [al])
                 rel[ins[0]] = rel[ins[0]] + g
             else:
-                z = al.sum(dim=2)
+                z = al.mean(dim=2) if spec["method"] == "average" else al.sum(dim=2)
                 sv = safe_div(R, stab(z.detach(), eps))
                 (g,) = grads((z * sv).sum(), [al])
                 rel[ins[0]] = rel[ins[0]] + a * g
