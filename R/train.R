@@ -23,7 +23,9 @@
 #' @param model A [cphap_model()], a plain network list (see
 #'   [cphap_model()] and [arch_cnn()]), or the name of an architecture:
 #'   `"cnn"`, `"fcn"` or `"resnet"`, built for the shape of `x` and the
-#'   classes of `y` with the arguments in `...`.
+#'   classes of `y` with the arguments in `...`. With its default shape,
+#'   `"cnn"` takes the largest shape that fits the series length and says
+#'   which (see [arch_cnn()]).
 #' @param x Training series: a matrix `[n, length]`, an array
 #'   `[n, channels, length]` or a `cphap_data` object (whose `y` is used when
 #'   `y` is `NULL`).
