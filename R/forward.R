@@ -14,7 +14,7 @@
 #' @noRd
 as_input <- function(x, model, arg = "x") {
   if (inherits(x, "cphap_data")) x <- x$x
-  if (is.data.frame(x)) x <- as.matrix(x)
+  if (is.data.frame(x)) x <- data_frame_series(x, arg)
   C <- model$input_dim[1]
   L <- model$input_dim[2]
   if (is.null(x) || !(is.numeric(x) || is.logical(x) && all(is.na(x)))) {

@@ -184,6 +184,22 @@ num_field <- function(layer, name, i, dims = NULL, default = NULL) {
   v
 }
 
+# A bias whose length is the weight's last dimension instead of its first:
+# the weight is in another orientation (Keras stores kernels the other way
+# round), so the error names the weight.
+check_weight_orientation <- function(layer, i, n_out, n_last, layout, fix) {
+  b <- layer$bias
+  if (is.null(b) || !is.numeric(b) || !is.null(dim(b)) && length(dim(b)) > 1L ||
+    length(b) == n_out || length(b) != n_last) {
+    return(invisible())
+  }
+  d <- dim(layer$weight)
+  cli::cli_abort(c(
+    paste0("Layer ", i, " (", layer$type, "): field {.field weight} ({paste(d, collapse = ' x ')}) has {n_out} output{?s} in its first dimension but {.field bias} has {length(b)} value{?s}; the weight must be {layout}."),
+    i = "Its last dimension matches the bias: transpose it with {.code {fix}}."
+  ), call = NULL)
+}
+
 act_field <- function(layer, name, i, default = "linear") {
   a <- field(layer, name, default)
   if (!is.character(a) || length(a) != 1L || is.na(a)) {
@@ -230,6 +246,7 @@ normalize_layer <- function(layer, i) {
         layer_error(i, type, "field {.field weight} must be a 3-d array out_channels x in_channels x kernel_length.")
       }
       d <- dim(out$weight)
+      check_weight_orientation(layer, i, d[1], d[3], "out_channels x in_channels x kernel_length", "aperm(weight, c(3, 2, 1))")
       out$bias <- num_field(layer, "bias", i, d[1], default = rep(0, d[1]))
       out$activation_name <- act_field(layer, "activation_name", i)
       out$stride <- whole_field(layer, "stride", i, 1L)
@@ -242,6 +259,7 @@ normalize_layer <- function(layer, i) {
       if (!is.matrix(out$weight)) {
         layer_error(i, type, "field {.field weight} must be a matrix out x in.")
       }
+      check_weight_orientation(layer, i, nrow(out$weight), ncol(out$weight), "out x in", "t(weight)")
       out$bias <- num_field(layer, "bias", i, nrow(out$weight),
         default = rep(0, nrow(out$weight))
       )

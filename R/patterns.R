@@ -81,6 +81,33 @@ check_alpha <- function(alpha) {
   invisible(alpha)
 }
 
+# The thresholds of a cphap_thresholds object or of a cphap_result.
+as_thresholds <- function(thresholds, arg = "thresholds") {
+  if (inherits(thresholds, "cphap_result")) thresholds <- thresholds$thresholds
+  if (!inherits(thresholds, "cphap_thresholds")) {
+    cli::cli_abort("{.arg {arg}} must be a {.cls cphap_thresholds} from {.fn thresholds} (or a {.cls cphap_result} from {.fn cphap}), not {.cls {class(thresholds)}}.",
+      call = NULL
+    )
+  }
+  thresholds
+}
+
+# One threshold per channel of layer `name` from a cphap_thresholds object.
+layer_thresholds <- function(thresholds, name, n_ch, arg = "threshold") {
+  sel <- thresholds[as.character(thresholds$layer) == name, , drop = FALSE]
+  if (nrow(sel) == 0L) {
+    cli::cli_abort(c("{.arg {arg}} has no thresholds for layer {.val {name}}.",
+      i = "Compute them with {.code thresholds(model, reference, layers = {.val {name}})}."
+    ), call = NULL)
+  }
+  if (nrow(sel) != n_ch || !setequal(sel$channel, seq_len(n_ch))) {
+    cli::cli_abort("{.arg {arg}} has {nrow(sel)} channel{?s} for layer {.val {name}}, but the model has {n_ch}.",
+      call = NULL
+    )
+  }
+  sel$threshold[match(seq_len(n_ch), sel$channel)]
+}
+
 #' @export
 print.cphap_thresholds <- function(x, ...) {
   cat_line("{.cls cphap_thresholds}: {nrow(x)} unit{?s} in {length(unique(x$layer))} layer{?s}, alpha = {x$alpha[1]}, {attr(x, 'n_reference')} reference sample{?s}")
@@ -118,7 +145,8 @@ empty_periods <- function(levels) {
 #' @param model A [cphap_model()].
 #' @param x Series to explain: a matrix `[n, L]`, an array `[n, C, L]` or a
 #'   `cphap_data` object.
-#' @param thresholds A `cphap_thresholds` from [thresholds()] covering the
+#' @param thresholds A `cphap_thresholds` from [thresholds()] (or a
+#'   `cphap_result` from [cphap()], whose thresholds are used) covering the
 #'   requested layers.
 #' @param layers Names or positions of interpretable layers; `NULL` for all
 #'   layers in `thresholds`.
@@ -144,11 +172,7 @@ empty_periods <- function(levels) {
 activated_periods <- function(model, x, thresholds, layers = NULL, channels = NULL,
                               samples = NULL) {
   model <- check_model(model)
-  if (!inherits(thresholds, "cphap_thresholds")) {
-    cli::cli_abort("{.arg thresholds} must be a {.cls cphap_thresholds} from {.fn thresholds}, not {.cls {class(thresholds)}}.",
-      call = NULL
-    )
-  }
+  thresholds <- as_thresholds(thresholds)
   x <- as_input(x, model)
   ip_all <- model$interp
   have <- unique(as.character(thresholds$layer))

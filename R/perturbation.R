@@ -25,7 +25,7 @@
 #' @param x Series to perturb: a matrix `[n, L]`, an array `[n, C, L]` or a
 #'   `cphap_data`.
 #' @param thresholds A `cphap_thresholds` from [thresholds()] (computed on
-#'   the training data) covering `layer`.
+#'   the training data) covering `layer`, or a `cphap_result` from [cphap()].
 #' @param layer One interpretable layer (name or position).
 #' @param channels Channels (units) of the layer; `NULL` for all.
 #' @param samples Indices of the samples of `x` to use; `NULL` for all.
@@ -59,6 +59,7 @@ perturbation <- function(model, x, thresholds, layer, channels = NULL, samples =
                          shares = NULL, fill = c("zero", "mean", "noise"),
                          methods = c("cphap", "relevance", "random"), rules = "default") {
   model <- check_model(model)
+  thresholds <- as_thresholds(thresholds)
   x <- as_input(x, model)
   fill <- match.arg(fill)
   methods <- unique(match.arg(methods, several.ok = TRUE))
@@ -88,8 +89,7 @@ perturbation <- function(model, x, thresholds, layer, channels = NULL, samples =
     return(new_perturbation(empty_perturbation(), ip$name, fill, is.null(shares)))
   }
   units <- unique(per[, c("sample", "channel")])
-  thr <- thresholds[as.character(thresholds$layer) == ip$name, ]
-  thr_vec <- thr$threshold[match(seq_len(ip$channels), thr$channel)]
+  thr_vec <- layer_thresholds(thresholds, ip$name, ip$channels, "thresholds")
   L <- model$input_dim[2]
   rel <- if ("relevance" %in% methods) unit_point_relevance(model, x, ip, units, thr_vec, rules)
   plan <- perturbation_plan(per, units, rel, methods, shares, L)
@@ -105,7 +105,7 @@ unit_point_relevance <- function(model, x, ip, units, thr_vec, rules) {
   out <- list()
   for (s in unique(units$sample)) {
     ch <- units$channel[units$sample == s]
-    r <- unit_relevance(model, x[s, , , drop = FALSE], ip$name, channel = ch,
+    r <- unit_relevance(model, x[s, , , drop = FALSE], ip$name, channels = ch,
       seed = "active", threshold = thr_vec, rules = rules, passes = 1, rate = 0,
       progress = FALSE
     )

@@ -192,6 +192,8 @@ spread_periods <- function(e, max_periods) {
 #' @param type `"sample"` or `"multivariate"`.
 #' @param input_channel Input channel drawn by `type = "sample"`.
 #' @param max_periods Largest number of periods drawn.
+#' @param sample With an explanation of several samples, the one drawn
+#'   (`NULL`: the first).
 #' @param ... Unused.
 #' @return A ggplot object.
 #' @examples
@@ -200,21 +202,24 @@ spread_periods <- function(e, max_periods) {
 #'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
 #' x <- matrix(rnorm(30 * 64), 30, 64)
 #' res <- cphap(m, x, layers = "conv1", k = 3)
-#' e <- explain_sample(res, 1, "conv1", channel = 1:3)
+#' e <- explain_sample(res, 1, "conv1", channels = 1:3)
 #' autoplot(e)
 #' autoplot(e, "multivariate")
 #' @method autoplot cphap_explanation
 #' @export
 autoplot.cphap_explanation <- function(object, type = c("sample", "multivariate"),
-                                       input_channel = 1, max_periods = 12, ...) {
+                                       input_channel = 1, max_periods = 12, sample = NULL,
+                                       ...) {
   type <- match.arg(type)
-  series <- attr(object, "series")
+  sel <- explanation_sample(object, sample)
+  series <- sel$series
   check_whole(input_channel, "input_channel", min = 1, max = nrow(series))
   check_whole(max_periods, "max_periods", min = 1)
   L <- ncol(series)
   e <- as.data.frame(object)
   class(e) <- "data.frame"
-  title <- sprintf("Sample %s: highly activated periods", if (nrow(e)) e$sample[1] else "")
+  e <- e[e$sample == sel$sample, , drop = FALSE]
+  title <- sprintf("Sample %s: highly activated periods", sel$sample)
   if (type == "multivariate") {
     sd <- data.frame(
       input_channel = factor(rep(seq_len(nrow(series)), times = L)),
@@ -265,4 +270,22 @@ autoplot.cphap_explanation <- function(object, type = c("sample", "multivariate"
       subtitle = sprintf("%s; %d period(s) overlaid by their pattern", channel_label(series)(input_channel), if (length(ov)) length(unique(ov$period)) else 0L)
     ) +
     ggplot2::theme_bw()
+}
+
+# One sample of an explanation: its id and its series [C, L].
+explanation_sample <- function(object, sample) {
+  series <- attr(object, "series")
+  if (length(dim(series)) == 2L) {
+    return(list(sample = object$sample[1], series = series))
+  }
+  ids <- as.integer(dimnames(series)[[1]])
+  if (is.null(sample)) sample <- ids[1]
+  check_whole(sample, "sample", min = 1)
+  if (!sample %in% ids) {
+    cli::cli_abort("{.arg sample} {sample} is not in the explanation (samples {.val {ids}}).",
+      call = NULL
+    )
+  }
+  list(sample = as.integer(sample), series = matrix(series[match(sample, ids), , ],
+    dim(series)[2], dim(series)[3], dimnames = list(dimnames(series)[[2]], NULL)))
 }

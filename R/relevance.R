@@ -4,13 +4,14 @@
 #' Relevance of input points for internal units, with Monte-Carlo dropout
 #'
 #' Layer-wise relevance propagation (LRP) started from an internal unit
-#' (layer `layer`, channel `channel`) rather than from the class output, as in
+#' (layer `layer`, channels `channels`) rather than from the class output, as in
 #' the relevance framework of CPHAP. The seed is the unit's activation map
 #' `A_jk(x)`: at all positions (`seed = "all"`), only at its highly activated
 #' nodes (`"active"`: activation above the channel's threshold), or at one
 #' node (`"node"`); everything else at that layer is zero. With
 #' `seed = "class"` relevance starts from a class logit (before the softmax)
-#' and only the part that flows through channel `channel` of `layer` is kept.
+#' and only the part that flows through each channel in `channels` of `layer`
+#' is kept.
 #'
 #' **Monte-Carlo dropout.** The propagation is repeated `passes` times; in
 #' each pass a dropout mask (rate `rate`, kept units scaled by `1 / (1 -
@@ -42,15 +43,17 @@
 #' @param x Series: a matrix `[n, L]`, an array `[n, C, L]` or a `cphap_data`.
 #' @param layer Interpretable layer(s) (names or positions, see
 #'   [interpretable_layers()]).
-#' @param channel Channels (units) of the layer, 1-based; `NULL` for all.
+#' @param channels Channels (units) of the layer, 1-based; `NULL` for all.
+#' @param channel Deprecated name of `channels`.
 #' @param seed `"all"`, `"active"`, `"node"` or `"class"` (see Description).
 #' @param node With `seed = "node"`: node positions (1-based) along the
 #'   layer; one seed per node.
 #' @param class With `seed = "class"`: the class (label or index), one value
 #'   or one per sample; `NULL` for the predicted class.
-#' @param threshold With `seed = "active"`: the thresholds `T_jk`, one value or
-#'   one per channel of the layer (a list named by layer when several layers
-#'   are given). A node is highly activated when its activation is strictly
+#' @param threshold With `seed = "active"`: the thresholds `T_jk`: a
+#'   `cphap_thresholds` object from [thresholds()] (or a `cphap_result` from
+#'   [cphap()]), or numbers, one value or one per channel of the layer (a
+#'   list named by layer when several layers are given). A node is highly activated when its activation is strictly
 #'   above the threshold.
 #' @param reference With `seed = "active"` and no `threshold`: series (the
 #'   training data) whose activations give the thresholds, the `1 - alpha`
@@ -89,18 +92,19 @@
 #' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
 #'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
 #' x <- matrix(rnorm(2 * 64), 2, 64)
-#' r <- unit_relevance(m, x, "conv2", channel = 1:2, passes = 20)
+#' r <- unit_relevance(m, x, "conv2", channels = 1:2, passes = 20)
 #' r
 #' summary(r)
-#' r1 <- unit_relevance(m, x[1, ], "conv3", channel = 1, seed = "node", node = 3,
+#' r1 <- unit_relevance(m, x[1, ], "conv3", channels = 1, seed = "node", node = 3,
 #'                      passes = 20)
 #' ggplot2::autoplot(r1)
 #' @export
-unit_relevance <- function(model, x, layer, channel = NULL,
+unit_relevance <- function(model, x, layer, channels = NULL,
                            seed = c("all", "active", "node", "class"), node = NULL,
                            class = NULL, threshold = NULL, reference = NULL, alpha = 0.05,
                            rules = "default", passes = 300, rate = 0.5,
-                           dropout_layers = NULL, progress = TRUE) {
+                           dropout_layers = NULL, progress = TRUE, channel = NULL) {
+  channels <- renamed_arg(channels, channel, "channels", "channel")
   model <- check_model(model)
   x <- as_input(x, model)
   seed <- match.arg(seed)
@@ -130,7 +134,7 @@ unit_relevance <- function(model, x, layer, channel = NULL,
   n <- dim(x)[1]
   classes <- if (seed == "class") resolve_class(model, x, class) else NULL
   plans <- lapply(rows, function(r) {
-    chans <- check_channels(channel, ip$channels[r], ip$name[r])
+    chans <- check_channels(channels, ip$channels[r], ip$name[r])
     nodes <- NULL
     if (seed == "node") {
       if (is.null(node)) {
@@ -180,7 +184,7 @@ lrp <- function(model, x, class = NULL, rules = "default") {
 
 # Channels (units) of a layer: NULL means all; whole numbers in range.
 # n_ch may hold several layers' channel counts (then the smallest bounds).
-check_channels <- function(channel, n_ch, lname = NULL) {
+check_channels <- function(channel, n_ch, lname = NULL, arg = "channels") {
   n_ch <- min(n_ch)
   if (is.null(channel)) {
     return(seq_len(n_ch))
@@ -189,7 +193,7 @@ check_channels <- function(channel, n_ch, lname = NULL) {
     any(channel != round(channel)) || any(channel < 1) || any(channel > n_ch)) {
     of <- if (is.null(lname)) "" else paste0(" (the channels of layer ", lname, ")")
     cli::cli_abort(
-      "{.arg channel} must be whole numbers between 1 and {n_ch}{of}, not {.val {format_value(channel)}}.",
+      "{.arg {arg}} must be whole numbers between 1 and {n_ch}{of}, not {.val {format_value(channel)}}.",
       call = NULL
     )
   }
@@ -236,6 +240,9 @@ unit_thresholds <- function(model, r, threshold, reference, x, alpha, several) {
   ip <- model$interp
   n_ch <- ip$channels[r]
   nm <- ip$name[r]
+  if (inherits(threshold, c("cphap_thresholds", "cphap_result"))) {
+    return(layer_thresholds(as_thresholds(threshold, "threshold"), nm, n_ch))
+  }
   if (!is.null(threshold)) {
     thr <- threshold
     if (is.list(threshold)) {
@@ -532,7 +539,7 @@ print.cphap_relevance <- function(x, ...) {
 #' set.seed(1)
 #' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
 #'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' r <- unit_relevance(m, rnorm(64), "conv2", channel = 1:3, passes = 10)
+#' r <- unit_relevance(m, rnorm(64), "conv2", channels = 1:3, passes = 10)
 #' summary(r)
 #' @export
 summary.cphap_relevance <- function(object, ...) {
@@ -558,7 +565,8 @@ print.summary.cphap_relevance <- function(x, ...) {
 #'
 #' @param object A `cphap_relevance`.
 #' @param sample Which sample to show (`NULL`: the first one in `object`).
-#' @param layer,channel Optional selection of units.
+#' @param layer,channels Optional selection of units.
+#' @param channel Deprecated name of `channels`.
 #' @param band `"sd"` (mean +/- sd), `"quantile"` (q05 to q95) or `"none"`.
 #' @param ... Unused.
 #' @return A ggplot object.
@@ -566,13 +574,14 @@ print.summary.cphap_relevance <- function(x, ...) {
 #' set.seed(1)
 #' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
 #'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' r <- unit_relevance(m, rnorm(64), "conv3", channel = 2, passes = 30)
+#' r <- unit_relevance(m, rnorm(64), "conv3", channels = 2, passes = 30)
 #' ggplot2::autoplot(r, band = "quantile")
 #' @importFrom ggplot2 autoplot .data
 #' @method autoplot cphap_relevance
 #' @export
-autoplot.cphap_relevance <- function(object, sample = NULL, layer = NULL, channel = NULL,
-                                     band = c("sd", "quantile", "none"), ...) {
+autoplot.cphap_relevance <- function(object, sample = NULL, layer = NULL, channels = NULL,
+                                     band = c("sd", "quantile", "none"), ..., channel = NULL) {
+  channels <- renamed_arg(channels, channel, "channels", "channel")
   band <- match.arg(band)
   d <- as.data.frame(object)
   if (is.null(sample)) sample <- d$sample[1]
@@ -584,9 +593,9 @@ autoplot.cphap_relevance <- function(object, sample = NULL, layer = NULL, channe
   }
   d <- d[d$sample == sample, , drop = FALSE]
   if (!is.null(layer)) d <- d[as.character(d$layer) %in% layer, , drop = FALSE]
-  if (!is.null(channel)) d <- d[d$channel %in% channel, , drop = FALSE]
+  if (!is.null(channels)) d <- d[d$channel %in% channels, , drop = FALSE]
   if (nrow(d) == 0L) {
-    cli::cli_abort("Nothing to plot: no rows match {.arg layer} / {.arg channel}.", call = NULL)
+    cli::cli_abort("Nothing to plot: no rows match {.arg layer} / {.arg channels}.", call = NULL)
   }
   d$unit <- unit_label(d)
   d$input_channel <- factor(d$input_channel)

@@ -31,7 +31,8 @@
 #'   `y` is `NULL`).
 #' @param y Class labels, one per series (a factor, character, integer or
 #'   logical vector without `NA`). The model's output units correspond to
-#'   `levels(factor(y))`.
+#'   `levels(factor(y))`; factor levels without any series are dropped (with
+#'   a message).
 #' @param epochs Number of passes over the training data.
 #' @param batch_size Samples per mini-batch (between 1 and the number of
 #'   training samples; the last batch of an epoch may be smaller). The
@@ -257,6 +258,11 @@ check_fit_labels <- function(y, arg, min_classes = 2L) {
     )
   }
   y <- if (is.factor(y)) y else factor(as.vector(y))
+  unused <- setdiff(levels(y), levels(droplevels(y)))
+  if (length(unused) > 0L && min_classes > 1L) {
+    cli::cli_inform("{.arg {arg}}: dropped unused factor level{?s} {.val {unused}}; the model gets one output per class present.")
+    y <- droplevels(y)
+  }
   present <- length(unique(as.integer(y)))
   if (present < min_classes) {
     cli::cli_abort("{.arg {arg}} has only one class ({.val {as.character(y[1])}}); training needs at least two.",
