@@ -50,6 +50,16 @@
 #'   layer; one seed per node.
 #' @param class With `seed = "class"`: the class (label or index), one value
 #'   or one per sample; `NULL` for the predicted class.
+#' @param class_seed With `seed = "class"`, what is put in at the output:
+#'   `"logit"` (default), the class's logit (the output before its softmax),
+#'   or `"margin"`, the class's logit minus the largest logit of the other
+#'   classes (the runner-up). A correctly classified sample can have a
+#'   negative logit (common with linear outputs); seeded with it, relevance
+#'   paints the class's own evidence negative, so a negative seeded logit
+#'   gives a warning. The margin is positive when the class is the
+#'   predicted one and negative otherwise, so its sign follows the decision;
+#'   it is propagated as the logit of an output layer whose weights and bias
+#'   are the differences of the two classes' (needs a dense output layer).
 #' @param threshold With `seed = "active"`: the thresholds `T_jk`: a
 #'   `cphap_thresholds` object from [thresholds()] (or a `cphap_result` from
 #'   [cphap()]), or numbers, one value or one per channel of the layer (a
@@ -84,8 +94,10 @@
 #'   * `conservation`: sum of the input relevance minus `seeded` (mean over
 #'     passes), 0 when relevance is conserved.
 #'
-#'   Attributes hold the rules, passes, rate and dropout layers; see
-#'   [autoplot.cphap_relevance()] and [summary.cphap_relevance()].
+#'   Attributes hold the rules, passes, rate and dropout layers (and for
+#'   class seeds `class_seed` and, for margins, `runner_up`, the runner-up
+#'   class of every sample); see [autoplot.cphap_relevance()] and
+#'   [summary.cphap_relevance()].
 #' @seealso [lrp()] for relevance of a class output, [lrp_rules()].
 #' @examples
 #' set.seed(1)
@@ -103,11 +115,14 @@ unit_relevance <- function(model, x, layer, channels = NULL,
                            seed = c("all", "active", "node", "class"), node = NULL,
                            class = NULL, threshold = NULL, reference = NULL, alpha = 0.05,
                            rules = "default", passes = 300, rate = 0.5,
-                           dropout_layers = NULL, progress = TRUE, channel = NULL) {
+                           dropout_layers = NULL, progress = TRUE,
+                           class_seed = c("logit", "margin"), channel = NULL) {
   channels <- renamed_arg(channels, channel, "channels", "channel")
   model <- check_model(model)
   x <- as_input(x, model)
   seed <- match.arg(seed)
+  class_seed_given <- !missing(class_seed)
+  class_seed <- match.arg(class_seed)
   if (missing(layer)) {
     cli::cli_abort("{.arg layer} is missing: give an interpretable layer (see {.fn interpretable_layers}).",
       call = NULL
@@ -130,9 +145,18 @@ unit_relevance <- function(model, x, layer, channels = NULL,
       call = NULL
     )
   }
+  if (seed != "class" && class_seed_given) {
+    cli::cli_abort("{.arg class_seed} is only used with {.code seed = \"class\"}.", call = NULL)
+  }
   ip <- model$interp
   n <- dim(x)[1]
-  classes <- if (seed == "class") resolve_class(model, x, class) else NULL
+  classes <- NULL
+  cs <- NULL
+  if (seed == "class") {
+    cs <- class_seeding(model, x, resolve_class(model, x, class), class_seed)
+    model <- cs$model
+    classes <- cs$classes
+  }
   plans <- lapply(rows, function(r) {
     chans <- check_channels(channels, ip$channels[r], ip$name[r])
     nodes <- NULL
@@ -150,7 +174,8 @@ unit_relevance <- function(model, x, layer, channels = NULL,
     list(row = r, chans = chans, nodes = nodes, thr = thr, drop = drop)
   })
   seed_words <- floor(stats::runif(2) * 2^32)
-  relevance_run(model, x, plans, seed, classes, rules, passes, rate, seed_words, progress)
+  out <- relevance_run(model, x, plans, seed, classes, rules, passes, rate, seed_words, progress)
+  if (is.null(cs)) out else label_class_seed(out, cs)
 }
 
 #' Layer-wise relevance propagation from a class output
@@ -173,13 +198,91 @@ unit_relevance <- function(model, x, layer, channels = NULL,
 #' r <- lrp(m, x, rules = "epsilon")
 #' head(as.data.frame(r))
 #' @export
-lrp <- function(model, x, class = NULL, rules = "default") {
+lrp <- function(model, x, class = NULL, rules = "default", class_seed = c("logit", "margin")) {
   model <- check_model(model)
   x <- as_input(x, model)
   rules <- as_rules(rules)
-  classes <- resolve_class(model, x, class)
+  class_seed <- match.arg(class_seed)
+  cs <- class_seeding(model, x, resolve_class(model, x, class), class_seed)
   plans <- list(list(row = NA_integer_, chans = NA_integer_, nodes = NULL, thr = NULL, drop = integer()))
-  relevance_run(model, x, plans, "class", classes, rules, 1L, 0, c(0, 0), FALSE)
+  out <- relevance_run(cs$model, x, plans, "class", cs$classes, rules, 1L, 0, c(0, 0), FALSE)
+  label_class_seed(out, cs)
+}
+
+# The dense layer that computes the logits: the last layer, or the dense
+# layer under a final softmax/linear activation layer; NA when there is none.
+logit_layer <- function(model) {
+  j <- length(model$layers)
+  l <- model$layers[[j]]
+  if (l$type == "Activation" && (l$act_name %||% "") %in% c("softmax", "linear") &&
+    length(l$input_layers) == 1L && l$input_layers > 0L) {
+    j <- l$input_layers
+  }
+  if (model$layers[[j]]$type == "Dense") j else NA_integer_
+}
+
+# Logits [n, classes] of the series x (the output before its softmax).
+class_logits <- function(model, x, j = logit_layer(model)) {
+  l <- model$layers[[j]]
+  a <- if (l$input_layers == 0L) x else forward_nodes(model, x, l$input_layers)[[1]]
+  a <- matrix(a, dim(a)[1])
+  sweep(a %*% t(l$weight), 2L, l$bias, `+`)
+}
+
+# Seeds of class relevance. "logit": the class logit, with a warning when it
+# is negative; "margin": the logit minus the runner-up class's logit, as the
+# logit of a model whose output layer computes these differences.
+class_seeding <- function(model, x, classes, class_seed) {
+  j <- logit_layer(model)
+  n <- dim(x)[1]
+  cs <- list(model = model, classes = classes, original = model$classes[classes],
+    class_seed = class_seed, runner_up = NULL)
+  if (is.na(j)) {
+    if (class_seed == "margin") {
+      cli::cli_abort("{.code class_seed = \"margin\"} needs a model whose output is a dense layer (optionally followed by a softmax).",
+        call = NULL
+      )
+    }
+    return(cs)
+  }
+  z <- class_logits(model, x, j)
+  if (class_seed == "logit") {
+    neg <- which(z[cbind(seq_len(n), classes)] < 0)
+    if (length(neg) > 0L) {
+      cli::cli_warn(c(
+        "The logit of the seeded class is negative for {length(neg)} sample{?s} ({utils::head(neg, 10)}{if (length(neg) > 10L) ', ...' else ''}): relevance then paints the class's own evidence negative.",
+        i = "Use {.code class_seed = \"margin\"} to seed with the difference to the runner-up class's logit (positive when the class is predicted)."
+      ), class = "cphap_negative_logit")
+    }
+    return(cs)
+  }
+  zo <- z
+  zo[cbind(seq_len(n), classes)] <- -Inf
+  runner <- max.col(zo, ties.method = "first")
+  key <- paste(classes, runner)
+  pairs <- unique(data.frame(c = classes, r = runner))
+  l <- as.list(model)
+  d <- l$layers[[j]]
+  d$weight <- d$weight[pairs$c, , drop = FALSE] - d$weight[pairs$r, , drop = FALSE]
+  d$bias <- d$bias[pairs$c] - d$bias[pairs$r]
+  d$activation_name <- "linear"
+  l$layers[[j]] <- d
+  l$layers <- l$layers[seq_len(j)]
+  l$output_nodes <- j
+  l$output_names <- NULL
+  labels <- paste(model$classes[pairs$c], "vs", model$classes[pairs$r])
+  cs$model <- cphap_model(l, classes = labels)
+  cs$classes <- match(key, paste(pairs$c, pairs$r))
+  cs$runner_up <- model$classes[runner]
+  cs
+}
+
+# Class relevance results name the seeded class; margins also the runner-up.
+label_class_seed <- function(out, cs) {
+  out$class <- cs$original[out$sample]
+  attr(out, "class_seed") <- cs$class_seed
+  if (!is.null(cs$runner_up)) attr(out, "runner_up") <- cs$runner_up
+  out
 }
 
 # Channels (units) of a layer: NULL means all; whole numbers in range.
@@ -492,7 +595,7 @@ build_relevance <- function(model, x, parts, seed, rules, passes, rate, mc_on) {
 
 #' @export
 as.data.frame.cphap_relevance <- function(x, ...) {
-  attributes(x)[c("rules", "passes", "rate", "dropout", "input_names")] <- NULL
+  attributes(x)[c("rules", "passes", "rate", "dropout", "input_names", "class_seed", "runner_up")] <- NULL
   class(x) <- "data.frame"
   x
 }
