@@ -1,6 +1,6 @@
-# Clustering of equal-length windows into temporal patterns (DESIGN.md 1.4,
-# 1.5). The numerics live in src/cluster*.c; this file checks arguments,
-# calls the C routines and shapes the results.
+# Clustering of equal-length windows into temporal patterns. The numerics
+# live in src/cluster*.c; this file checks arguments, calls the C routines
+# and shapes the results.
 
 #' Cluster windows into temporal patterns
 #'

@@ -1,4 +1,4 @@
-# One call for the pattern framework (DESIGN 1.2-1.5): thresholds, highly
+# One call for the pattern framework: thresholds, highly
 # activated periods, clusters of their windows, patterns, unit x pattern
 # counts; and the explanation of one sample against the patterns.
 
@@ -32,7 +32,7 @@
 #'   (default), `"kshape"` or `"som"`.
 #' @param joint Cluster multivariate windows jointly (all input channels in
 #'   one window) instead of per input channel.
-#' @param normalize Cut windows from z-normalised series (DESIGN 1.4).
+#' @param normalize Cut windows from z-normalised series.
 #' @param ... Passed to [cluster_windows()] (for example `n_start`,
 #'   `som_dim`).
 #' @return An object of class `cphap_result`, a list with
@@ -59,13 +59,13 @@
 #'   activated nodes. arXiv:2004.12538.
 #' @seealso [explain_sample()], [autoplot.cphap_result()], [unit_pattern_matrix()]
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(30 * 64), 30, 64)
-#' res <- cphap(m, x, layers = "conv1", k = 3)
+#' # the paper's CNN trained on GunPoint; patterns of its second block
+#' model <- demo_model()
+#' res <- cphap(model, gunpoint$train, layers = "conv2", k = 4)
 #' res
 #' head(as.data.frame(res, "patterns"))
+#' # or let the silhouette choose k per layer
+#' cphap(model, gunpoint$train, layers = "conv1", k = "auto", n_start = 3)$sets
 #' @export
 cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, k = 12,
                   method = "kmeans", joint = FALSE, normalize = TRUE, ...) {
@@ -318,12 +318,9 @@ find_set <- function(result, layer = NULL, input_channel = NULL) {
 #' @return A matrix with one row per unit that has clustered periods and one
 #'   column per cluster.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(30 * 64), 30, 64)
-#' res <- cphap(m, x, layers = "conv1", k = 3)
-#' unit_pattern_matrix(res)
+#' res <- cphap(demo_model(), gunpoint$train, layers = "conv2", k = 4)
+#' head(unit_pattern_matrix(res))
+#' head(unit_pattern_matrix(res, share = TRUE))
 #' @export
 unit_pattern_matrix <- function(result, layer = NULL, input_channel = NULL, share = FALSE) {
   check_result(result)
@@ -410,11 +407,7 @@ print.summary.cphap_result <- function(x, ...) {
 #' @param ... Unused.
 #' @return A data frame (see [cphap()] for the columns).
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(30 * 64), 30, 64)
-#' res <- cphap(m, x, layers = "conv1", k = 3)
+#' res <- cphap(demo_model(), gunpoint$train, layers = "conv2", k = 4)
 #' head(as.data.frame(res))
 #' head(as.data.frame(res, what = "unit_pattern"))
 #' @export
@@ -461,14 +454,13 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #'   `series` holds the samples' series (as clustered), an array
 #'   `[samples, channels, length]`.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(30 * 64), 30, 64)
-#' res <- cphap(m, x, layers = "conv1", k = 3)
-#' explain_sample(res, 1, "conv1", channels = 1:4)
-#' explain_sample(res, 1:3, "conv1", channels = 1:2)
-#' explain_sample(res, 2, "conv1", newdata = matrix(rnorm(2 * 64), 2, 64))
+#' res <- cphap(demo_model(), gunpoint$train, layers = "conv2", k = 4)
+#' explain_sample(res, 1, "conv2", channels = 1:4)
+#' # several samples at once
+#' e <- explain_sample(res, 1:3, "conv2", channels = 1:8)
+#' table(e$sample, e$cluster)
+#' # a test series, scored against the training patterns
+#' explain_sample(res, 19, "conv2", newdata = gunpoint$test)
 #' @export
 explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdata = NULL,
                            channel = NULL) {

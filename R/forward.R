@@ -157,7 +157,7 @@ activations <- function(model, x, layers = NULL, format = c("long", "array")) {
 #'
 #' For each interpretable layer, the jump `J`, size `R` and start `S` of its
 #' nodes' receptive fields, computed exactly through every convolution,
-#' padding and pooling (DESIGN section 1.3): node `t` (1-based) of the layer
+#' padding and pooling: node `t` (1-based) of the layer
 #' sees input points `S + (t - 1) * J + 1` to `S + (t - 1) * J + R` (1-based).
 #' With `position`, the input period of those nodes is returned instead.
 #'

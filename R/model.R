@@ -30,7 +30,7 @@ spec_dcols <- c("act_par", "eps", "rate", "pad_val")
 #' cphap uses. The list is checked thoroughly; an error names the layer and the
 #' field that is wrong. `as.list()` gives the list back.
 #'
-#' Interpretable layers (DESIGN section 1.1) are the outputs of each block's
+#' Interpretable layers are the outputs of each block's
 #' non-linearity, after its pooling when the block pools; for residual
 #' networks also each residual block's output. They are named `conv1`,
 #' `conv2`, ... after the convolution that starts the block and `res1`, ...
@@ -539,7 +539,7 @@ model_spec <- function(layers, input_dim) {
   )
 }
 
-# Interpretable layers (DESIGN 1.1): block outputs after the non-linearity
+# Interpretable layers: block outputs after the non-linearity
 # and, when the block pools, after its pooling.
 find_interpretable <- function(model) {
   layers <- model$layers
@@ -613,8 +613,8 @@ interp_names <- function(layers, chosen) {
 #' @param model A [cphap_model()].
 #' @return A data frame with one row per interpretable layer: `name`, `node`
 #'   (index in the layer list), `channels`, `length` (output positions),
-#'   `jump`, `size` and `start` of the receptive field (DESIGN section 1.3;
-#'   `start` is 0-based and may be negative when the layer pads).
+#'   `jump`, `size` and `start` of the receptive field (`start` is 0-based
+#'   and may be negative when the layer pads).
 #' @examples
 #' set.seed(1)
 #' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),

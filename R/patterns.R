@@ -1,4 +1,4 @@
-# The pattern framework (DESIGN 1.2-1.5): thresholds, highly activated
+# The pattern framework: thresholds, highly activated
 # periods, windows of periods. Numerics in src/patterns.c.
 
 #' Thresholds of highly activated nodes
@@ -6,7 +6,7 @@
 #' For every channel `k` of every requested interpretable layer `j`, the
 #' threshold \eqn{T_{jk}} is the empirical `1 - alpha` quantile of all values
 #' of the activation map \eqn{A_{jk}} over the reference samples and over all
-#' positions (DESIGN section 1.2). The quantile is of type 7 (R's default),
+#' positions. The quantile is of type 7 (R's default),
 #' and equals `quantile(values, 1 - alpha)` exactly, so users can reproduce
 #' it with [activations()] and [stats::quantile()].
 #'
@@ -36,14 +36,11 @@
 #'   (forward passes over the reference set).
 #' @seealso [activated_periods()], [cphap()]
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(20 * 64), 20, 64)
-#' th <- thresholds(m, x, layers = "conv1")
+#' m <- demo_model()
+#' th <- thresholds(m, gunpoint$train, layers = "conv1")
 #' head(th)
 #' # the same as quantile() over all activations of a channel
-#' a <- activations(m, x, layers = "conv1", format = "array")$conv1
+#' a <- activations(m, gunpoint$train, layers = "conv1", format = "array")$conv1
 #' quantile(a[, 1, ], 0.95, names = FALSE) == th$threshold[1]
 #' @export
 thresholds <- function(model, reference, layers = NULL, alpha = 0.05) {
@@ -139,7 +136,7 @@ empty_periods <- function(levels) {
 #'
 #' Runs the network over `x` (in chunks, in C) and returns every node whose
 #' activation is strictly above its unit's threshold, with the input period
-#' it sees (its receptive field, DESIGN section 1.3). Periods that reach
+#' it sees (its receptive field). Periods that reach
 #' outside the series (when a layer pads) are kept with `inside = FALSE`.
 #'
 #' @param model A [cphap_model()].
@@ -161,12 +158,9 @@ empty_periods <- function(levels) {
 #'   a zero-row data frame with these columns (and a message).
 #' @seealso [thresholds()], [receptive_field()], [cphap()]
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(20 * 64), 20, 64)
-#' th <- thresholds(m, x)
-#' p <- activated_periods(m, x, th, layers = "conv2", samples = 1:3)
+#' m <- demo_model()
+#' th <- thresholds(m, gunpoint$train)
+#' p <- activated_periods(m, gunpoint$test, th, layers = "conv2", samples = 1:3)
 #' head(p)
 #' @export
 activated_periods <- function(model, x, thresholds, layers = NULL, channels = NULL,
@@ -275,7 +269,7 @@ znorm_input <- function(x) {
 #' Input windows of highly activated periods
 #'
 #' Cuts the input window of every period that lies inside the series, for
-#' clustering (DESIGN section 1.4): the windows of all units of a layer have
+#' clustering: the windows of all units of a layer have
 #' the layer's receptive-field size. By default they are cut from the
 #' z-normalised series (each sample and input channel to mean 0 and sd 1
 #' over its whole length). Multivariate input gives one window set per input
@@ -295,10 +289,8 @@ znorm_input <- function(x) {
 #'   of the window (channel blocks in order when joint). Attribute `period`
 #'   of each matrix: the rows of `periods` the windows come from.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(20 * 64), 20, 64)
+#' m <- demo_model()
+#' x <- gunpoint$train
 #' p <- activated_periods(m, x, thresholds(m, x, "conv2"))
 #' w <- period_windows(m, x, p, "conv2")
 #' dim(w[[1]])

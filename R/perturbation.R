@@ -1,4 +1,4 @@
-# Perturbation analysis (DESIGN section 1.7): keep a set of input points,
+# Perturbation analysis: keep a set of input points,
 # replace the rest, and measure how much of a unit's activation at its highly
 # activated nodes survives.
 
@@ -46,12 +46,9 @@
 #'   those nodes still above the threshold).
 #' @seealso [autoplot.cphap_perturbation()], [summary.cphap_perturbation()]
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(20 * 64), 20, 64)
-#' thr <- thresholds(m, x, layers = "conv2")
-#' p <- perturbation(m, x, thr, "conv2", channels = 1:4, samples = 1:5,
+#' m <- demo_model()
+#' thr <- thresholds(m, gunpoint$train, layers = "conv2")
+#' p <- perturbation(m, gunpoint$test, thr, "conv2", channels = 1:4, samples = 1:5,
 #'                   shares = c(0.2, 0.5))
 #' summary(p)
 #' @export
@@ -228,12 +225,9 @@ new_perturbation <- function(df, layer, fill, natural) {
 #'   `activation_kept` and `active_share` (means) and their 25% and 75%
 #'   quantiles. `autoplot()`: a ggplot object.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(20 * 64), 20, 64)
-#' thr <- thresholds(m, x, layers = "conv2")
-#' p <- perturbation(m, x, thr, "conv2", channels = 1:4, samples = 1:5,
+#' m <- demo_model()
+#' thr <- thresholds(m, gunpoint$train, layers = "conv2")
+#' p <- perturbation(m, gunpoint$test, thr, "conv2", channels = 1:4, samples = 1:5,
 #'                   shares = c(0.2, 0.5, 0.8))
 #' summary(p)
 #' ggplot2::autoplot(p)

@@ -30,12 +30,8 @@ cluster_labels <- function(size) {
 #' @param ... Unused.
 #' @return A ggplot object.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(30 * 64), 30, 64)
-#' res <- cphap(m, x, layers = "conv1", k = 3)
-#' autoplot(res)
+#' res <- cphap(demo_model(), gunpoint$train, layers = "conv2", k = 4)
+#' autoplot(res, max_members = 30)
 #' autoplot(res, "pattern")
 #' autoplot(res, "units")
 #' @method autoplot cphap_result
@@ -197,12 +193,8 @@ spread_periods <- function(e, max_periods) {
 #' @param ... Unused.
 #' @return A ggplot object.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(30 * 64), 30, 64)
-#' res <- cphap(m, x, layers = "conv1", k = 3)
-#' e <- explain_sample(res, 1, "conv1", channels = 1:3)
+#' res <- cphap(demo_model(), gunpoint$train, layers = "conv2", k = 4)
+#' e <- explain_sample(res, 19, "conv2", newdata = gunpoint$test)
 #' autoplot(e)
 #' autoplot(e, "multivariate")
 #' @method autoplot cphap_explanation

@@ -1,4 +1,4 @@
-# Relevance from internal units (DESIGN 1.6) and from class outputs, with
+# Relevance from internal units and from class outputs, with
 # Monte-Carlo dropout. The numerics are in src/lrp.c.
 
 #' Relevance of input points for internal units, with Monte-Carlo dropout
@@ -100,15 +100,15 @@
 #'   [summary.cphap_relevance()].
 #' @seealso [lrp()] for relevance of a class output, [lrp_rules()].
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(2 * 64), 2, 64)
-#' r <- unit_relevance(m, x, "conv2", channels = 1:2, passes = 20)
+#' m <- demo_model()
+#' x <- gunpoint$test$x[c(1, 19), ]
+#' thr <- thresholds(m, gunpoint$train, layers = "conv2")
+#' r <- unit_relevance(m, x, "conv2", channels = c(5, 22), seed = "active",
+#'                     threshold = thr, passes = 50)
 #' r
 #' summary(r)
-#' r1 <- unit_relevance(m, x[1, ], "conv3", channels = 1, seed = "node", node = 3,
-#'                      passes = 20)
+#' r1 <- unit_relevance(m, x[2, ], "conv3", channels = 1, seed = "node", node = 8,
+#'                      passes = 50)
 #' ggplot2::autoplot(r1)
 #' @export
 unit_relevance <- function(model, x, layer, channels = NULL,
@@ -191,12 +191,13 @@ unit_relevance <- function(model, x, layer, channels = NULL,
 #'   `seed = "class"`, `layer` and `channel` NA, `mean` the relevance and `sd`
 #'   NA.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(3 * 64), 3, 64)
+#' m <- demo_model()
+#' x <- gunpoint$test$x[1:3, ]
 #' r <- lrp(m, x, rules = "epsilon")
 #' head(as.data.frame(r))
+#' # test series 90 is classified correctly with a negative logit: seed the
+#' # margin to the other class instead
+#' summary(lrp(m, gunpoint$test$x[90, ], class_seed = "margin"))
 #' @export
 lrp <- function(model, x, class = NULL, rules = "default", class_seed = c("logit", "margin")) {
   model <- check_model(model)
@@ -639,10 +640,8 @@ print.cphap_relevance <- function(x, ...) {
 #' @param ... Unused.
 #' @return A data frame of class `summary.cphap_relevance`.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' r <- unit_relevance(m, rnorm(64), "conv2", channels = 1:3, passes = 10)
+#' m <- demo_model()
+#' r <- unit_relevance(m, gunpoint$test$x[19, ], "conv2", channels = 1:3, passes = 10)
 #' summary(r)
 #' @export
 summary.cphap_relevance <- function(object, ...) {
@@ -675,9 +674,8 @@ print.summary.cphap_relevance <- function(x, ...) {
 #' @return A ggplot object.
 #' @examples
 #' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' r <- unit_relevance(m, rnorm(64), "conv3", channels = 2, passes = 30)
+#' m <- demo_model()
+#' r <- unit_relevance(m, gunpoint$test$x[19, ], "conv3", channels = 2, passes = 30)
 #' ggplot2::autoplot(r, band = "quantile")
 #' @importFrom ggplot2 autoplot .data
 #' @method autoplot cphap_relevance
