@@ -659,24 +659,29 @@ print.summary.cphap_relevance <- function(x, ...) {
 
 #' Plot relevance along the series
 #'
-#' The input series as a line with its points coloured by mean relevance (a
-#' diverging scale centred at zero) and, below it, the mean relevance with a
-#' band for the spread over the Monte-Carlo passes (mean +/- sd or the 5%-95%
-#' quantile band). Multivariate input gets one column per input channel;
-#' several seeds get one row each.
+#' For each sample, the input series (upper panel) as a line with its points
+#' coloured by mean relevance, and the mean relevance (lower panel) with a
+#' band for its spread over the Monte-Carlo passes (mean ± sd, or the 5% to
+#' 95% quantiles). The colour scale is diverging and centred at 0, symmetric
+#' around it: red points carry positive relevance (evidence for the seeded
+#' unit or class), blue points negative relevance (evidence against), grey
+#' points none. Multivariate input gets one column of panels per input
+#' channel; several samples or seeds get one row of panels each.
 #'
 #' @param object A `cphap_relevance`.
-#' @param sample Which sample to show (`NULL`: the first one in `object`).
+#' @param sample Which samples to show (`NULL`: all samples in `object`, at
+#'   most 6).
 #' @param layer,channels Optional selection of units.
 #' @param channel Deprecated name of `channels`.
-#' @param band `"sd"` (mean +/- sd), `"quantile"` (q05 to q95) or `"none"`.
+#' @param band `"sd"` (mean ± sd), `"quantile"` (q05 to q95) or `"none"`.
 #' @param ... Unused.
 #' @return A ggplot object.
 #' @examples
 #' set.seed(1)
 #' m <- demo_model()
-#' r <- unit_relevance(m, gunpoint$test$x[19, ], "conv3", channels = 2, passes = 30)
-#' ggplot2::autoplot(r, band = "quantile")
+#' r <- unit_relevance(m, gunpoint$test$x[c(1, 19), ], "conv3", channels = 2, passes = 30)
+#' ggplot2::autoplot(r)
+#' ggplot2::autoplot(r, sample = 2, band = "quantile")
 #' @importFrom ggplot2 autoplot .data
 #' @method autoplot cphap_relevance
 #' @export
@@ -685,14 +690,20 @@ autoplot.cphap_relevance <- function(object, sample = NULL, layer = NULL, channe
   channels <- renamed_arg(channels, channel, "channels", "channel")
   band <- match.arg(band)
   d <- as.data.frame(object)
-  if (is.null(sample)) sample <- d$sample[1]
-  check_whole(sample, "sample", min = 1)
-  if (!sample %in% d$sample) {
-    cli::cli_abort("{.arg sample} {sample} is not in the result (samples {.val {unique(d$sample)}}).",
+  have <- unique(d$sample)
+  if (is.null(sample)) {
+    sample <- utils::head(have, 6L)
+    if (length(have) > 6L) {
+      cli::cli_inform("Drawing the first 6 of {length(have)} samples; choose others with {.arg sample}.")
+    }
+  }
+  sample <- check_whole_vector(sample, "sample", min = 1)
+  if (!all(sample %in% have)) {
+    cli::cli_abort("{.arg sample} {setdiff(sample, have)} {?is/are} not in the result (samples {.val {have}}).",
       call = NULL
     )
   }
-  d <- d[d$sample == sample, , drop = FALSE]
+  d <- d[d$sample %in% sample, , drop = FALSE]
   if (!is.null(layer)) d <- d[as.character(d$layer) %in% layer, , drop = FALSE]
   if (!is.null(channels)) d <- d[d$channel %in% channels, , drop = FALSE]
   if (nrow(d) == 0L) {
@@ -700,40 +711,53 @@ autoplot.cphap_relevance <- function(object, sample = NULL, layer = NULL, channe
   }
   d$unit <- unit_label(d)
   d$input_channel <- factor(d$input_channel)
-  lo <- switch(band, sd = d$mean - d$sd, quantile = d$q05, none = NA_real_)
-  hi <- switch(band, sd = d$mean + d$sd, quantile = d$q95, none = NA_real_)
-  series <- data.frame(d[, c("unit", "input_channel", "position", "mean")],
-    y = d$value, panel = "series"
+  d$sample_label <- factor(paste("sample", d$sample), levels = paste("sample", unique(sample)))
+  passes <- attr(object, "passes")
+  band_name <- switch(band,
+    sd = sprintf("mean \u00b1 sd over %d passes", passes),
+    quantile = sprintf("5%% to 95%% quantile over %d passes", passes),
+    none = NA_character_
   )
-  rel <- data.frame(d[, c("unit", "input_channel", "position", "mean")],
-    y = d$mean, lo = lo, hi = hi, panel = "relevance"
+  panels <- c("input value", "relevance (mean)")
+  keep <- c("sample_label", "unit", "input_channel", "position", "mean")
+  series <- data.frame(d[, keep], y = d$value, panel = factor(panels[1], levels = panels))
+  rel <- data.frame(d[, keep], y = d$mean, panel = factor(panels[2], levels = panels),
+    lo = switch(band, sd = d$mean - d$sd, quantile = d$q05, none = NA_real_),
+    hi = switch(band, sd = d$mean + d$sd, quantile = d$q95, none = NA_real_),
+    band = band_name
   )
-  series$panel <- factor(series$panel, levels = c("series", "relevance"))
-  rel$panel <- factor(rel$panel, levels = c("series", "relevance"))
+  lim <- max(abs(d$mean))
+  if (!is.finite(lim) || lim == 0) lim <- 1
   p <- ggplot2::ggplot(mapping = ggplot2::aes(x = .data$position, y = .data$y))
   if (band != "none" && any(is.finite(rel$lo))) {
     p <- p + ggplot2::geom_ribbon(
       data = rel[is.finite(rel$lo), , drop = FALSE],
-      ggplot2::aes(ymin = .data$lo, ymax = .data$hi), fill = "grey60", alpha = 0.4
-    )
+      ggplot2::aes(ymin = .data$lo, ymax = .data$hi, fill = .data$band), alpha = 0.4
+    ) +
+      ggplot2::scale_fill_manual(values = stats::setNames("grey55", band_name), name = "spread")
   }
   p <- p +
+    ggplot2::geom_hline(data = rel[!duplicated(rel[, c("sample_label", "unit", "input_channel")]), ],
+      ggplot2::aes(yintercept = 0), colour = "grey70", linewidth = 0.3) +
     ggplot2::geom_line(data = rel, colour = "grey20") +
     ggplot2::geom_line(data = series, colour = "grey40") +
     ggplot2::geom_point(data = series, ggplot2::aes(colour = .data$mean), size = 1.2) +
     ggplot2::scale_colour_gradient2(
-      low = "#2166AC", mid = "grey85", high = "#B2182B", midpoint = 0,
-      name = "mean\nrelevance"
+      low = "#2166AC", mid = "grey85", high = "#B2182B", midpoint = 0, limits = c(-lim, lim),
+      name = "mean relevance\n(centred at 0)\nred: for, blue: against"
     ) +
-    ggplot2::labs(x = "position", y = NULL, title = paste("Sample", sample)) +
+    scale_x_integer() +
+    ggplot2::labs(
+      x = "position (time)", y = "input value (upper panel) and mean relevance (lower panel)",
+      title = if (length(sample) == 1L) paste("Sample", sample) else paste("Samples", paste(sample, collapse = ", "))
+    ) +
     ggplot2::theme_minimal()
-  multi_unit <- length(unique(d$unit)) > 1L
-  rows <- if (multi_unit) "unit + panel" else "panel"
+  rows <- c(if (length(sample) > 1L) "sample_label", if (length(unique(d$unit)) > 1L) "unit", "panel")
   cols <- if (length(levels(d$input_channel)) > 1L) "input_channel" else "."
-  if (!multi_unit) p <- p + ggplot2::labs(subtitle = d$unit[1])
-  lab <- ggplot2::labeller(input_channel = function(v) paste("input channel", v))
-  p + ggplot2::facet_grid(stats::as.formula(paste(rows, "~", cols)), scales = "free_y",
-    labeller = lab
+  if (length(unique(d$unit)) == 1L) p <- p + ggplot2::labs(subtitle = d$unit[1])
+  lab <- ggplot2::labeller(input_channel = channel_labeller(attr(object, "input_names")))
+  p + ggplot2::facet_grid(stats::as.formula(paste(paste(rows, collapse = " + "), "~", cols)),
+    scales = "free_y", labeller = lab
   )
 }
 

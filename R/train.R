@@ -425,6 +425,7 @@ autoplot.cphap_history <- function(object, ...) {
     ggplot2::geom_point(size = 0.8) +
     ggplot2::geom_vline(xintercept = be, linetype = "dashed", colour = "grey40") +
     ggplot2::facet_wrap(ggplot2::vars(.data$metric), scales = "free_y", ncol = 1L) +
+    scale_x_integer() +
     ggplot2::labs(x = "Epoch", y = NULL, colour = NULL) +
     ggplot2::theme_bw()
 }
