@@ -14,7 +14,7 @@
 #' @noRd
 as_input <- function(x, model, arg = "x") {
   if (inherits(x, "cphap_data")) x <- x$x
-  if (is.data.frame(x)) x <- as.matrix(x)
+  if (is.data.frame(x)) x <- data_frame_series(x, arg)
   C <- model$input_dim[1]
   L <- model$input_dim[2]
   if (is.null(x) || !(is.numeric(x) || is.logical(x) && all(is.na(x)))) {
@@ -172,7 +172,7 @@ activations <- function(model, x, layers = NULL, format = c("long", "array")) {
 #'
 #' For each interpretable layer, the jump `J`, size `R` and start `S` of its
 #' nodes' receptive fields, computed exactly through every convolution,
-#' padding and pooling (DESIGN section 1.3): node `t` (1-based) of the layer
+#' padding and pooling: node `t` (1-based) of the layer
 #' sees input points `S + (t - 1) * J + 1` to `S + (t - 1) * J + R` (1-based).
 #' With `position`, the input period of those nodes is returned instead.
 #'
