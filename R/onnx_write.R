@@ -55,7 +55,10 @@ write_onnx <- function(model, path, dtype = c("float32", "float64"), opset = 13)
       call = NULL
     )
   }
-  dtype <- match.arg(dtype)
+  if (!dir.exists(dirname(path))) {
+    cli::cli_abort("{.arg path}: the directory {.file {dirname(path)}} does not exist.", call = NULL)
+  }
+  dtype <- ow_choice(dtype, c("float32", "float64"), "dtype")
   opset <- check_whole(opset, "opset", 11, 18)
   bytes <- ow_model_bytes(model, dtype, opset)
   con <- file(path, "wb")
@@ -64,17 +67,41 @@ write_onnx <- function(model, path, dtype = c("float32", "float64"), opset = 13)
   invisible(path)
 }
 
+ow_choice <- function(x, choices, arg) {
+  if (identical(x, choices)) {
+    return(choices[1])
+  }
+  if (!is.character(x) || length(x) != 1L || !x %in% choices) {
+    cli::cli_abort("{.arg {arg}} must be one of {.val {choices}}, not {.val {format_value(x)}}.",
+      call = NULL
+    )
+  }
+  x
+}
+
 # ---------------------------------------------------------------------------
 # Protobuf wire format
 # ---------------------------------------------------------------------------
 
-# Varint of one whole number in [-2^63, 2^64): negative values as their
-# 64-bit two's complement (ten bytes), as protobuf writes int64.
+# A whole number in [-2^63, 2^63) as the two unsigned 32-bit halves (hi, lo)
+# of its 64-bit two's complement (exact for |v| <= 2^53).
+ow_split64 <- function(v) {
+  a <- abs(v)
+  hi <- floor(a / 2^32)
+  lo <- a - hi * 2^32
+  if (v < 0) {
+    lo <- (2^32 - lo) %% 2^32
+    hi <- (2^32 - hi - (lo != 0)) %% 2^32
+  }
+  c(hi, lo)
+}
+
+# Varint of one whole number; negative values as their 64-bit two's
+# complement (ten bytes), as protobuf writes int64.
 ow_varint <- function(v) {
-  v <- as.double(v)
-  if (v < 0) v <- v + 2^64
-  hi <- floor(v / 2^32)
-  lo <- v - hi * 2^32
+  hl <- ow_split64(as.double(v))
+  hi <- hl[1]
+  lo <- hl[2]
   out <- raw(0)
   repeat {
     b <- lo %% 128
@@ -107,12 +134,9 @@ ow_f_float32 <- function(field, v) {
 
 # Little-endian int64 bytes of whole numbers (exact up to 2^53 in magnitude).
 ow_int64_bytes <- function(v) {
-  v <- as.double(v)
-  v[v < 0] <- v[v < 0] + 2^64
-  hi <- floor(v / 2^32)
-  lo <- v - hi * 2^32
+  hl <- vapply(as.double(v), ow_split64, numeric(2))
   s32 <- function(u) as.integer(ifelse(u >= 2^31, u - 2^32, u))
-  writeBin(as.vector(rbind(s32(lo), s32(hi))), raw(), size = 4L, endian = "little")
+  writeBin(s32(as.vector(hl[2:1, , drop = FALSE])), raw(), size = 4L, endian = "little")
 }
 
 # ---------------------------------------------------------------------------
@@ -255,8 +279,7 @@ ow_layer_dense <- function(b, l, x, out, id) {
 ow_layer_bn <- function(b, l, x, out, id) {
   var <- l$run_var
   eps <- l$eps
-  eps32 <- readBin(writeBin(eps, raw(), size = 4L), "double", size = 4L)
-  if (b$dtype == "float64" && eps32 != eps) {
+  if (b$dtype == "float64" && ow_single(eps) != eps) {
     # single precision cannot hold eps: fold it into the variance, exactly
     var <- var + eps
     eps <- 0
@@ -381,4 +404,21 @@ ow_model_bytes <- function(model, dtype, opset) {
     ow_f_bytes(8, c(ow_f_string(1, ""), ow_f_varint(2, opset))),
     meta
   )
+}
+
+# Single-precision value of a double (what a FLOAT attribute holds).
+ow_single <- function(v) {
+  readBin(writeBin(as.double(v), raw(), size = 4L), "double", length(v), size = 4L)
+}
+
+# The model as an ONNX file of it computes: leaky-ReLU slopes rounded to
+# single precision (ONNX's LeakyRelu alpha is a float attribute). Used by
+# the tests and tools/write_onnx_models.R.
+ow_as_written <- function(model) {
+  l <- as.list(model)
+  l$layers <- lapply(l$layers, function(ly) {
+    if (!is.null(ly$negative_slope)) ly$negative_slope <- ow_single(ly$negative_slope)
+    ly
+  })
+  cphap_model(l, classes = model$classes)
 }

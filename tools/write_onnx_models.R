@@ -2,10 +2,12 @@
 #
 # For every list-format fixture network (tests/testthat/fixtures/*.txt.gz,
 # made by tools/make_fixtures.py) and for a small CNN trained by fit_model()
-# on gunpoint, writes into DIR (default: /tmp/cphap-onnx-written)
+# on gunpoint, and for the network of tests/testthat/helper-onnx-write.R
+# that uses every layer type, writes into DIR (default: /tmp/cphap-onnx-written)
 #
 #   <net>_float64_op<11|13|17>.onnx, <net>_float32_op13.onnx
-#   <net>.io.txt   inputs and cphap's outputs, exact hexadecimal doubles:
+#   <net>.io.txt   inputs and cphap's outputs (of the model with its leaky-ReLU
+#                  slopes in single precision, as the files hold them), exact hexadecimal doubles:
 #                  line 1 dims of x [n, C, L], line 2 x (row-major),
 #                  line 3 dims of the output [n, C, L] (L = 1 when flat), line 4 the output (row-major)
 #
@@ -13,6 +15,7 @@
 #   Rscript tools/write_onnx_models.R [DIR]
 
 library(cphap)
+source("tests/testthat/helper-onnx-write.R")
 
 args <- commandArgs(trailingOnly = TRUE)
 dir <- if (length(args)) args[1] else "/tmp/cphap-onnx-written"
@@ -46,8 +49,13 @@ write_all <- function(name, m, x) {
     )
   }
   write_onnx(m, file.path(dir, sprintf("%s_float32_op13.onnx", name)), dtype = "float32")
-  write_io(file.path(dir, paste0(name, ".io.txt")), x, output_of(m, x))
-  cat(sprintf("%-10s %d layers, written\n", name, length(m$layers)))
+  # what the file means: leaky-ReLU slopes in single precision (ONNX's
+  # LeakyRelu alpha is a float attribute); report how much that moves
+  out <- output_of(cphap:::ow_as_written(m), x)
+  ref <- output_of(m, x)
+  write_io(file.path(dir, paste0(name, ".io.txt")), x, out)
+  cat(sprintf("%-12s %2d layers written; single-precision attributes move the output by %.2g relative\n",
+    name, length(m$layers), max(abs(out - ref)) / max(abs(ref))))
 }
 
 fixtures <- list.files("tests/testthat/fixtures", "\\.txt\\.gz$", full.names = TRUE)
@@ -55,6 +63,9 @@ for (f in fixtures) {
   fx <- read_fixture(f)
   write_all(fx$name, cphap_model(fx$model), fx$x)
 }
+
+write_all("kitchen_sink", cphap_model(onnx_kitchen_sink()),
+  array(rnorm(3 * 2 * 30), c(3L, 2L, 30L)))
 
 set.seed(7)
 fit <- fit_model("cnn", gunpoint$train,
