@@ -731,6 +731,7 @@ print.cphap_model <- function(x, ...) {
   if (nrow(x$interp) > 0L) {
     cat_line("Receptive fields (input points per node): {paste0(x$interp$name, ' ', x$interp$size, collapse = ', ')}")
   }
+  if (!is.null(x$onnx)) cat(onnx_origin(x$onnx), "\n", sep = "")
   if (!is.null(x$history)) print_training_line(x$history)
   invisible(x)
 }

@@ -48,7 +48,7 @@ test_that("relevance matches PyTorch for every rule, layer type and seed", {
     rf <- read_fixture(file.path("relevance", nm))
     m <- cphap_model(fx$model)
     x <- fx$x[seq_len(rf$n), , , drop = FALSE]
-    expect_rel_equal(predict(m, x, type = "prob"), rf$output, 1e-12)
+    expect_rel_equal(predict(m, x, type = "output"), rf$output, 1e-12)
     for (case in rf$cases) {
       res <- run_case(m, x, case)
       got <- rel_array(res, dim(x)[1], dim(x)[2], dim(x)[3])
@@ -108,12 +108,12 @@ test_that("epsilon -> 0 with zero biases equals gradient x input (finite differe
       xm <- x
       xp[1, c, t] <- xp[1, c, t] + h
       xm[1, c, t] <- xm[1, c, t] - h
-      gx[1, c, t] <- (predict(m, xp, "prob")[1, cls] - predict(m, xm, "prob")[1, cls]) / (2 * h)
+      gx[1, c, t] <- (predict(m, xp, "output")[1, cls] - predict(m, xm, "output")[1, cls]) / (2 * h)
     }
   }
   expect_rel_equal(got, gx * x, 1e-6)
   # the seeded logit is conserved
-  expect_equal(sum(got), unname(predict(m, x, "prob")[1, cls]), tolerance = 1e-10)
+  expect_equal(sum(got), unname(predict(m, x, "output")[1, cls]), tolerance = 1e-10)
 })
 
 test_that("z+ on non-negative input with zero biases conserves relevance", {
