@@ -249,14 +249,29 @@ def eval_node(op, a, ins):
     raise NotImplementedError("operator %s" % op)
 
 
-def run(model, feeds):
+def _up(v):
+    if isinstance(v, np.ndarray) and v.dtype in (np.float32, np.float16):
+        return v.astype(np.float64)
+    return v
+
+
+def run(model, feeds, upcast=False):
     """Evaluate `model` (an onnx ModelProto) on `feeds` (name -> array);
-    returns a dict of every tensor computed (initializers included)."""
+    returns a dict of every tensor computed (initializers included). With
+    upcast=True, float32/float16 initializers, constants and casts become
+    float64 (exact conversions): the graph evaluated in double precision."""
     vals = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    if upcast:
+        vals = {k: _up(v) for k, v in vals.items()}
     vals.update(feeds)
     for node in model.graph.node:
         ins = [vals[n] if n else None for n in node.input]
-        outs = eval_node(node.op_type, attrs(node), ins)
+        a = attrs(node)
+        if upcast:
+            a = {k: _up(v) for k, v in a.items()}
+            if node.op_type == "Cast" and a["to"] in (1, 10):
+                a["to"] = 11
+        outs = eval_node(node.op_type, a, ins)
         for name, v in zip(node.output, outs):
             if name:
                 vals[name] = v
