@@ -236,3 +236,18 @@ test_that("read_onnx(write_onnx(m)) reproduces a model trained by fit_model()", 
   expect_equal(r$classes, fit$classes)
   expect_identical(predict(r, gunpoint$test), predict(fit, gunpoint$test))
 })
+
+test_that("networks read from PyTorch's ONNX files survive write_onnx() and read_onnx() exactly", {
+  skip_if_not(has_reader(), "read_onnx() is not available")
+  files <- list.files(test_path("fixtures", "onnx"), "_float64_op13\\.onnx$", full.names = TRUE)
+  expect_gte(length(files), 6L)
+  set.seed(9)
+  for (f in files) {
+    m <- read_onnx(f)
+    x <- array(rnorm(2 * prod(m$input_dim)), c(2L, m$input_dim))
+    for (opset in c(11, 17)) {
+      r <- expect_roundtrip(m, x, "float64", opset)
+      expect_equal(interpretable_layers(r)$name, interpretable_layers(m)$name)
+    }
+  }
+})
