@@ -69,14 +69,18 @@ fold_error <- function(ctx, msg, .envir = parent.frame()) {
 
 ints_attr <- function(ctx, name, default = NULL) {
   v <- attr_get(ctx, name, default)
+  if (!is.null(v) && (!is.numeric(v) || anyNA(v))) {
+    onnx_abort(ctx, "attribute {.field name} must be integers.")
+  }
   if (!is.null(v)) v <- as.numeric(v)
   v
 }
 
 norm_axis <- function(ctx, a, r) {
+  if (!is.numeric(a) || any(!is.finite(a) | abs(a) > 64)) fold_error(ctx, "an axis is out of range.")
   a <- as.integer(a)
   a[a < 0L] <- a[a < 0L] + r
-  if (any(is.na(a) | a < 0L | a >= r)) fold_error(ctx, "axis {.val {a}} is out of range for a tensor of rank {r}.")
+  if (any(is.na(a) | a < 0L | a >= r)) fold_error(ctx, "axis {.val a} is out of range for a tensor of rank {r}.")
   a
 }
 
@@ -107,7 +111,7 @@ fold_reshape_dims <- function(ctx, e, target, allowzero = FALSE) {
   n <- length(e$v)
   if (any(t == -1)) t[t == -1] <- n / prod(t[t != -1])
   if (prod(t) != n || any(t < 0) || any(t != round(t))) {
-    fold_error(ctx, "cannot reshape a constant of {n} values to {.val {target}}.")
+    fold_error(ctx, "cannot reshape a constant of {n} values to {.val target}.")
   }
   as.integer(t)
 }
@@ -271,6 +275,7 @@ onnx_fold <- list(
     const_entry(a + s * (seq_len(n) - 1), n, ins[[1]]$int)
   },
   Expand = function(ctx, ins) {
+    if (anyNA(ins[[2]]$v) || any(ins[[2]]$v < 0 | ins[[2]]$v > 1e8)) fold_error(ctx, "its shape is invalid.")
     od <- bcast_dims(list(ins[[1]]$d, as.integer(ins[[2]]$v)))
     if (is.null(od)) fold_error(ctx, "the shapes do not broadcast.")
     const_entry(bcast_values(ins[[1]], od), od, ins[[1]]$int)
@@ -318,12 +323,12 @@ shape_slice <- function(ctx, d) {
 # Constant node: value (tensor), value_float(s), value_int(s).
 op_constant <- function(ctx) {
   a <- ctx$nd$attributes
-  if (!is.null(a$value)) {
-    return(tensor_const(a$value, paste0("constant '", ctx$nd$output[1], "'")))
+  if (is.list(a[["value"]])) {
+    return(tensor_const(a[["value"]], paste0("constant '", ctx$nd$output[1], "'")))
   }
-  if (!is.null(a$value_float)) return(const_entry(a$value_float, integer(0)))
-  if (!is.null(a$value_floats)) return(const_entry(a$value_floats))
-  if (!is.null(a$value_int)) return(const_entry(a$value_int, integer(0), TRUE))
-  if (!is.null(a$value_ints)) return(const_entry(a$value_ints, int = TRUE))
-  onnx_abort(ctx, "only tensor, float and integer constants are supported (not {.val {names(a)}}).")
+  if (!is.null(a[["value_float"]])) return(const_entry(a[["value_float"]], integer(0)))
+  if (!is.null(a[["value_floats"]])) return(const_entry(a[["value_floats"]]))
+  if (!is.null(a[["value_int"]])) return(const_entry(a[["value_int"]], integer(0), TRUE))
+  if (!is.null(a[["value_ints"]])) return(const_entry(a[["value_ints"]], int = TRUE))
+  onnx_abort(ctx, "only tensor, float and integer constants are supported (not {.val names(a)}).")
 }

@@ -117,6 +117,7 @@ spatial_pads <- function(ctx, L, k, stride, dil) {
     onnx_abort(ctx, "has {length(pads)} pads; a one-dimensional layer has 2 (begin, end).")
   }
   if (any(pads < 0)) onnx_abort(ctx, "negative pads are not supported.")
+  if (any(pads > 1e8)) onnx_abort(ctx, "its pads are too large.")
   span <- (k - 1) * dil + 1
   switch(auto,
     NOTSET = pads,
@@ -128,18 +129,18 @@ spatial_pads <- function(ctx, L, k, stride, dil) {
       small <- floor(total / 2)
       if (auto == "SAME_UPPER") c(small, total - small) else c(total - small, small)
     },
-    onnx_abort(ctx, "unknown auto_pad {.val {auto}}.")
+    onnx_abort(ctx, "unknown auto_pad {.val auto}.")
   )
 }
 
 one_value <- function(ctx, name, default) {
   v <- ints_attr(ctx, name, default)
   if (length(v) != 1L) {
-    onnx_abort(ctx, "attribute {.field {name}} has {length(v)} values; two-dimensional layers are not supported.",
+    onnx_abort(ctx, "attribute {.field name} has {length(v)} values; two-dimensional layers are not supported.",
       "cphap reads one-dimensional (time-series) networks."
     )
   }
-  if (!is.finite(v) || v < 1) onnx_abort(ctx, "attribute {.field {name}} must be a positive integer, not {v}.")
+  if (!is.finite(v) || v < 1 || v > 1e8) onnx_abort(ctx, "attribute {.field name} must be a positive integer, not {v}.")
   as.integer(v)
 }
 
@@ -164,7 +165,7 @@ op_conv <- function(ctx) {
   }
   k <- w$d[3]
   ks <- ints_attr(ctx, "kernel_shape", k)
-  if (length(ks) != 1L || ks != k) onnx_abort(ctx, "kernel_shape {.val {ks}} disagrees with its weight (kernel {k}).")
+  if (length(ks) != 1L || ks != k) onnx_abort(ctx, "kernel_shape {.val ks} disagrees with its weight (kernel {k}).")
   stride <- one_value(ctx, "strides", 1)
   dil <- one_value(ctx, "dilations", 1)
   pads <- spatial_pads(ctx, s[2], k, stride, dil)
@@ -215,7 +216,7 @@ op_gemm <- function(ctx) {
   if (!is.null(C)) {
     od <- bcast_dims(list(C$d, c(1L, nrow(W))))
     if (is.null(od) || !identical(od, c(1L, nrow(W)))) {
-      onnx_abort(ctx, "its bias of shape {.val {C$d}} does not broadcast to one value per output ({nrow(W)}).")
+      onnx_abort(ctx, "its bias of shape {.val C$d} does not broadcast to one value per output ({nrow(W)}).")
     }
     bias <- attr_get(ctx, "beta", 1) * bcast_values(C, od)
   }
@@ -241,7 +242,7 @@ add_const <- function(ctx, e, cst, sign) {
   full <- c(1L, e$shape)
   od <- bcast_dims(list(cst$d, full))
   if (is.null(od) || !identical(od, full)) {
-    onnx_abort(ctx, "its constant of shape {.val {cst$d}} does not broadcast to {shape_text(e$shape)}.")
+    onnx_abort(ctx, "its constant of shape {.val cst$d} does not broadcast to {shape_text(e$shape)}.")
   }
   d <- node_dims(ctx$st, e$node)
   per <- matrix(bcast_values(cst, full), nrow = d[1], byrow = TRUE) # channels x time
@@ -295,7 +296,7 @@ op_pool <- function(type) {
       onnx_abort(ctx, "two-dimensional pooling is not supported.", "cphap reads one-dimensional (time-series) networks.")
     }
     s <- series_shape(ctx, e)
-    k <- as.integer(ks)
+    k <- one_value(ctx, "kernel_shape", ks)
     stride <- one_value(ctx, "strides", 1)
     if (one_value(ctx, "dilations", 1) != 1L) onnx_abort(ctx, "dilated pooling is not supported.")
     pads <- spatial_pads(ctx, s[2], k, stride, 1)
@@ -344,7 +345,7 @@ op_reduce <- function(method) {
     s <- series_shape(ctx, e, "a [batch, channels, length] input (reduced over time)")
     axes <- attr_or_input(ctx, "axes", 2L)
     if (is.null(axes) || !identical(norm_axis(ctx, axes, 3L), 2L)) {
-      onnx_abort(ctx, "reduces over axes {.val {axes}}; only the time axis (2 or -1) of [batch, channels, length] is supported.")
+      onnx_abort(ctx, "reduces over axes {.val axes}; only the time axis (2 or -1) of [batch, channels, length] is supported.")
     }
     e <- need_dims(ctx, e, s)
     keep <- attr_get(ctx, "keepdims", 1) == 1
@@ -420,9 +421,9 @@ op_reshape <- function(ctx) {
   if (length(t) == 0L) onnx_abort(ctx, "reshaping to a scalar drops the batch axis.")
   b <- t[1]
   is_batch <- is.na(b) || b == 0 || (!is.na(ctx$st$batch) && b == ctx$st$batch) || b == -1
-  if (!is_batch) onnx_abort(ctx, "its target shape {.val {t}} changes the batch axis.")
+  if (!is_batch) onnx_abort(ctx, "its target shape {.val t} changes the batch axis.")
   rest <- t[-1]
-  if (anyNA(rest)) onnx_abort(ctx, "its target shape {.val {t}} moves the batch size into another axis.")
+  if (anyNA(rest)) onnx_abort(ctx, "its target shape {.val t} moves the batch size into another axis.")
   if (attr_get(ctx, "allowzero", 0) == 0) {
     z <- which(rest == 0)
     if (any(z > length(e$shape))) onnx_abort(ctx, "its target shape copies an axis that does not exist.")
@@ -431,13 +432,13 @@ op_reshape <- function(ctx) {
   n <- prod(e$shape)
   if (!is.na(b) && b == -1) {
     if (any(rest == -1) || prod(rest) != n) {
-      onnx_abort(ctx, "its target shape {.val {t}} does not keep the batch axis.")
+      onnx_abort(ctx, "its target shape {.val t} does not keep the batch axis.")
     }
   }
   if (sum(rest == -1) > 1L) onnx_abort(ctx, "its target shape has more than one -1.")
   if (any(rest == -1)) rest[rest == -1] <- n / prod(rest[rest != -1])
   if (prod(rest) != n || any(rest != round(rest)) || any(rest < 0)) {
-    onnx_abort(ctx, "cannot reshape {shape_text(e$shape)} to {.val {t}}.")
+    onnx_abort(ctx, "cannot reshape {shape_text(e$shape)} to {.val t}.")
   }
   reshape_to(ctx, e, as.integer(rest))
 }
@@ -468,8 +469,9 @@ op_unsqueeze <- function(ctx) {
 op_transpose <- function(ctx) {
   e <- act_in(ctx)
   r <- length(e$shape) + 1L
-  perm <- as.integer(ints_attr(ctx, "perm", rev(seq_len(r) - 1)))
+  perm <- ints_attr(ctx, "perm", rev(seq_len(r) - 1))
   if (length(perm) != r || !setequal(perm, seq_len(r) - 1L)) onnx_abort(ctx, "its perm is not a permutation of the axes.")
+  perm <- as.integer(perm)
   if (isTRUE(e$channels_last) && identical(perm, c(0L, 2L, 1L))) {
     return(set_act(ctx, 0L, rev(e$shape)))
   }
@@ -486,7 +488,7 @@ op_pad <- function(ctx) {
   e <- act_in(ctx)
   mode <- attr_get(ctx, "mode", "constant")
   if (mode != "constant") {
-    onnx_abort(ctx, "padding mode {.val {mode}} is not supported; only constant padding is.")
+    onnx_abort(ctx, "padding mode {.val mode} is not supported; only constant padding is.")
   }
   pads <- attr_get(ctx, "pads", attr_get(ctx, "paddings"))
   if (is.null(pads)) pads <- const_in(ctx, 2L, "pads")$v
@@ -504,10 +506,11 @@ op_pad <- function(ctx) {
   full[ax + 1L] <- pads[seq_along(ax)]
   full[r + ax + 1L] <- pads[length(ax) + seq_along(ax)]
   if (any(full[-c(r, 2L * r)] != 0)) {
-    onnx_abort(ctx, "pads axes other than time ({.val {full}}); only the last (time) axis can be padded.")
+    onnx_abort(ctx, "pads axes other than time ({.val full}); only the last (time) axis can be padded.")
   }
   p <- full[c(r, 2L * r)]
   if (any(p < 0)) onnx_abort(ctx, "negative pads (cropping) are not supported.")
+  if (any(p > 1e8)) onnx_abort(ctx, "its pads are too large.")
   e <- need_dims(ctx, e, s)
   layer <- list(type = "Padding", padding = as.integer(p), mode = "constant", value = value)
   add_layer(ctx, layer, e, c(s[1], s[2] + sum(p)), c(s[1], s[2] + sum(p)))

@@ -76,27 +76,30 @@ read_onnx <- function(path, input_length = NULL) {
     source <- NULL
   } else {
     if (!is.character(path) || length(path) != 1L || is.na(path)) {
-      cli::cli_abort("{.arg path} must be a single file path or a raw vector, not {.cls {class(path)}}.",
+      onnx_stop("{.arg path} must be a single file path or a raw vector, not {.cls class(path)}.",
         call = NULL
       )
     }
     if (!file.exists(path) || dir.exists(path)) {
-      cli::cli_abort("{.arg path}: file {.file {path}} does not exist.", call = NULL)
+      onnx_stop("{.arg path}: file {.file path} does not exist.", call = NULL)
     }
     bytes <- readBin(path, "raw", file.size(path))
     source <- path
   }
   g <- onnx_decode(bytes, source)
-  onnx_translate(g, input_length, source)
+  # a warning while translating means invalid values slipped through a check
+  withCallingHandlers(onnx_translate(g, input_length, source), warning = function(w) {
+    onnx_stop(c("The ONNX model holds invalid values.", x = conditionMessage(w)), formatted = TRUE)
+  })
 }
 
 onnx_decode <- function(bytes, source) {
   tryCatch(.Call(cp_onnx_decode_r, bytes), error = function(e) {
-    what <- if (is.null(source)) "the bytes" else paste0("{.file ", source, "}")
-    cli::cli_abort(c(
-      paste("Cannot read", what, "as an ONNX model: {conditionMessage(e)}."),
+    what <- if (is.null(source)) "the bytes" else paste0("'", source, "'")
+    onnx_stop(c(
+      paste0("Cannot read ", what, " as an ONNX model: ", conditionMessage(e), "."),
       i = "Is it a complete .onnx file? A truncated download or another format gives this error."
-    ), call = NULL)
+    ), formatted = TRUE)
   })
 }
 
@@ -122,11 +125,11 @@ onnx_opset <- function(g) {
   dom <- g$opset_domain
   v <- g$opset_version[dom %in% c("", "ai.onnx")]
   if (length(v) == 0L) {
-    cli::cli_abort("The ONNX model imports no version of the default operator set.", call = NULL)
+    onnx_stop("The ONNX model imports no version of the default operator set.", call = NULL)
   }
   v <- max(v)
   if (v < 7) {
-    cli::cli_abort("The ONNX model uses operator set {v}; cphap reads opsets 9 to 18 (re-export with a newer opset).",
+    onnx_stop("The ONNX model uses operator set {v}; cphap reads opsets 9 to 18 (re-export with a newer opset).",
       call = NULL
     )
   }
@@ -155,6 +158,7 @@ set_tensor <- function(st, name, entry) {
 }
 
 const_entry <- function(v, d = length(v), int = FALSE) {
+  if (any(d > 1e9)) onnx_stop("A constant tensor has a dimension too large ({max(d)}).")
   list(kind = "const", v = as.double(v), d = as.integer(d), int = int)
 }
 
@@ -179,15 +183,78 @@ node_dims <- function(st, node) {
 
 # ---- errors ---------------------------------------------------------------
 
+# Errors of read_onnx(): class cphap_onnx_error, raised with stop() and
+# formatted by a small subset of cli's inline markup ({x}, {.val x},
+# {.field x}, {.code text}, {?s}). cli::cli_abort() costs tens of
+# milliseconds per call, too slow for the mutation fuzzing of the reader.
+onnx_stop <- function(bullets, call = NULL, .envir = parent.frame(), formatted = FALSE) {
+  lines <- if (formatted) bullets else vapply(bullets, onnx_format, character(1), env = .envir)
+  nm <- names(bullets)
+  if (!is.null(nm)) {
+    mark <- c(i = "i ", x = "x ", "!" = "! ")[nm]
+    lines <- ifelse(is.na(mark) | nm == "", lines, paste0(mark, lines))
+  }
+  cond <- structure(
+    class = c("cphap_onnx_error", "error", "condition"),
+    list(message = paste(lines, collapse = "\n"), call = call)
+  )
+  stop(cond)
+}
+
+onnx_collapse <- function(v) {
+  n <- length(v)
+  if (n <= 1L) {
+    return(paste(v, collapse = ""))
+  }
+  if (n == 2L) {
+    return(paste(v, collapse = " and "))
+  }
+  paste0(paste(v[-n], collapse = ", "), ", and ", v[n])
+}
+
+onnx_format <- function(msg, env) {
+  m <- gregexpr("\\{[^{}]*\\}", msg)[[1]]
+  if (m[1] == -1L) {
+    return(msg)
+  }
+  ends <- m + attr(m, "match.length") - 1L
+  parts <- substring(msg, m, ends)
+  pieces <- substring(msg, c(1L, ends + 1L), c(m - 1L, nchar(msg)))
+  out <- pieces[1]
+  last_n <- NULL
+  for (k in seq_along(parts)) {
+    p <- substr(parts[k], 2L, nchar(parts[k]) - 1L)
+    style <- ""
+    if (startsWith(p, ".")) {
+      sp <- regexpr(" ", p, fixed = TRUE)
+      style <- substr(p, 2L, sp - 1L)
+      p <- substr(p, sp + 1L, nchar(p))
+    }
+    txt <- if (p == "?s") {
+      if (length(last_n) == 1L && !is.na(last_n) && last_n == 1) "" else "s"
+    } else if (style %in% c("code", "help", "fn", "arg")) {
+      p
+    } else {
+      v <- eval(parse(text = p, keep.source = FALSE), env)
+      if (is.numeric(v)) last_n <- v
+      v <- if (is.numeric(v)) format(v, digits = 7L, trim = TRUE) else as.character(v)
+      if (style == "val" && is.character(v)) v <- paste0("\"", v, "\"")
+      onnx_collapse(v)
+    }
+    out <- paste0(out, txt, pieces[k + 1L])
+  }
+  out
+}
+
 node_label <- function(nd, k) {
   nm <- if (nzchar(nd$name)) paste0("'", nd$name, "'") else paste0("#", k)
   paste0(nm, " (", nd$op_type, ")")
 }
 
 onnx_abort <- function(ctx, msg, hint = NULL, .envir = parent.frame()) {
-  bullets <- c(paste0("ONNX node ", ctx$label, ": ", msg))
-  if (!is.null(hint)) bullets <- c(bullets, i = hint)
-  cli::cli_abort(bullets, call = NULL, .envir = .envir)
+  bullets <- c(paste0("ONNX node ", ctx$label, ": ", onnx_format(msg, .envir)))
+  if (!is.null(hint)) bullets <- c(bullets, i = onnx_format(hint, .envir))
+  onnx_stop(bullets, formatted = TRUE)
 }
 
 # ---- the graph ----------------------------------------------------------------
@@ -204,9 +271,8 @@ onnx_translate <- function(g, input_length, source) {
   }
   net <- onnx_output(st, graph)
   model <- tryCatch(cphap_model(net), error = function(e) {
-    cli::cli_abort(c("The ONNX graph translates to an invalid cphap network.",
-      x = conditionMessage(e)
-    ), call = NULL)
+    msg <- conditionMessage(e)
+    onnx_stop(c("The ONNX graph translates to an invalid cphap network.", x = "{msg}"), call = NULL)
   })
   model$onnx <- list(
     producer = g$producer_name, producer_version = g$producer_version,
@@ -220,7 +286,7 @@ onnx_translate <- function(g, input_length, source) {
 
 tensor_const <- function(t, what) {
   if (is.null(t$values)) {
-    cli::cli_abort("The ONNX {what} has data type {t$data_type}, which cphap does not read (numbers only).",
+    onnx_stop("The ONNX {what} has data type {t$data_type}, which cphap does not read (numbers only).",
       call = NULL
     )
   }
@@ -233,29 +299,32 @@ onnx_input <- function(st, graph, input_length) {
   inputs <- Filter(function(v) !v$name %in% init, graph$inputs)
   if (length(inputs) != 1L) {
     nms <- vapply(inputs, function(v) v$name, character(1))
-    cli::cli_abort(c(
-      "The ONNX graph has {length(inputs)} input{?s} ({.val {nms}}); cphap models take exactly one input series.",
+    onnx_stop(c(
+      "The ONNX graph has {length(inputs)} input{?s} ({.val nms}); cphap models take exactly one input series.",
       i = "Export the network with a single input tensor [batch, channels, length]."
     ), call = NULL)
   }
   v <- inputs[[1]]
   if (!v$elem_type %in% c(1L, 10L, 11L, 16L)) {
-    cli::cli_abort("The ONNX graph input {.val {v$name}} has element type {v$elem_type}; cphap needs a floating-point input.",
+    onnx_stop("The ONNX graph input {.val v$name} has element type {v$elem_type}; cphap needs a floating-point input.",
       call = NULL
     )
   }
   d <- v$dims
   if (!v$has_shape || !length(d) %in% 2:3) {
-    cli::cli_abort(c(
-      "The ONNX graph input {.val {v$name}} has {if (v$has_shape) length(d) else 'no'} dimension{?s}; cphap needs [batch, channels, length] or [batch, length].",
-      i = "Two-dimensional inputs (images) are not supported."
+    readers <- Filter(function(nd) v$name %in% nd$input, graph$nodes)
+    by <- if (length(readers)) paste0(" (read by node ", node_label(readers[[1]], "?"), ")") else ""
+    nd <- if (v$has_shape) length(d) else 0L
+    onnx_stop(c(
+      "The ONNX graph input {.val v$name}{by} has {if (nd) nd else 'no'} dimension{?s}; cphap needs [batch, channels, length] or [batch, length].",
+      i = "Two-dimensional networks (images) are not supported; cphap reads one-dimensional (time-series) networks."
     ), call = NULL)
   }
   cl <- length(d) == 3L && input_channels_last(graph, v$name)
   time_axis <- if (length(d) == 2L || cl) 2L else 3L
   chan_axis <- if (length(d) == 2L) NA_integer_ else if (cl) 3L else 2L
   if (!is.na(chan_axis) && is.na(d[chan_axis])) {
-    cli::cli_abort("The ONNX graph input {.val {v$name}} has a symbolic number of channels ({.val {v$params[chan_axis]}}); cphap needs it fixed.",
+    onnx_stop("The ONNX graph input {.val v$name} has a symbolic number of channels ({.val v$params[chan_axis]}); cphap needs it fixed.",
       call = NULL
     )
   }
@@ -264,12 +333,15 @@ onnx_input <- function(st, graph, input_length) {
     L <- input_length
   } else if (is.na(L)) {
     p <- v$params[time_axis]
-    cli::cli_abort(c(
-      "The length of the ONNX graph input {.val {v$name}} is symbolic ({.val {if (nzchar(p)) p else '?'}}).",
+    onnx_stop(c(
+      "The length of the ONNX graph input {.val v$name} is symbolic ({.val if (nzchar(p)) p else '?'}).",
       i = "Give it with {.code read_onnx(path, input_length = ...)}."
     ), call = NULL)
   }
   C <- if (is.na(chan_axis)) 1 else d[chan_axis]
+  if (C > 1e6 || L > 1e8) {
+    onnx_stop("The ONNX graph input {.val v$name} is too large ({C} channels x {L} points).")
+  }
   st$input_dim <- as.integer(c(C, L))
   st$input_name <- v$name
   st$channels_last <- cl
@@ -284,31 +356,31 @@ onnx_input <- function(st, graph, input_length) {
 input_channels_last <- function(graph, name) {
   readers <- Filter(function(nd) name %in% nd$input, graph$nodes)
   length(readers) > 0L && all(vapply(readers, function(nd) {
-    nd$op_type == "Transpose" && identical(as.integer(nd$attributes$perm), c(0L, 2L, 1L))
+    nd$op_type == "Transpose" && identical(as.integer(nd$attributes[["perm"]]), c(0L, 2L, 1L))
   }, logical(1)))
 }
 
 onnx_output <- function(st, graph) {
   outs <- graph$outputs
   if (length(outs) != 1L) {
-    cli::cli_abort("The ONNX graph has {length(outs)} outputs; cphap models have exactly one.",
+    onnx_stop("The ONNX graph has {length(outs)} outputs; cphap models have exactly one.",
       call = NULL
     )
   }
   name <- outs[[1]]$name
   e <- get0(name, envir = st$tensors, inherits = FALSE)
   if (is.null(e)) {
-    cli::cli_abort("The ONNX graph output {.val {name}} is not produced by any node (a dangling name).",
+    onnx_stop("The ONNX graph output {.val name} is not produced by any node (a dangling name).",
       call = NULL
     )
   }
   if (e$kind != "act" || e$node == 0L) {
-    cli::cli_abort("The ONNX graph output {.val {name}} does not depend on a network layer (it is a constant or the input itself).",
+    onnx_stop("The ONNX graph output {.val name} does not depend on a network layer (it is a constant or the input itself).",
       call = NULL
     )
   }
   if (!is.na(st$log_softmax) && st$log_softmax != e$node) {
-    cli::cli_abort("A LogSoftmax that is not the output of the ONNX graph is not supported.", call = NULL)
+    onnx_stop("A LogSoftmax that is not the output of the ONNX graph is not supported.", call = NULL)
   }
   keep <- c(setdiff(ancestors(list(layers = st$layers), e$node), 0L), e$node)
   remap <- integer(length(st$layers))
@@ -326,13 +398,13 @@ onnx_output <- function(st, graph) {
 onnx_node <- function(st, nd, k) {
   ctx <- list(label = node_label(nd, k), nd = nd, st = st)
   if (!nd$domain %in% c("", "ai.onnx")) {
-    onnx_abort(ctx, "operator {.val {nd$op_type}} of the custom domain {.val {nd$domain}} is not supported.",
+    onnx_abort(ctx, "operator {.val nd$op_type} of the custom domain {.val nd$domain} is not supported.",
       "Export with standard ONNX operators only."
     )
   }
   unsupported <- names(nd$attr_types)[nd$attr_types %in% c("graph", "graphs", "other")]
   if (length(unsupported) > 0L && !nd$op_type %in% names(onnx_ops)) {
-    onnx_abort(ctx, "operator {.val {nd$op_type}} (with sub-graphs) is not supported.")
+    onnx_abort(ctx, "operator {.val nd$op_type} (with sub-graphs) is not supported.")
   }
   ins <- lapply(nd$input, function(name) {
     if (!nzchar(name)) {
@@ -340,7 +412,7 @@ onnx_node <- function(st, nd, k) {
     }
     e <- get0(name, envir = st$tensors, inherits = FALSE)
     if (is.null(e)) {
-      onnx_abort(ctx, "its input {.val {name}} is not produced by any earlier node, initializer or graph input (a dangling name, or nodes out of order).",
+      onnx_abort(ctx, "its input {.val name} is not produced by any earlier node, initializer or graph input (a dangling name, or nodes out of order).",
         "The file is inconsistent; re-export the model."
       )
     }
@@ -378,7 +450,14 @@ onnx_unsupported_msg <- function(op) {
 # Attributes: ctx$nd$attributes[[name]], or a default.
 attr_get <- function(ctx, name, default = NULL) {
   v <- ctx$nd$attributes[[name]]
-  if (is.null(v)) default else v
+  if (is.null(v)) {
+    return(default)
+  }
+  if ((is.numeric(default) && !is.numeric(v)) || (is.character(default) && !is.character(v)) ||
+    (is.numeric(v) && anyNA(v))) {
+    onnx_abort(ctx, "attribute {.field name} has the wrong type or an invalid value.")
+  }
+  v
 }
 
 # An attribute that moved to an input in later opsets (axes, pads, ...).
@@ -392,7 +471,7 @@ attr_or_input <- function(ctx, name, input, default = NULL) {
     return(default)
   }
   if (e$kind != "const") {
-    onnx_abort(ctx, "its input {input} ({.field {name}}) must be a constant, but it is computed from the network input.")
+    onnx_abort(ctx, "its input {input} ({.field name}) must be a constant, but it is computed from the network input.")
   }
   e$v
 }
@@ -402,7 +481,7 @@ act_in <- function(ctx, i = 1L) {
   e <- if (length(ctx$ins) >= i) ctx$ins[[i]] else NULL
   if (is.null(e)) onnx_abort(ctx, "input {i} is missing.")
   if (e$kind != "act") {
-    onnx_abort(ctx, "input {i} ({.val {e$name}}) is a constant; cphap expects the network tensor here.")
+    onnx_abort(ctx, "input {i} ({.val e$name}) is a constant; cphap expects the network tensor here.")
   }
   e
 }
@@ -417,9 +496,9 @@ const_in <- function(ctx, i, what, optional = FALSE) {
     onnx_abort(ctx, "its {what} (input {i}) is missing.")
   }
   if (e$kind != "const") {
-    onnx_abort(ctx, "its {what} ({.val {e$name}}) must be a constant (an initializer), but it is computed from the network input.")
+    onnx_abort(ctx, "its {what} ({.val e$name}) must be a constant (an initializer), but it is computed from the network input.")
   }
-  if (anyNA(e$v)) onnx_abort(ctx, "its {what} ({.val {e$name}}) depends on the batch size.")
+  if (anyNA(e$v)) onnx_abort(ctx, "its {what} ({.val e$name}) depends on the batch size.")
   e
 }
 
@@ -429,7 +508,7 @@ only_first_output <- function(ctx) {
   extra <- extra[nzchar(extra)]
   used <- extra[vapply(extra, function(n) n_uses(ctx$st, n) > 0L, logical(1))]
   if (length(used) > 0L) {
-    onnx_abort(ctx, "its extra output {.val {used}} is used by the graph; cphap supports only the main output.")
+    onnx_abort(ctx, "its extra output {.val used} is used by the graph; cphap supports only the main output.")
   }
 }
 
