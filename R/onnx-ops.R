@@ -185,7 +185,7 @@ op_conv <- function(ctx) {
 }
 
 # A dense layer out x in from activation e (flattened) with weight W.
-dense_layer <- function(ctx, e, W, bias) {
+onnx_dense_layer <- function(ctx, e, W, bias) {
   n_in <- prod(node_dims(ctx$st, e$node))
   if (ncol(W) != n_in) {
     onnx_abort(ctx, "its weight takes {ncol(W)} input{?s} but its input has {n_in} values.")
@@ -220,7 +220,7 @@ op_gemm <- function(ctx) {
     }
     bias <- attr_get(ctx, "beta", 1) * bcast_values(C, od)
   }
-  dense_layer(ctx, e, W, bias)
+  onnx_dense_layer(ctx, e, W, bias)
 }
 
 op_matmul <- function(ctx) {
@@ -230,7 +230,7 @@ op_matmul <- function(ctx) {
   e <- flat_input(ctx, act_in(ctx))
   B <- const_in(ctx, 2L, "weight")
   if (length(B$d) != 2L) onnx_abort(ctx, "its weight must be a matrix (in x out).")
-  dense_layer(ctx, e, t(c_array(B$v, B$d)), rep(0, B$d[2]))
+  onnx_dense_layer(ctx, e, t(c_array(B$v, B$d)), rep(0, B$d[2]))
 }
 
 # Add (and Sub) of a constant: folded into the bias of the layer before.
