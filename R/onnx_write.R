@@ -47,6 +47,10 @@
 #'                           pool_strides = c(2, 2, 2)))
 #' f <- write_onnx(m, tempfile(fileext = ".onnx"), dtype = "float64")
 #' file.size(f)
+#' # read back: the same network, the same outputs
+#' back <- read_onnx(f)
+#' x <- matrix(rnorm(3 * 64), 3, 64)
+#' identical(predict(back, x, type = "prob"), predict(m, x, type = "prob"))
 #' @export
 write_onnx <- function(model, path, dtype = c("float32", "float64"), opset = 13) {
   model <- check_model(model)
