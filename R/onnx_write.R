@@ -30,7 +30,7 @@
 #' 0.0099999998).
 #'
 #' The model's class labels are stored in the file's metadata under the key
-#' `"cphap.classes"` (a JSON array of strings).
+#' `"cphap.classes"` (a JSON array of strings); [read_onnx()] restores them.
 #'
 #' @param model A [cphap_model()] or a network list accepted by it.
 #' @param path File to write.
@@ -388,11 +388,24 @@ ow_graph_bytes <- function(model, dtype, opset) {
   )
 }
 
+# A JSON array of strings (backslash, quote and control characters escaped).
 ow_json_strings <- function(s) {
-  s <- gsub("\\", "\\\\", enc2utf8(s), fixed = TRUE)
-  s <- gsub("\"", "\\\"", s, fixed = TRUE)
-  s <- gsub("\n", "\\n", s, fixed = TRUE)
-  paste0("[", paste0("\"", s, "\"", collapse = ","), "]")
+  esc <- vapply(enc2utf8(s), function(x) {
+    cp <- utf8ToInt(x)
+    parts <- vapply(cp, function(k) {
+      if (k == 92L) {
+        "\\\\"
+      } else if (k == 34L) {
+        "\\\""
+      } else if (k < 32L) {
+        sprintf("\\u%04x", k)
+      } else {
+        intToUtf8(k)
+      }
+    }, character(1))
+    paste(parts, collapse = "")
+  }, character(1), USE.NAMES = FALSE)
+  paste0("[", paste0("\"", esc, "\"", collapse = ","), "]")
 }
 
 # ModelProto: ir_version 1, producer_name 2, producer_version 3, graph 7,
@@ -425,4 +438,65 @@ ow_as_written <- function(model) {
     ly
   })
   cphap_model(l, classes = model$classes)
+}
+
+# Class labels from a file's metadata (key "cphap.classes", a JSON array of
+# strings, as write_onnx() stores them): a character vector of n_out labels,
+# or NULL when the key is absent. A malformed value or one with the wrong
+# number of labels is ignored with a warning.
+ow_read_classes <- function(metadata, n_out) {
+  v <- metadata[names(metadata) == "cphap.classes"]
+  if (length(v) == 0L) {
+    return(NULL)
+  }
+  labels <- ow_parse_json_strings(v[[1]])
+  if (is.null(labels) || length(labels) != n_out) {
+    cli::cli_warn(c(
+      "The file's metadata {.val cphap.classes} does not hold {n_out} class label{?s}; the labels are ignored.",
+      i = "Give them with {.code model$classes <- ...} if needed."
+    ), call = NULL)
+    return(NULL)
+  }
+  labels
+}
+
+# A JSON array of strings -> character vector (NULL when it is not one).
+ow_parse_json_strings <- function(s) {
+  s <- trimws(s)
+  if (!grepl("^\\[.*\\]$", s)) {
+    return(NULL)
+  }
+  body <- trimws(substr(s, 2L, nchar(s) - 1L))
+  if (!nzchar(body)) {
+    return(character(0))
+  }
+  item <- "\"((?:[^\"\\\\]|\\\\.)*)\""
+  if (!grepl(paste0("^", item, "(\\s*,\\s*", item, ")*$"), body, perl = TRUE)) {
+    return(NULL)
+  }
+  m <- regmatches(body, gregexpr(item, body, perl = TRUE))[[1]]
+  vapply(substr(m, 2L, nchar(m) - 1L), ow_json_unescape, character(1), USE.NAMES = FALSE)
+}
+
+ow_json_unescape <- function(x) {
+  out <- character(0)
+  i <- 1L
+  chars <- strsplit(x, "", fixed = TRUE)[[1]]
+  while (i <= length(chars)) {
+    ch <- chars[i]
+    if (ch == "\\" && i < length(chars)) {
+      nx <- chars[i + 1L]
+      if (nx == "u" && i + 5L <= length(chars)) {
+        out <- c(out, intToUtf8(strtoi(paste(chars[i + 2:5], collapse = ""), 16L)))
+        i <- i + 6L
+        next
+      }
+      out <- c(out, switch(nx, n = "\n", t = "\t", r = "\r", b = "\b", f = "\f", nx))
+      i <- i + 2L
+      next
+    }
+    out <- c(out, ch)
+    i <- i + 1L
+  }
+  enc2native(paste(out, collapse = ""))
 }
