@@ -487,6 +487,8 @@ static int decode_tensor(ctx *c, rd r, onx_tensor *t) {
   if (!v) return c->status;
   if (has_raw) {
     for (int64_t k = 0; k < count; k++) v[k] = raw_value(raw.p + (size_t)k * (size_t)sz, dt);
+  } else if (count == 0) {
+    /* nothing to copy */
   } else if (dt == ONX_FLOAT) {
     memcpy(v, fdata.data, (size_t)count * sizeof(double));
   } else if (dt == ONX_DOUBLE) {
