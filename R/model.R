@@ -31,7 +31,8 @@ spec_dcols <- c("act_par", "eps", "rate", "pad_val")
 #' field that is wrong. `as.list()` gives the list back.
 #'
 #' Interpretable layers are the outputs of each block's
-#' non-linearity, after its pooling when the block pools; for residual
+#' non-linearity, after its pooling when the block pools (a padding layer
+#' right before the pooling belongs to the pooling); for residual
 #' networks also each residual block's output. They are named `conv1`,
 #' `conv2`, ... after the convolution that starts the block and `res1`, ...
 #' for residual additions (a layer's own `name` field wins), and are addressed
@@ -557,7 +558,8 @@ find_interpretable <- function(model) {
       nxt <- layers[[end]]$output_layers
       if (length(nxt) != 1L || nxt < 1L) break
       t <- layers[[nxt]]$type
-      if (t %in% c("Skipping", "MaxPooling1D", "AveragePooling1D")) {
+      if (t %in% c("Skipping", "MaxPooling1D", "AveragePooling1D") ||
+        (t == "Padding" && pads_a_pooling(layers, nxt))) {
         end <- nxt
       } else {
         break
@@ -579,6 +581,14 @@ find_interpretable <- function(model) {
     start = model$rf$start[chosen],
     stringsAsFactors = FALSE
   )
+}
+
+# A padding layer whose only reader is a pooling layer (a padded pooling,
+# as ONNX files write it) belongs to the block it pools.
+pads_a_pooling <- function(layers, j) {
+  nxt <- layers[[j]]$output_layers
+  length(nxt) == 1L && nxt >= 1L &&
+    layers[[nxt]]$type %in% c("MaxPooling1D", "AveragePooling1D")
 }
 
 # Name each interpretable node after the convolution or addition that

@@ -274,6 +274,8 @@ onnx_translate <- function(g, input_length, source) {
     msg <- conditionMessage(e)
     onnx_stop(c("The ONNX graph translates to an invalid cphap network.", x = "{msg}"), call = NULL)
   })
+  classes <- ow_read_classes(g$metadata, length(model$classes))
+  if (!is.null(classes)) model$classes <- classes
   model$onnx <- list(
     producer = g$producer_name, producer_version = g$producer_version,
     opset = st$opset, ir_version = g$ir_version, graph = graph$name,
