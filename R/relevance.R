@@ -60,10 +60,10 @@
 #' @param class_seed With `seed = "class"`, what is put in at the output:
 #'   `"logit"` (default), the class's logit (the output before its softmax),
 #'   or `"margin"`, the class's logit minus the largest logit of the other
-#'   classes (the runner-up). A correctly classified sample can have a
-#'   negative logit (common with linear outputs); seeded with it, relevance
-#'   paints the class's own evidence negative, so a negative seeded logit
-#'   gives a warning. The margin is positive when the class is the
+#'   classes (the runner-up). The predicted class can have a negative logit
+#'   (common with linear outputs); seeded with it, relevance paints the
+#'   class's own evidence negative, so a negative logit of a predicted
+#'   class gives a warning (class `cphap_negative_logit`). The margin is positive when the class is the
 #'   predicted one and negative otherwise, so its sign follows the decision;
 #'   it is propagated as the logit of an output layer whose weights and bias
 #'   are the differences of the two classes' (needs a dense output layer).
@@ -239,7 +239,7 @@ class_logits <- function(model, x, j = logit_layer(model)) {
 }
 
 # Seeds of class relevance. "logit": the class logit, with a warning when it
-# is negative; "margin": the logit minus the runner-up class's logit, as the
+# is negative although the class is the predicted one; "margin": the logit minus the runner-up class's logit, as the
 # logit of a model whose output layer computes these differences.
 class_seeding <- function(model, x, classes, class_seed) {
   j <- logit_layer(model)
@@ -256,10 +256,11 @@ class_seeding <- function(model, x, classes, class_seed) {
   }
   z <- class_logits(model, x, j)
   if (class_seed == "logit") {
-    neg <- which(z[cbind(seq_len(n), classes)] < 0)
+    zc <- z[cbind(seq_len(n), classes)]
+    neg <- which(zc < 0 & zc >= apply(z, 1L, max))
     if (length(neg) > 0L) {
       cli::cli_warn(c(
-        "The logit of the seeded class is negative for {length(neg)} sample{?s} ({utils::head(neg, 10)}{if (length(neg) > 10L) ', ...' else ''}): relevance then paints the class's own evidence negative.",
+        "The seeded class is the predicted one but its logit is negative for {length(neg)} sample{?s} ({utils::head(neg, 10)}{if (length(neg) > 10L) ', ...' else ''}): relevance then paints the class's own evidence negative.",
         i = "Use {.code class_seed = \"margin\"} to seed with the difference to the runner-up class's logit (positive when the class is predicted)."
       ), class = "cphap_negative_logit")
     }

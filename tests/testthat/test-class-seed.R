@@ -20,6 +20,9 @@ test_that("a negative class logit warns; the margin seeds the runner-up differen
   expect_warning(lrp(m, xs), class = "cphap_negative_logit")
   pos <- which(z[cbind(seq_len(nrow(z)), pred)] > 0)[1:2]
   expect_no_warning(lrp(m, x[pos, ]))
+  # a class that is not the predicted one: its negative logit is expected
+  other <- which(z[cbind(seq_len(nrow(z)), 3L - pred)] < 0)[1:2]
+  expect_no_warning(lrp(m, x[other, ], class = m$classes[3L - pred[other]]))
   rm <- lrp(m, xs, class_seed = "margin")
   expect_equal(attr(rm, "class_seed"), "margin")
   # the seed is the margin, positive for the predicted class
