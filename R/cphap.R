@@ -35,6 +35,8 @@
 #' @param joint Cluster multivariate windows jointly (all input channels in
 #'   one window) instead of per input channel.
 #' @param normalize Cut windows from z-normalised series.
+#' @param progress Show a progress bar over the clustered window sets
+#'   when the run lasts more than 2 seconds (as with `k = "auto"`).
 #' @param ... Passed to [cluster_windows()] (for example `n_start`,
 #'   `som_dim`).
 #' @return An object of class `cphap_result`, a list with
@@ -53,7 +55,9 @@
 #' * `unit_pattern`: `set`, `layer`, `input_channel`, `channel`, `cluster`,
 #'   `count`, `share` (of the unit's clustered periods);
 #' * `x`: the series the windows were cut from (`[n, C, L]`, z-normalised
-#'   when `normalize`), `model` and `settings`;
+#'   when `normalize`), `model` and `settings` (with `sample_ids`, the row
+#'   names of `x` or else its indices, and `data_name`, the name of `x`
+#'   when it is a variable or a `$` chain, used in plot titles);
 #' * `k_choice`: with `k = "auto"`, the silhouette of every candidate `k`
 #'   per set (see [suggest_k()]), else `NULL`.
 #' @references Cho, S., Lee, G., Chang, W. and Choi, J. (2020). Interpreting
@@ -70,8 +74,9 @@
 #' cphap(model, gunpoint$train, layers = "conv1", k = "auto", n_start = 3)$sets
 #' @export
 cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, k = 12,
-                  method = "kmeans", joint = FALSE, normalize = TRUE, ...) {
+                  method = "kmeans", joint = FALSE, normalize = TRUE, progress = TRUE, ...) {
   model <- check_model(model)
+  check_flag(progress, "progress")
   check_alpha(alpha)
   check_flag(joint, "joint")
   check_flag(normalize, "normalize")
@@ -97,12 +102,14 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
   k_choice <- list()
   ref <- as_input(reference, model, "reference")
   xa <- as_input(x, model, "x")
+  id <- series_identity(if (missing(x)) substitute(reference) else substitute(x), xa, parent.frame())
   rows <- resolve_layers(model, layers)
   ip <- model$interp[rows, , drop = FALSE]
   th <- thresholds(model, ref, rows, alpha)
   per <- activated_periods(model, xa, th, rows)
   xw <- if (normalize) znorm_input(xa) else xa
   C <- model$input_dim[1]
+  bar <- progress_start(progress, "Clustering", nrow(ip) * (if (joint) 1L else C))
   sets <- list()
   clusters <- list()
   pats <- list()
@@ -120,6 +127,7 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
       )
       if (nw == 0L) {
         cli::cli_inform("Layer {.val {ip$name[q]}}: no highly activated period inside the series; nothing to cluster.")
+        progress_tick(bar)
         next
       }
       kk <- k
@@ -145,8 +153,10 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
         cluster = as.integer(cl$cluster), entropy = cl$entropy,
         distance_ratio = cl$distance_ratio
       )
+      progress_tick(bar)
     }
   }
+  progress_end(bar)
   lv <- model$interp$name
   sets <- if (length(sets)) do.call(rbind, unname(sets)) else
     data.frame(set = character(), layer = character(), input_channel = integer(),
@@ -167,7 +177,8 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
       x = xw, model = model,
       settings = list(
         alpha = alpha, k = k, method = method, joint = joint, normalize = normalize,
-        layers = ip$name, n_reference = dim(ref)[1], n_x = dim(xa)[1]
+        layers = ip$name, n_reference = dim(ref)[1], n_x = dim(xa)[1],
+        sample_ids = id$ids, data_name = id$name
       ),
       k_choice = if (length(k_choice)) do.call(rbind, unname(k_choice))
     ),
@@ -448,7 +459,9 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #' @param newdata Optional new series (for example test data) with the
 #'   model's input shape; their periods are found with the thresholds of
 #'   `result` and scored against its patterns.
-#' @return A data frame of class `cphap_explanation`: `sample`, `layer`,
+#' @return A data frame of class `cphap_explanation`: `sample` (the index
+#'   of the series; printed and plotted with its row name and data set, as
+#'   "gunpoint$test series 19"), `layer`,
 #'   `channel`, `position`, `activation`, `threshold`, `start`, `end`,
 #'   `inside`, `input_channel`, `cluster`, `entropy`, `distance_ratio`
 #'   (cluster columns `NA` for periods that reach outside the series). Use
@@ -483,6 +496,11 @@ explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdat
     }
   }
   xn <- if (!is.null(newdata)) as_input(newdata, model, "newdata")
+  id <- if (is.null(xn)) {
+    list(ids = result$settings$sample_ids, name = result$settings$data_name)
+  } else {
+    series_identity(substitute(newdata), xn, parent.frame())
+  }
   n <- if (is.null(xn)) dim(result$x)[1] else dim(xn)[1]
   sample <- check_whole_vector(sample, "sample", min = 1, max = n,
     max_what = if (is.null(xn)) "the number of series in the result" else "the number of series in newdata"
@@ -497,11 +515,12 @@ explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdat
   }
   series <- aperm(simplify2array(lapply(parts, `[[`, "series")), c(3, 1, 2))
   dimnames(series) <- list(sample = sample, dimnames(parts[[1]]$series)[[1]], NULL)
-  structure(out,
+  out <- structure(out,
     class = c("cphap_explanation", "data.frame"),
     series = series, patterns = result$patterns, sets = result$sets,
     newdata = !is.null(newdata)
   )
+  with_identity(out, id)
 }
 
 # The explanation of one sample: its table and its series [C, L] (as
@@ -588,11 +607,11 @@ merge_explanation <- function(base, a, result) {
 print.cphap_explanation <- function(x, ...) {
   smp <- as.integer(dimnames(attr(x, "series"))[[1]] %||% unique(x$sample))
   n_nodes <- length(unique(paste(x$sample, x$layer, x$channel, x$position)))
-  what <- paste(if (length(smp) > 1L) "samples" else "sample", paste(smp, collapse = ", "))
+  what <- samples_phrase_of(x, smp)
   cat_line("{.cls cphap_explanation}: {what}, {n_nodes} highly activated node{?s}")
   y <- x
   class(y) <- "data.frame"
-  for (a in c("series", "patterns", "sets", "newdata")) attr(y, a) <- NULL
+  for (a in c("series", "patterns", "sets", "newdata", "sample_ids", "data_name")) attr(y, a) <- NULL
   print(utils::head(y, 20L), row.names = FALSE, digits = 3)
   if (nrow(x) > 20L) cat_line("# ... {nrow(x) - 20L} more row{?s}")
   invisible(x)

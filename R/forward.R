@@ -36,7 +36,7 @@ as_input <- function(x, model, arg = "x") {
         call = NULL
       )
     }
-    x <- array(x, c(d[1], 1L, d[2]))
+    x <- array(x, c(d[1], 1L, d[2]), dimnames = if (!is.null(rownames(x))) list(rownames(x), NULL, NULL))
     d <- dim(x)
   }
   if (length(d) != 3L) {
@@ -108,7 +108,9 @@ predict.cphap_model <- function(object, newdata, type = c("class", "prob", "outp
     if (!output_activation(object) %in% c("softmax", "sigmoid")) p <- softmax_rows(p)
     return(p)
   }
-  factor(object$classes[max.col(p, ties.method = "first")], levels = object$classes)
+  out <- factor(object$classes[max.col(p, ties.method = "first")], levels = object$classes)
+  names(out) <- rownames(p)
+  out
 }
 
 # The activation that ends the network (looking back through dropout and

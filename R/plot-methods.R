@@ -9,6 +9,7 @@
 #' @param x A `cphap_result` ([autoplot.cphap_result()]), a
 #'   `cphap_explanation` ([autoplot.cphap_explanation()]), a
 #'   `cphap_relevance` ([autoplot.cphap_relevance()]), a
+#'   `cphap_relevance_compact` ([relevance-compact]), a
 #'   `cphap_perturbation` ([autoplot.cphap_perturbation()][perturbation-methods]),
 #'   a `cphap_history` or a trained `cphap_model` ([autoplot.cphap_history()]).
 #' @param ... Arguments of the `autoplot()` method (for example `type`,
@@ -37,6 +38,10 @@ plot.cphap_explanation <- function(x, ...) draw_autoplot(x, ...)
 #' @rdname plot.cphap
 #' @export
 plot.cphap_relevance <- function(x, ...) draw_autoplot(x, ...)
+
+#' @rdname plot.cphap
+#' @export
+plot.cphap_relevance_compact <- function(x, ...) draw_autoplot(x, ...)
 
 #' @rdname plot.cphap
 #' @export

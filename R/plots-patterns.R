@@ -268,7 +268,7 @@ autoplot.cphap_explanation <- function(object, type = c("sample", "multivariate"
   e <- as.data.frame(object)
   class(e) <- "data.frame"
   e <- e[e$sample == sel$sample, , drop = FALSE]
-  title <- sprintf("Sample %s: highly activated periods", sel$sample)
+  title <- sprintf("%s: highly activated periods", sample_labels_of(object, sel$sample))
   if (type == "multivariate") {
     sd <- data.frame(
       input_channel = factor(rep(seq_len(nrow(series)), times = L)),

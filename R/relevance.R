@@ -48,6 +48,11 @@
 #'
 #' @param model A [cphap_model()].
 #' @param x Series: a matrix `[n, L]`, an array `[n, C, L]` or a `cphap_data`.
+#'   Results and plot titles name each series by its row name, else by its
+#'   index in the data given (`x[19, , drop = FALSE]` or `samples = 19` is
+#'   "series 19"), and name the data set when `x` is a variable or a `$`
+#'   chain such as `gunpoint$test` (attributes `sample_ids` and `data_name`).
+#' @param samples Indices of the series of `x` to use; `NULL` for all.
 #' @param layer Interpretable layer(s) (names or positions, see
 #'   [interpretable_layers()]).
 #' @param channels Channels (units) of the layer, 1-based; `NULL` for all.
@@ -84,9 +89,17 @@
 #' @param dropout_layers Where to drop out: `NULL` (the default described
 #'   above), or interpretable layer names and/or `"input"`, or indices into
 #'   the model's layer list (as printed by `print(model)`; 0 is the input).
-#' @param progress Show a progress bar on long runs.
-#' @return A `cphap_relevance` data frame, one row per seed, input channel and
-#'   input position, with columns:
+#' @param progress Show a progress bar when the run lasts more than 2
+#'   seconds.
+#' @param format `"long"` (default): a data frame with one row per seed, input
+#'   channel and input position; `"compact"`: the same numbers as arrays
+#'   (see Value), much smaller for many samples.
+#' @return With `format = "long"`, a `cphap_relevance` data frame, one row per seed, input channel and
+#'   input position, that is samples x seeds per sample (channels, times
+#'   nodes for `seed = "node"`) x input channels x series length rows of 15
+#'   columns, about 100 bytes per row: for all 128 channels of `conv3` of
+#'   [demo_model()] over the 150 series of the GunPoint test set, 2.88
+#'   million rows and 264 MB. Its columns:
 #'   * `sample`: index of the series in `x`;
 #'   * `layer`, `channel`: the unit (NA for plain class relevance);
 #'   * `seed`: `"all"`, `"active"`, `"node"` or `"class"`;
@@ -106,6 +119,15 @@
 #'   layers (and for class seeds `class_seed` and, for margins, `runner_up`,
 #'   the runner-up class of every sample); see
 #'   [autoplot.cphap_relevance()] and [summary.cphap_relevance()].
+#'
+#'   With `format = "compact"`, a `cphap_relevance_compact` list: `seeds`, one
+#'   row per seed (`sample`, `layer`, `channel`, `seed`, `node`, `class`,
+#'   `seeded`, `conservation`); `mean`, `sd`, `q05`, `q95`, arrays
+#'   `[seed, input channel, position]` (row `i` is seed `i` of `seeds`);
+#'   `x`, the series; and the same attributes. It holds 4 doubles per seed
+#'   and input point (32 bytes) instead of a row: 89 MB for the example
+#'   above. `as.data.frame()` gives the long form; see
+#'   [relevance-compact].
 #' @seealso [lrp()] for relevance of a class output, [lrp_rules()].
 #' @examples
 #' m <- demo_model()
@@ -124,10 +146,15 @@ unit_relevance <- function(model, x, layer, channels = NULL,
                            class = NULL, threshold = NULL, reference = NULL, alpha = 0.05,
                            rules = "default", passes = 300, rate = 0.5,
                            dropout_layers = NULL, progress = TRUE,
-                           class_seed = c("logit", "margin"), channel = NULL) {
+                           class_seed = c("logit", "margin"), channel = NULL,
+                           samples = NULL, format = c("long", "compact")) {
   channels <- renamed_arg(channels, channel, "channels", "channel")
   model <- check_model(model)
+  expr <- substitute(x)
   x <- as_input(x, model)
+  sel <- select_samples(x, samples, series_identity(expr, x, parent.frame()))
+  x <- sel$x
+  format <- match.arg(format)
   seed <- match.arg(seed)
   class_seed_given <- !missing(class_seed)
   class_seed <- match.arg(class_seed)
@@ -183,7 +210,9 @@ unit_relevance <- function(model, x, layer, channels = NULL,
   })
   seed_words <- floor(stats::runif(2) * 2^32)
   out <- relevance_run(model, x, plans, seed, classes, rules, passes, rate, seed_words, progress)
-  if (is.null(cs)) out else label_class_seed(out, cs)
+  if (!is.null(cs)) out <- label_class_seed(out, cs)
+  out <- with_identity(out, sel$id)
+  if (format == "long") relevance_long(out) else out
 }
 
 #' Layer-wise relevance propagation from a class output
@@ -207,15 +236,21 @@ unit_relevance <- function(model, x, layer, channels = NULL,
 #' # margin to the other class instead
 #' summary(lrp(m, gunpoint$test$x[90, ], class_seed = "margin"))
 #' @export
-lrp <- function(model, x, class = NULL, rules = "default", class_seed = c("logit", "margin")) {
+lrp <- function(model, x, class = NULL, rules = "default", class_seed = c("logit", "margin"),
+                samples = NULL, format = c("long", "compact")) {
   model <- check_model(model)
+  expr <- substitute(x)
   x <- as_input(x, model)
+  sel <- select_samples(x, samples, series_identity(expr, x, parent.frame()))
+  x <- sel$x
+  format <- match.arg(format)
   rules <- as_rules(rules)
   class_seed <- match.arg(class_seed)
   cs <- class_seeding(model, x, resolve_class(model, x, class), class_seed)
   plans <- list(list(row = NA_integer_, chans = NA_integer_, nodes = NULL, thr = NULL, drop = integer()))
   out <- relevance_run(cs$model, x, plans, "class", cs$classes, rules, 1L, 0, c(0, 0), FALSE)
-  label_class_seed(out, cs)
+  out <- with_identity(label_class_seed(out, cs), sel$id)
+  if (format == "long") relevance_long(out) else out
 }
 
 # The dense layer that computes the logits: the last layer, or the dense
@@ -289,7 +324,11 @@ class_seeding <- function(model, x, classes, class_seed) {
 
 # Class relevance results name the seeded class; margins also the runner-up.
 label_class_seed <- function(out, cs) {
-  out$class <- cs$original[out$sample]
+  if (inherits(out, "cphap_relevance_compact")) {
+    out$seeds$class <- cs$original[out$seeds$sample]
+  } else {
+    out$class <- cs$original[out$sample]
+  }
   attr(out, "class_seed") <- cs$class_seed
   if (!is.null(cs$runner_up)) attr(out, "runner_up") <- cs$runner_up
   out
@@ -532,10 +571,7 @@ relevance_run <- function(model, x, plans, seed, classes, rules, passes, rate, s
   chunk <- if (mc_on) max(1L, as.integer(ceiling(n / 50))) else 256L
   starts <- seq(1L, n, by = chunk)
   total <- length(starts) * length(plans)
-  bar <- NULL
-  if (progress && total > 1L) {
-    bar <- cli::cli_progress_bar("Relevance", total = total, clear = TRUE, .envir = environment())
-  }
+  bar <- progress_start(progress, "Relevance", total)
   parts <- list()
   for (pl in plans) {
     acts <- if (seed == "active") forward_nodes(model, x, ip$node[pl$row])[[1]]
@@ -551,64 +587,171 @@ relevance_run <- function(model, x, plans, seed, classes, rules, passes, rate, s
       jp <- plan_jobs(model, pl, seed, classes, samples, acts)
       res <- .Call(cp_relevance_r, model$spec, xa, jp$jobs, jp$pos, codes, params, mc, threads)
       parts[[length(parts) + 1L]] <- list(res = res, desc = jp$desc, row = pl$row, drop = pl$drop)
-      if (!is.null(bar)) cli::cli_progress_update(id = bar)
+      progress_tick(bar)
     }
   }
-  if (!is.null(bar)) cli::cli_progress_done(id = bar)
+  progress_end(bar)
   build_relevance(model, x, parts, seed, rules, passes, rate, mc_on)
 }
 
 build_relevance <- function(model, x, parts, seed, rules, passes, rate, mc_on) {
   C <- model$input_dim[1]
   L <- model$input_dim[2]
-  CL <- C * L
   ip <- model$interp
   col <- function(f) unlist(lapply(parts, f), use.names = FALSE)
-  per_job <- function(f) col(function(p) rep(f(p), each = CL))
-  sample <- per_job(function(p) as.integer(p$desc[, 1]))
-  layer <- per_job(function(p) rep(if (is.na(p$row)) NA_character_ else ip$name[p$row], nrow(p$desc)))
-  channel <- per_job(function(p) if (is.na(p$row)) rep(NA_integer_, nrow(p$desc)) else as.integer(p$desc[, 2]))
-  node <- per_job(function(p) as.integer(p$desc[, 3]))
-  cls <- per_job(function(p) model$classes[p$desc[, 4]])
-  n_jobs <- sum(vapply(parts, function(p) nrow(p$desc), integer(1)))
-  input_channel <- rep(rep(seq_len(C), each = L), times = n_jobs)
-  position <- rep(seq_len(L), times = C * n_jobs)
-  value <- x[cbind(sample, input_channel, position)]
-  sd <- col(function(p) p$res$sd)
-  if (passes == 1L) sd[] <- NA_real_
-  out <- data.frame(
-    sample = sample,
-    layer = factor(layer, levels = ip$name),
-    channel = channel,
-    seed = rep(seed, length(sample)),
-    node = node,
-    class = cls,
-    input_channel = input_channel,
-    position = position,
-    value = value,
-    mean = col(function(p) p$res$mean),
-    sd = sd,
-    q05 = col(function(p) p$res$q05),
-    q95 = col(function(p) p$res$q95),
-    seeded = per_job(function(p) p$res$seeded),
-    conservation = per_job(function(p) p$res$conservation),
+  seeds <- data.frame(
+    sample = col(function(p) as.integer(p$desc[, 1])),
+    layer = factor(col(function(p) rep(if (is.na(p$row)) NA_character_ else ip$name[p$row], nrow(p$desc))),
+      levels = ip$name
+    ),
+    channel = col(function(p) if (is.na(p$row)) rep(NA_integer_, nrow(p$desc)) else as.integer(p$desc[, 2])),
+    node = col(function(p) as.integer(p$desc[, 3])),
+    class = col(function(p) model$classes[p$desc[, 4]]),
+    seeded = col(function(p) p$res$seeded),
+    conservation = col(function(p) p$res$conservation),
     stringsAsFactors = FALSE
   )
+  seeds <- data.frame(seeds[, c("sample", "layer", "channel")], seed = rep(seed, nrow(seeds)),
+    seeds[, c("node", "class", "seeded", "conservation")], stringsAsFactors = FALSE
+  )
+  n_jobs <- nrow(seeds)
+  # C writes each seed's relevance input channel by input channel
+  arr <- function(v) aperm(array(v, c(L, C, n_jobs)), 3:1)
+  sd <- col(function(p) p$res$sd)
+  if (passes == 1L) sd[] <- NA_real_
   drops <- unique(unlist(lapply(parts, function(p) p$drop)))
-  structure(out,
-    class = c("cphap_relevance", "data.frame"),
+  structure(
+    list(
+      seeds = seeds, mean = arr(col(function(p) p$res$mean)), sd = arr(sd),
+      q05 = arr(col(function(p) p$res$q05)), q95 = arr(col(function(p) p$res$q95)), x = x
+    ),
+    class = "cphap_relevance_compact",
     rules = rules, rule_table = rule_table(model, rules), passes = passes, rate = rate,
     dropout = if (mc_on) drop_label(model, drops) else character(),
     input_names = model$input_names
   )
 }
 
+# Attributes that relevance results carry.
+relevance_attrs <- c("rules", "rule_table", "passes", "rate", "dropout", "input_names",
+                     "class_seed", "runner_up", "sample_ids", "data_name")
+
+# The long result (one row per seed, input channel and position) of a
+# compact one.
+relevance_long <- function(object) {
+  s <- object$seeds
+  n_jobs <- nrow(s)
+  C <- dim(object$mean)[2]
+  L <- dim(object$mean)[3]
+  per_job <- function(v) rep(v, each = C * L)
+  flat <- function(a) as.vector(aperm(a, 3:1))
+  sample <- per_job(s$sample)
+  input_channel <- rep(rep(seq_len(C), each = L), times = n_jobs)
+  position <- rep(seq_len(L), times = C * n_jobs)
+  out <- data.frame(
+    sample = sample, layer = per_job(s$layer), channel = per_job(s$channel),
+    seed = per_job(s$seed), node = per_job(s$node), class = per_job(s$class),
+    input_channel = input_channel, position = position,
+    value = unname(object$x[cbind(sample, input_channel, position)]),
+    mean = flat(object$mean), sd = flat(object$sd), q05 = flat(object$q05), q95 = flat(object$q95),
+    seeded = per_job(s$seeded), conservation = per_job(s$conservation),
+    stringsAsFactors = FALSE
+  )
+  keep <- intersect(relevance_attrs, names(attributes(object)))
+  attributes(out)[keep] <- attributes(object)[keep]
+  class(out) <- c("cphap_relevance", "data.frame")
+  out
+}
+
 #' @export
 as.data.frame.cphap_relevance <- function(x, ...) {
-  attributes(x)[c("rules", "rule_table", "passes", "rate", "dropout", "input_names",
-                  "class_seed", "runner_up")] <- NULL
+  attributes(x)[relevance_attrs] <- NULL
   class(x) <- "data.frame"
   x
+}
+
+#' Compact relevance results
+#'
+#' [unit_relevance()] with `format = "compact"` returns the relevance of
+#' every seed as arrays instead of one row per input point. These methods
+#' turn it into the long data frame (`as.data.frame()`, the same rows and
+#' columns as `format = "long"`), summarise it per seed, print it and plot
+#' it (through the long form of the samples drawn).
+#'
+#' @param x,object A `cphap_relevance_compact`.
+#' @param ... Passed to [autoplot.cphap_relevance()] by `autoplot()`;
+#'   unused otherwise.
+#' @return `as.data.frame()`: a data frame; `summary()`: a
+#'   `summary.cphap_relevance` data frame, one row per seed; `autoplot()`:
+#'   a ggplot object.
+#' @examples
+#' m <- demo_model()
+#' r <- unit_relevance(m, gunpoint$test, "conv3", channels = 1:2, passes = 5,
+#'                     format = "compact")
+#' r
+#' dim(r$mean)
+#' head(as.data.frame(r))
+#' summary(r)
+#' ggplot2::autoplot(r, sample = 19)
+#' @name relevance-compact
+NULL
+
+#' @rdname relevance-compact
+#' @export
+as.data.frame.cphap_relevance_compact <- function(x, ...) {
+  as.data.frame(relevance_long(x))
+}
+
+#' @rdname relevance-compact
+#' @export
+summary.cphap_relevance_compact <- function(object, ...) {
+  jobs <- object$seeds
+  n <- nrow(jobs)
+  L <- dim(object$mean)[3]
+  # [seed, points] with points in the order of the long form
+  points <- function(a) matrix(aperm(a, c(1, 3, 2)), n)
+  m <- points(object$mean)
+  jobs$total <- rowSums(m)
+  jobs$max_abs <- apply(abs(m), 1L, max)
+  jobs$top_position <- as.integer((max.col(abs(m), ties.method = "first") - 1L) %% L + 1L)
+  jobs$mean_sd <- rowMeans(points(object$sd))
+  rownames(jobs) <- NULL
+  structure(jobs, class = c("summary.cphap_relevance", "data.frame"))
+}
+
+#' @rdname relevance-compact
+#' @export
+print.cphap_relevance_compact <- function(x, ...) {
+  d <- dim(x$mean)
+  r <- attr(x, "rules")
+  cat_line("{.cls cphap_relevance_compact}: {d[1]} seed{?s} ({.val {unique(x$seeds$seed)}}) over {length(unique(x$seeds$sample))} sample{?s}; arrays [seed, input channel, position] of {d[1]} x {d[2]} x {d[3]}")
+  cat_line("Rules: preset {.val {r$preset}}; passes: {attr(x, 'passes')}, dropout rate {attr(x, 'rate')}")
+  cat_line("Long form: {.code as.data.frame()} ({prod(d)} rows).")
+  print(utils::head(x$seeds, 6L), row.names = FALSE)
+  if (d[1] > 6L) cat_line("{.emph ... {d[1] - 6} more seeds}")
+  invisible(x)
+}
+
+#' @rdname relevance-compact
+#' @param sample Which samples to draw (see [autoplot.cphap_relevance()]).
+#' @method autoplot cphap_relevance_compact
+#' @export
+autoplot.cphap_relevance_compact <- function(object, sample = NULL, ...) {
+  have <- unique(object$seeds$sample)
+  pick <- if (is.null(sample)) utils::head(have, 6L) else sample
+  keep <- object$seeds$sample %in% pick
+  sub <- object
+  sub$seeds <- object$seeds[keep, , drop = FALSE]
+  for (a in c("mean", "sd", "q05", "q95")) sub[[a]] <- object[[a]][keep, , , drop = FALSE]
+  if (is.null(sample) && length(have) > 6L) {
+    cli::cli_inform("Drawing the first 6 of {length(have)} samples; choose others with {.arg sample}.")
+  }
+  if (!all(pick %in% have)) {
+    cli::cli_abort("{.arg sample} {setdiff(pick, have)} {?is/are} not in the result (samples {.val {have}}).",
+      call = NULL
+    )
+  }
+  autoplot(relevance_long(sub), sample = sample, ...)
 }
 
 # One row per seed (job).
@@ -724,7 +867,9 @@ autoplot.cphap_relevance <- function(object, sample = NULL, layer = NULL, channe
   }
   d$unit <- unit_label(d)
   d$input_channel <- factor(d$input_channel)
-  d$sample_label <- factor(paste("sample", d$sample), levels = paste("sample", unique(sample)))
+  # strips name the series; the title names the data set
+  labs <- sample_labels_of(object, unique(sample), with_name = FALSE)
+  d$sample_label <- factor(labs[match(d$sample, unique(sample))], levels = labs)
   passes <- attr(object, "passes")
   band_name <- switch(band,
     sd = sprintf("mean \u00b1 sd over %d passes", passes),
@@ -762,7 +907,7 @@ autoplot.cphap_relevance <- function(object, sample = NULL, layer = NULL, channe
     scale_x_integer() +
     ggplot2::labs(
       x = "position (time)", y = "input value (upper panel) and mean relevance (lower panel)",
-      title = if (length(sample) == 1L) paste("Sample", sample) else paste("Samples", paste(sample, collapse = ", "))
+      title = samples_phrase_of(object, unique(sample))
     ) +
     ggplot2::theme_minimal()
   rows <- c(if (length(sample) > 1L) "sample_label", if (length(unique(d$unit)) > 1L) "unit", "panel")

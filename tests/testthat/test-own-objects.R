@@ -45,7 +45,7 @@ test_that("explain_sample() takes several samples and refuses layers not cluster
   }
   expect_equal(dim(attr(e, "series")), c(3L, 1L, 64L))
   expect_equal(attr(e, "series")[2, 1, ], res$x[5, 1, ])
-  expect_output(print(e), "samples 2, 5, 7")
+  expect_output(print(e), "series 2, 5, 7")
   en <- explain_sample(res, 1:2, "conv2", newdata = x[c(2, 5), ])
   expect_equal(en$cluster, e$cluster[e$sample %in% c(2, 5)])
   expect_s3_class(autoplot(e, sample = 5), "ggplot")
