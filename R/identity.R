@@ -9,7 +9,8 @@ series_identity <- function(expr, x, env) {
   ids <- dimnames(x)[[1]]
   base <- expr
   if (is.call(base) && identical(base[[1]], as.name("["))) {
-    if (is.null(ids) && length(base) >= 3L && !identical(base[[3]], quote(expr = ))) {
+    if (is.null(ids) && length(base) >= 3L && !identical(base[[3]], quote(expr = )) &&
+      plain_index(base[[3]])) {
       i <- tryCatch(eval(base[[3]], env), error = function(e) NULL)
       if (is.logical(i) && !anyNA(i)) i <- which(i)
       if (is.numeric(i) && length(i) == n && all(i >= 1)) ids <- as.character(i)
@@ -17,6 +18,16 @@ series_identity <- function(expr, x, env) {
     base <- base[[2]]
   }
   list(ids = ids %||% as.character(seq_len(n)), name = data_name(base))
+}
+
+# An index written with numbers, variables, `:` and `c()` only: evaluating it
+# again has no side effects (unlike `sample(n, 3)`).
+plain_index <- function(e) {
+  if (is.numeric(e) || is.logical(e) || is.name(e)) {
+    return(TRUE)
+  }
+  is.call(e) && is.name(e[[1]]) && as.character(e[[1]]) %in% c(":", "c", "(") &&
+    all(vapply(as.list(e)[-1], plain_index, logical(1)))
 }
 
 # A short name of a data set: a variable or a `$` chain, without a final

@@ -188,7 +188,7 @@ unit_relevance <- function(model, x, layer, channels = NULL,
   classes <- NULL
   cs <- NULL
   if (seed == "class") {
-    cs <- class_seeding(model, x, resolve_class(model, x, class), class_seed)
+    cs <- class_seeding(model, x, resolve_class(model, x, class), class_seed, sel$id$ids)
     model <- cs$model
     classes <- cs$classes
   }
@@ -246,7 +246,7 @@ lrp <- function(model, x, class = NULL, rules = "default", class_seed = c("logit
   format <- match.arg(format)
   rules <- as_rules(rules)
   class_seed <- match.arg(class_seed)
-  cs <- class_seeding(model, x, resolve_class(model, x, class), class_seed)
+  cs <- class_seeding(model, x, resolve_class(model, x, class), class_seed, sel$id$ids)
   plans <- list(list(row = NA_integer_, chans = NA_integer_, nodes = NULL, thr = NULL, drop = integer()))
   out <- relevance_run(cs$model, x, plans, "class", cs$classes, rules, 1L, 0, c(0, 0), FALSE)
   out <- with_identity(label_class_seed(out, cs), sel$id)
@@ -276,7 +276,7 @@ class_logits <- function(model, x, j = logit_layer(model)) {
 # Seeds of class relevance. "logit": the class logit, with a warning when it
 # is negative although the class is the predicted one; "margin": the logit minus the runner-up class's logit, as the
 # logit of a model whose output layer computes these differences.
-class_seeding <- function(model, x, classes, class_seed) {
+class_seeding <- function(model, x, classes, class_seed, ids = NULL) {
   j <- logit_layer(model)
   n <- dim(x)[1]
   cs <- list(model = model, classes = classes, original = model$classes[classes],
@@ -294,6 +294,7 @@ class_seeding <- function(model, x, classes, class_seed) {
     zc <- z[cbind(seq_len(n), classes)]
     neg <- which(zc < 0 & zc >= apply(z, 1L, max))
     if (length(neg) > 0L) {
+      if (!is.null(ids)) neg <- ids[neg]
       cli::cli_warn(c(
         "The seeded class is the predicted one but its logit is negative for {length(neg)} sample{?s} ({utils::head(neg, 10)}{if (length(neg) > 10L) ', ...' else ''}): relevance then paints the class's own evidence negative.",
         i = "Use {.code class_seed = \"margin\"} to seed with the difference to the runner-up class's logit (positive when the class is predicted)."

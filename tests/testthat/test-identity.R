@@ -28,6 +28,30 @@ test_that("relevance of one test series is titled with its index and data set", 
   expect_equal(quiet(lrp(m, gunpoint$test, samples = 90))$mean, l$mean[l$sample == 2])
 })
 
+test_that("the negative-logit warning names the series", {
+  m <- demo_model()
+  # test series 90 is predicted correctly with a negative logit
+  expect_warning(lrp(m, gunpoint$test, samples = c(1, 90)), "(90)", fixed = TRUE,
+    class = "cphap_negative_logit")
+  expect_warning(lrp(m, gunpoint$test$x[c(2, 90), ]), "(90)", fixed = TRUE,
+    class = "cphap_negative_logit")
+})
+
+test_that("an index with side effects is not evaluated again", {
+  m <- demo_model()
+  set.seed(3)
+  l <- lrp(m, gunpoint$test$x[sample.int(150, 2), ])
+  after <- stats::runif(1)
+  set.seed(3)
+  drawn <- sample.int(150, 2)
+  expect_equal(stats::runif(1), after)
+  expect_equal(attr(l, "sample_ids"), c("1", "2"))
+  expect_equal(attr(l, "data_name"), "gunpoint$test")
+  k <- 4
+  expect_equal(attr(lrp(m, gunpoint$test$x[c(k, 2 * 1:2), ]), "sample_ids"), c("1", "2", "3"))
+  expect_equal(attr(lrp(m, gunpoint$test$x[c(k, 7:8), ]), "sample_ids"), c("4", "7", "8"))
+})
+
 test_that("row names are kept as ids, and computed series are numbered", {
   m <- demo_model()
   x <- gunpoint$test$x[1:4, ]
