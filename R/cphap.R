@@ -459,6 +459,8 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #' @param newdata Optional new series (for example test data) with the
 #'   model's input shape; their periods are found with the thresholds of
 #'   `result` and scored against its patterns.
+#' @param progress Show a progress bar over the samples when the run lasts
+#'   more than 2 seconds.
 #' @return A data frame of class `cphap_explanation`: `sample` (the index
 #'   of the series; printed and plotted with its row name and data set, as
 #'   "gunpoint$test series 19"), `layer`,
@@ -478,8 +480,9 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #' explain_sample(res, 19, "conv2", newdata = gunpoint$test)
 #' @export
 explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdata = NULL,
-                           channel = NULL) {
+                           channel = NULL, progress = TRUE) {
   check_result(result)
+  check_flag(progress, "progress")
   channels <- renamed_arg(channels, channel, "channels", "channel")
   model <- result$model
   clustered <- unique(as.character(result$sets$layer[result$sets$set %in% names(result$clusters)]))
@@ -506,7 +509,12 @@ explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdat
     max_what = if (is.null(xn)) "the number of series in the result" else "the number of series in newdata"
   )
   if (!is.null(channels)) check_channels(channels, model$interp$channels[rows], arg = "channels")
-  parts <- lapply(sample, function(s) explain_one(result, s, rows, channels, xn))
+  bar <- progress_start(progress, "Explaining", length(sample))
+  parts <- lapply(sample, function(s) {
+    on.exit(progress_tick(bar))
+    explain_one(result, s, rows, channels, xn)
+  })
+  progress_end(bar)
   out <- do.call(rbind, lapply(parts, `[[`, "table"))
   rownames(out) <- NULL
   none <- sample[vapply(parts, function(p) nrow(p$table) == 0L, logical(1))]

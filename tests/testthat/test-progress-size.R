@@ -9,7 +9,7 @@ progress_messages <- function(expr) {
   out[grepl("created", out)]
 }
 
-test_that("perturbation(), cphap() and unit_relevance() show progress unless progress = FALSE", {
+test_that("perturbation(), cphap(), explain_sample() and unit_relevance() show progress unless progress = FALSE", {
   m <- demo_model()
   thr <- thresholds(m, gunpoint$train, layers = "conv1")
   on <- progress_messages(perturbation(m, gunpoint$test, thr, "conv1", channels = 1:2, samples = 1:3))
@@ -22,6 +22,12 @@ test_that("perturbation(), cphap() and unit_relevance() show progress unless pro
   on <- progress_messages(cphap(m, gunpoint$train, layers = c("conv1", "conv2"), k = 3))
   expect_length(on, 1L)
   off <- progress_messages(cphap(m, gunpoint$train, layers = c("conv1", "conv2"), k = 3, progress = FALSE))
+  expect_length(off, 0L)
+
+  res <- cphap(m, gunpoint$train, layers = "conv2", k = 3, progress = FALSE)
+  on <- progress_messages(explain_sample(res, 1:3, newdata = gunpoint$test))
+  expect_length(on, 1L)
+  off <- progress_messages(explain_sample(res, 1:3, newdata = gunpoint$test, progress = FALSE))
   expect_length(off, 0L)
 
   on <- progress_messages(unit_relevance(m, gunpoint$test$x[1:20, ], "conv2", channels = 1:8, passes = 20))
