@@ -5,11 +5,11 @@
 
 # Cluster a window matrix; returns a cphap_clusters object. The
 # self-organising map takes its number of clusters from som_dim, not k.
-run_clustering <- function(windows, k, method, ...) {
+run_clustering <- function(windows, k, method, ..., weights = NULL) {
   if (method == "som") {
-    return(cluster_windows(windows, method = method, ...))
+    return(cluster_windows(windows, method = method, ..., weights = weights))
   }
-  cluster_windows(windows, k = k, method = method, ...)
+  cluster_windows(windows, k = k, method = method, ..., weights = weights)
 }
 
 # Score windows against fitted clusters: data frame cluster, distance,

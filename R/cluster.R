@@ -48,7 +48,28 @@
 #'   the number of units and `n_start` is not used. Units without members
 #'   have `NA` patterns and are never assigned.
 #'
-#' Clusters of k-means and k-Shape are numbered by decreasing size.
+#' Clusters of k-means and k-Shape are numbered by decreasing size (total
+#' weight when `weights` are given).
+#'
+#' @section Weights:
+#' `weights` gives every window a frequency weight. [cphap()] clusters each
+#' distinct window of a layer once, with a weight equal to the number of
+#' the layer's units that fire at that sample and node position, as the
+#' original authors did (a window that fires 5 units counts 5 times, but is
+#' not copied 5 times). k-means then runs weighted: weighted greedy
+#' k-means++ seeding (first centre drawn proportional to the weight,
+#' candidates proportional to weight x squared distance), weighted Lloyd
+#' iterations (centres are weighted means) until no assignment changes, and
+#' weighted Hartigan moves (a window of weight \eqn{v} moves from \eqn{j}
+#' to \eqn{l} when \eqn{v W_l/(W_l+v)\,d_l^2 < v W_j/(W_j-v)\,d_j^2}, with
+#' \eqn{W} the clusters' total weights), best of `n_start` restarts. With
+#' whole-number weights every Lloyd step, the centres and the objective are
+#' those of k-means on the windows repeated weight times, at a fraction of
+#' the cost. k-Shape and the self-organising map need whole-number weights
+#' and see each window repeated. Means, sds, mean distances, variances and
+#' mixing weights are weighted (sd with denominator total weight - 1, as
+#' for the repeated windows); `size` counts windows, `weighted_size` sums
+#' their weights.
 #'
 #' @section Uncertainty of belonging:
 #' The soft assignment is the posterior of a Gaussian mixture whose means
@@ -88,6 +109,9 @@
 #'   `c(max(1, max(som_dim) / 2), 0.5)`.
 #' @param threads Number of threads, or `NULL` for the option
 #'   `cphap.threads` (default: all available cores).
+#' @param weights Optional frequency weight per window (positive; whole
+#'   numbers for k-Shape and the map), see the section Weights. `NULL`
+#'   weights every window 1.
 #'
 #' @return An object of class `cphap_clusters`, a list with
 #' * `cluster`: integer cluster of every window (`n`);
@@ -95,7 +119,8 @@
 #'   cluster means; k-Shape: the z-normalised shapes; SOM: the prototypes);
 #' * `mean`, `sd`: `k` x `m` matrices, per-time mean and standard deviation
 #'   of the members (sd with denominator size - 1, 0 for one member);
-#' * `size`: integer members per cluster;
+#' * `size`: integer members (windows) per cluster; `weighted_size`: their
+#'   total weight; `weights`: the window weights (all 1 without `weights`);
 #' * `distance`, `distance_ratio`, `entropy`: per window, see above;
 #' * `model`: what scoring new windows needs: `weight` (cluster shares),
 #'   `variance` (\eqn{\sigma_j^2}), `mean_distance`, `variance_floor`;
@@ -129,11 +154,12 @@
 cluster_windows <- function(windows, k = 12, method = c("kmeans", "kshape", "som"),
                             n_start = 10, max_iter = 100, som_dim = c(8, 8), ...,
                             som_epochs = NULL, som_rate = c(0.05, 0.01),
-                            som_radius = NULL, threads = NULL) {
+                            som_radius = NULL, threads = NULL, weights = NULL) {
   check_dots_empty_cl(...)
   method <- match_arg_cl(method, c("kmeans", "kshape", "som"))
   windows <- check_windows(windows)
   n <- nrow(windows)
+  weights <- check_window_weights(weights, n, whole = method != "kmeans")
   threads <- check_threads(threads)
   n_start <- check_whole(n_start, "n_start", min = 1)
   max_iter <- check_whole(max_iter, "max_iter", min = 1)
@@ -157,8 +183,26 @@ cluster_windows <- function(windows, k = 12, method = c("kmeans", "kshape", "som
     k <- check_whole(k, "k", min = 1, max = n, max_what = "the number of windows")
   }
   if (method == "kshape") warn_constant_windows(windows)
-  fit <- fit_partition(windows, method, k, n_start, max_iter, threads, settings)
-  new_cphap_clusters(windows, fit, method, threads, settings)
+  fit <- fit_partition(windows, method, k, n_start, max_iter, threads, settings,
+                       weights)
+  new_cphap_clusters(windows, fit, method, threads, settings, weights)
+}
+
+# Window weights: NULL (all 1) or one positive finite weight per window;
+# whole numbers when the method repeats windows instead of weighting them.
+check_window_weights <- function(weights, n, whole = FALSE) {
+  if (is.null(weights)) return(NULL)
+  ok <- is.numeric(weights) && length(weights) == n && !anyNA(weights) &&
+    all(is.finite(weights)) && all(weights > 0) &&
+    (!whole || all(weights == round(weights)))
+  if (!ok) {
+    what <- if (whole) "a positive whole number" else "a positive finite number"
+    cli::cli_abort(
+      "{.arg weights} must hold {what} per window ({n}) for this method.",
+      call = sys.call(-1)
+    )
+  }
+  as.double(weights)
 }
 
 # k-Shape cannot place constant windows: they z-normalise to zeros and have
@@ -175,9 +219,22 @@ warn_constant_windows <- function(windows) {
   }
 }
 
-# Runs the C clustering routine of `method`; returns its raw list.
+# Runs the C clustering routine of `method`; returns its raw list. With
+# weights, k-means weights every window; k-Shape and the map see every
+# window repeated weight times (identical rows always share their cluster).
 fit_partition <- function(windows, method, k, n_start, max_iter, threads,
-                          settings = NULL) {
+                          settings = NULL, weights = NULL) {
+  if (!is.null(weights)) {
+    if (method == "kmeans") {
+      return(.Call(cp_kmeans_weighted_r, windows, weights, k, n_start,
+                   max_iter, TRUE, NULL, threads))
+    }
+    rep_rows <- rep.int(seq_len(nrow(windows)), as.integer(weights))
+    fit <- fit_partition(windows[rep_rows, , drop = FALSE], method, k,
+                         n_start, max_iter, threads, settings)
+    fit$cluster <- fit$cluster[match(seq_len(nrow(windows)), rep_rows)]
+    return(fit)
+  }
   switch(method,
     kmeans = .Call(cp_kmeans_r, windows, k, n_start, max_iter, threads),
     kshape = .Call(cp_kshape_r, windows, k, n_start, max_iter, threads),
@@ -191,12 +248,13 @@ method_metric <- function(method) if (method == "kshape") "shape" else "euclidea
 
 # Builds the cphap_clusters object: statistics of the partition and the soft
 # assignment of the training windows.
-new_cphap_clusters <- function(windows, fit, method, threads, settings) {
+new_cphap_clusters <- function(windows, fit, method, threads, settings,
+                               weights = NULL) {
   metric <- method_metric(method)
   centroids <- fit$centers
   colnames(centroids) <- colnames(windows)
   stats <- .Call(cp_cluster_stats_r, windows, fit$cluster, centroids, metric,
-                 threads)
+                 threads, weights)
   model <- list(weight = stats$weight, variance = stats$variance,
                 mean_distance = stats$mean_distance,
                 variance_floor = stats$variance_floor)
@@ -219,6 +277,8 @@ new_cphap_clusters <- function(windows, fit, method, threads, settings) {
       mean = stats$mean,
       sd = stats$sd,
       size = stats$size,
+      weighted_size = stats$weighted_size,
+      weights = weights %||% rep(1, nrow(windows)),
       distance = soft$distance,
       distance_ratio = soft$distance_ratio,
       entropy = soft$entropy,

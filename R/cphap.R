@@ -11,8 +11,12 @@
 #'    and the input periods they see;
 #' 3. [period_windows()]: the windows of those periods (inside the series),
 #'    cut from z-normalised series, per layer and input channel (or jointly);
-#' 4. [cluster_windows()]: clustering of each window set into `k` patterns
-#'    (k-means by default),
+#'    periods of several units at the same sample and node position cut the
+#'    same window, which is kept once with a weight equal to the number of
+#'    its firing units (as the original authors did);
+#' 4. [cluster_windows()]: weighted clustering of each set of distinct
+#'    windows into `k` patterns (k-means by default; see its section
+#'    Weights),
 #'    with the per-time mean and sd of every cluster and, per window, the
 #'    normalised entropy of its soft assignment and its distance ratio;
 #' 5. the unit x pattern counts: how often each unit's periods fall into
@@ -24,7 +28,7 @@
 #' @param layers Names or positions of interpretable layers; `NULL` for all.
 #' @param alpha Share of activations above the threshold, in (0, 1).
 #' @param k Number of clusters per window set, at least 1 and at most the
-#'   number of windows of every set (not used by `"som"`, whose number of
+#'   number of distinct windows of every set (not used by `"som"`, whose number of
 #'   clusters is the number of map units, `som_dim` in `...`).
 #' @param method Clustering method of [cluster_windows()]: `"kmeans"`
 #'   (default), `"kshape"` or `"som"`.
@@ -37,14 +41,23 @@
 #' * `thresholds`: a `cphap_thresholds` data frame;
 #' * `periods`: a `cphap_periods` data frame (all highly activated nodes);
 #' * `sets`: one row per clustered window set: `set`, `layer`,
-#'   `input_channel` (`NA` when joint), `n_windows`, `window_length`;
+#'   `input_channel` (`NA` when joint), `n_windows` (periods inside the
+#'   series, one per firing unit), `n_distinct` (distinct windows, one per
+#'   sample and node position: what is clustered), `window_length`;
 #' * `clusters`: a named list (by `set`) of `cphap_clusters` objects (see
 #'   [cluster_windows()]);
 #' * `patterns`: per set, cluster and time point: `set`, `layer`,
-#'   `input_channel`, `cluster`, `time`, `mean`, `sd`, `size`, `share`;
+#'   `input_channel`, `cluster`, `time`, `mean`, `sd` (weighted), `size`
+#'   (distinct windows), `weighted_size` (their firing units), `share`
+#'   (of the set's distinct windows);
+#' * `windows`: per distinct clustered window: `set`, `window`, `sample`,
+#'   `layer`, `position`, `start`, `end`, `input_channel`, `weight` (number
+#'   of firing units), `channels` (list: the firing units), `cluster`;
 #' * `assignments`: per clustered period: `set`, `period` (row of
-#'   `periods`), `sample`, `layer`, `channel`, `position`, `start`, `end`,
-#'   `input_channel`, `cluster`, `entropy`, `distance_ratio`;
+#'   `periods`), `window` (row of that set in `windows`), `sample`, `layer`,
+#'   `channel`, `position`, `start`, `end`,
+#'   `input_channel`, `cluster`, `entropy`, `distance_ratio` (those of its
+#'   window);
 #' * `unit_pattern`: `set`, `layer`, `input_channel`, `channel`, `cluster`,
 #'   `count`, `share` (of the unit's clustered periods);
 #' * `x`: the series the windows were cut from (`[n, C, L]`, z-normalised
@@ -88,6 +101,7 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
   clusters <- list()
   pats <- list()
   asg <- list()
+  wins <- list()
   for (q in seq_len(nrow(ip))) {
     ws <- windows_of(model, xw, per, rows[q], NULL, joint)
     for (b in seq_along(ws)) {
@@ -95,45 +109,60 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
       ich <- if (joint) NA_integer_ else as.integer(b)
       set <- if (joint) paste0(ip$name[q], ":joint") else if (C > 1L) paste0(ip$name[q], ":ch", b) else ip$name[q]
       nw <- nrow(w)
+      pidx <- attr(w, "period")
+      dw <- distinct_windows(per, pidx)
+      nd <- length(dw$first)
       sets[[set]] <- data.frame(
         set = set, layer = ip$name[q], input_channel = ich, n_windows = nw,
-        window_length = ncol(w)
+        n_distinct = nd, window_length = ncol(w)
       )
       if (nw == 0L) {
         cli::cli_inform("Layer {.val {ip$name[q]}}: no highly activated period inside the series; nothing to cluster.")
         next
       }
-      if (k > nw && method != "som") {
-        cli::cli_abort("{.arg k} = {k} is more than the {nw} window{?s} of layer {.val {ip$name[q]}}; choose {.arg k} <= {nw}.",
+      if (k > nd && method != "som") {
+        cli::cli_abort("{.arg k} = {k} is more than the {nd} distinct window{?s} of layer {.val {ip$name[q]}}; choose {.arg k} <= {nd}.",
           call = NULL
         )
       }
-      cl <- run_clustering(w, k, method, ...)
+      cl <- run_clustering(w[dw$first, , drop = FALSE], k, method, ...,
+                           weights = dw$weight)
       clusters[[set]] <- cl
       pats[[set]] <- pattern_table(cl, set, ip$name[q], ich, joint, C, ip$size[q])
-      pidx <- attr(w, "period")
+      g <- dw$window
+      wins[[set]] <- data.frame(
+        set = set, window = seq_len(nd), sample = per$sample[pidx[dw$first]],
+        layer = per$layer[pidx[dw$first]], position = per$position[pidx[dw$first]],
+        start = per$start[pidx[dw$first]], end = per$end[pidx[dw$first]],
+        input_channel = ich, weight = dw$weight,
+        channels = I(unname(split(per$channel[pidx], factor(g, levels = seq_len(nd))))),
+        cluster = as.integer(cl$cluster)
+      )
       asg[[set]] <- data.frame(
-        set = set, period = pidx, sample = per$sample[pidx], layer = per$layer[pidx],
+        set = set, period = pidx, window = g, sample = per$sample[pidx],
+        layer = per$layer[pidx],
         channel = per$channel[pidx], position = per$position[pidx],
         start = per$start[pidx], end = per$end[pidx], input_channel = ich,
-        cluster = as.integer(cl$cluster), entropy = cl$entropy,
-        distance_ratio = cl$distance_ratio
+        cluster = as.integer(cl$cluster)[g], entropy = cl$entropy[g],
+        distance_ratio = cl$distance_ratio[g]
       )
     }
   }
   lv <- model$interp$name
   sets <- if (length(sets)) do.call(rbind, unname(sets)) else
     data.frame(set = character(), layer = character(), input_channel = integer(),
-               n_windows = integer(), window_length = integer())
+               n_windows = integer(), n_distinct = integer(), window_length = integer())
   sets$layer <- factor(sets$layer, levels = lv)
   rownames(sets) <- NULL
   patterns <- bind_or_empty(pats, empty_patterns(lv))
   assignments <- bind_or_empty(asg, empty_assignments(lv))
+  windows <- bind_or_empty(wins, empty_windows(lv))
   up <- unit_pattern_table(assignments, clusters, lv)
   structure(
     list(
       thresholds = th, periods = per, sets = sets, clusters = clusters,
-      patterns = patterns, assignments = assignments, unit_pattern = up,
+      patterns = patterns, assignments = assignments, windows = windows,
+      unit_pattern = up,
       x = xw, model = model,
       settings = list(
         alpha = alpha, k = k, method = method, joint = joint, normalize = normalize,
@@ -141,6 +170,28 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
       )
     ),
     class = "cphap_result"
+  )
+}
+
+# The distinct windows of the periods `pidx` of one layer: periods at the
+# same sample and node position cut the same window, so each (sample,
+# position) is one window whose weight is the number of its firing units.
+# first: the first period of every distinct window (in period order);
+# window: the distinct window of every period; weight: periods per window.
+distinct_windows <- function(per, pidx) {
+  key <- paste(per$sample[pidx], per$position[pidx])
+  ukey <- unique(key)
+  window <- match(key, ukey)
+  list(first = match(ukey, key), window = window,
+       weight = as.double(tabulate(window, length(ukey))))
+}
+
+empty_windows <- function(levels) {
+  data.frame(
+    set = character(), window = integer(), sample = integer(),
+    layer = factor(character(), levels = levels), position = integer(),
+    start = integer(), end = integer(), input_channel = integer(),
+    weight = double(), channels = I(list()), cluster = integer()
   )
 }
 
@@ -158,13 +209,13 @@ empty_patterns <- function(levels) {
   data.frame(
     set = character(), layer = factor(character(), levels = levels),
     input_channel = integer(), cluster = integer(), time = integer(), mean = double(),
-    sd = double(), size = integer(), share = double()
+    sd = double(), size = integer(), weighted_size = double(), share = double()
   )
 }
 
 empty_assignments <- function(levels) {
   data.frame(
-    set = character(), period = integer(), sample = integer(),
+    set = character(), period = integer(), window = integer(), sample = integer(),
     layer = factor(character(), levels = levels), channel = integer(),
     position = integer(), start = integer(), end = integer(), input_channel = integer(),
     cluster = integer(), entropy = double(), distance_ratio = double()
@@ -186,6 +237,7 @@ pattern_table <- function(cl, set, layer, ich, joint, C, size) {
     time = rep(as.integer(time), each = k),
     mean = as.vector(cl$mean), sd = as.vector(cl$sd),
     size = rep(as.integer(cl$size), times = m),
+    weighted_size = rep(as.double(cl$weighted_size), times = m),
     share = rep(cl$size / tot, times = m)
   )
 }
@@ -347,7 +399,7 @@ print.summary.cphap_result <- function(x, ...) {
 #' @param x A `cphap_result`.
 #' @param row.names,optional Unused (for compatibility with the generic).
 #' @param what Which table: `"assignments"` (default: one row per clustered
-#'   period with its cluster and uncertainty), `"periods"`, `"patterns"`,
+#'   period with its cluster and uncertainty), `"periods"`, `"patterns"`, `"windows"`,
 #'   `"unit_pattern"`, `"thresholds"` or `"sets"`.
 #' @param ... Unused.
 #' @return A data frame (see [cphap()] for the columns).
@@ -361,7 +413,7 @@ print.summary.cphap_result <- function(x, ...) {
 #' head(as.data.frame(res, what = "unit_pattern"))
 #' @export
 as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
-                                       what = c("assignments", "periods", "patterns", "unit_pattern", "thresholds", "sets"),
+                                       what = c("assignments", "periods", "patterns", "windows", "unit_pattern", "thresholds", "sets"),
                                        ...) {
   what <- match.arg(what)
   out <- x[[what]]

@@ -64,8 +64,9 @@ double cp_total_ss(const double *x, int n, int m) {
   return total;
 }
 
-int cp_cluster_relabel(int n, int m, int k, int *cluster, double *centers) {
-  int *size = calloc((size_t)k, sizeof(int));
+int cp_cluster_relabel(int n, int m, int k, const double *wt, int *cluster,
+                       double *centers) {
+  double *size = calloc((size_t)k, sizeof(double));
   int *first = malloc(sizeof(int) * (size_t)k);
   int *order = malloc(sizeof(int) * (size_t)k);
   int *newlab = malloc(sizeof(int) * (size_t)k);
@@ -78,7 +79,8 @@ int cp_cluster_relabel(int n, int m, int k, int *cluster, double *centers) {
   for (int j = 0; j < k; j++) first[j] = n;
   for (int i = 0; i < n; i++) {
     int j = cluster[i];
-    if (size[j]++ == 0) first[j] = i;
+    if (first[j] == n) first[j] = i;
+    size[j] += wt ? wt[i] : 1.0;
   }
   /* insertion sort of labels: larger size first, then earlier appearance */
   for (int j = 0; j < k; j++) {
@@ -168,10 +170,11 @@ static void ctx_sqdists(const dist_ctx *c, const double *x, int j0, int cnt,
   for (int j = 0; j < cnt; j++) d2[j] *= 2.0 * m;
 }
 
-int cp_cluster_stats(const double *x, int n, int m, int k, const int *cluster,
-                     const double *centers, int metric, int threads, int *size,
-                     double *mean, double *sd, double *dist, double *mean_dist,
-                     double *var, double *weight, double *var_floor) {
+int cp_cluster_stats(const double *x, const double *wt, int n, int m, int k,
+                     const int *cluster, const double *centers, int metric,
+                     int threads, int *size, double *wsize, double *mean,
+                     double *sd, double *dist, double *mean_dist, double *var,
+                     double *weight, double *var_floor) {
   if (n < 1 || m < 1 || k < 1) return CP_ERR_INPUT;
   int nth = threads < 1 ? 1 : threads;
   double *d2 = malloc(sizeof(double) * (size_t)n);
@@ -195,41 +198,46 @@ int cp_cluster_stats(const double *x, int n, int m, int k, const int *cluster,
   /* per-time mean and sd (two passes), distances per cluster */
   for (int j = 0; j < k; j++) {
     size[j] = 0;
+    wsize[j] = 0.0;
     mean_dist[j] = 0.0;
     var[j] = 0.0;
   }
   memset(mean, 0, sizeof(double) * (size_t)k * m);
   memset(sd, 0, sizeof(double) * (size_t)k * m);
+  double wtot = 0.0, within = 0.0;
   for (int i = 0; i < n; i++) {
     int j = cluster[i];
+    double v = wt ? wt[i] : 1.0;
     size[j]++;
-    mean_dist[j] += dist[i];
-    var[j] += d2[i];
+    wsize[j] += v;
+    wtot += v;
+    mean_dist[j] += v * dist[i];
+    var[j] += v * d2[i];
+    within += v * d2[i];
     const double *xi = x + (size_t)i * m;
     double *mu = mean + (size_t)j * m;
-    for (int t = 0; t < m; t++) mu[t] += xi[t];
+    for (int t = 0; t < m; t++) mu[t] += v * xi[t];
   }
   for (int j = 0; j < k; j++) {
     double *mu = mean + (size_t)j * m;
-    for (int t = 0; t < m; t++) mu[t] = size[j] > 0 ? mu[t] / size[j] : NAN;
+    for (int t = 0; t < m; t++) mu[t] = size[j] > 0 ? mu[t] / wsize[j] : NAN;
   }
   for (int i = 0; i < n; i++) {
     int j = cluster[i];
+    double v = wt ? wt[i] : 1.0;
     const double *xi = x + (size_t)i * m;
     const double *mu = mean + (size_t)j * m;
     double *s = sd + (size_t)j * m;
-    for (int t = 0; t < m; t++) s[t] += (xi[t] - mu[t]) * (xi[t] - mu[t]);
+    for (int t = 0; t < m; t++) s[t] += v * (xi[t] - mu[t]) * (xi[t] - mu[t]);
   }
   for (int j = 0; j < k; j++) {
     double *s = sd + (size_t)j * m;
     for (int t = 0; t < m; t++) {
-      s[t] = size[j] > 1 ? sqrt(s[t] / (size[j] - 1.0)) : (size[j] == 1 ? 0.0 : NAN);
+      s[t] = size[j] == 0 ? NAN : (wsize[j] > 1.0 ? sqrt(s[t] / (wsize[j] - 1.0)) : 0.0);
     }
   }
   /* variance floor */
-  double within = 0.0;
-  for (int i = 0; i < n; i++) within += d2[i];
-  double floor_v = 1e-6 * within / ((double)n * m);
+  double floor_v = 1e-6 * within / (wtot * m);
   if (!(floor_v > 0.0)) {
     floor_v = 1e-12 * cp_total_ss(x, n, m) / ((double)n * m);
     if (!(floor_v > 0.0)) floor_v = 1.0;
@@ -237,14 +245,14 @@ int cp_cluster_stats(const double *x, int n, int m, int k, const int *cluster,
   *var_floor = floor_v;
   for (int j = 0; j < k; j++) {
     if (size[j] > 0) {
-      mean_dist[j] /= size[j];
-      double v = var[j] / size[j] / m;
+      mean_dist[j] /= wsize[j];
+      double v = var[j] / wsize[j] / m;
       var[j] = v > floor_v ? v : floor_v;
     } else {
       mean_dist[j] = NAN;
       var[j] = floor_v;
     }
-    weight[j] = (double)size[j] / n;
+    weight[j] = wsize[j] / wtot;
   }
   ctx_free(&ctx);
   free(d2);

@@ -51,18 +51,20 @@ test_that("cphap() returns the documented structure", {
   expect_s3_class(res, "cphap_result")
   expect_s3_class(res$thresholds, "cphap_thresholds")
   expect_s3_class(res$periods, "cphap_periods")
-  expect_named(res$sets, c("set", "layer", "input_channel", "n_windows", "window_length"))
+  expect_named(res$sets, c("set", "layer", "input_channel", "n_windows", "n_distinct",
+                           "window_length"))
   expect_named(res$patterns, c("set", "layer", "input_channel", "cluster", "time", "mean",
-                               "sd", "size", "share"))
-  expect_named(res$assignments, c("set", "period", "sample", "layer", "channel", "position",
-                                  "start", "end", "input_channel", "cluster", "entropy",
-                                  "distance_ratio"))
+                               "sd", "size", "weighted_size", "share"))
+  expect_named(res$assignments, c("set", "period", "window", "sample", "layer", "channel",
+                                  "position", "start", "end", "input_channel", "cluster",
+                                  "entropy", "distance_ratio"))
   expect_named(res$unit_pattern, c("set", "layer", "input_channel", "channel", "cluster",
                                    "count", "share"))
   expect_equal(nrow(res$assignments), sum(res$periods$inside))
   expect_true(all(res$assignments$entropy >= 0 & res$assignments$entropy <= 1))
   expect_true(all(res$assignments$distance_ratio >= 0))
-  # pattern mean and sd are the per-time mean and sd of the members
+  # pattern mean and sd are the per-time mean and sd of the members, every
+  # period counted (a window firing several units weighs that many)
   w <- period_windows(m, x, res$periods, "conv2")[[1]]
   a <- res$assignments[res$assignments$set == "conv2", ]
   expect_equal(attr(w, "period"), a$period)
@@ -70,7 +72,8 @@ test_that("cphap() returns the documented structure", {
   mem <- w[a$cluster == 2, , drop = FALSE]
   expect_equal(pt$mean, unname(colMeans(mem)))
   expect_equal(pt$sd, unname(apply(mem, 2, sd)))
-  expect_equal(pt$size[1], nrow(mem))
+  expect_equal(pt$weighted_size[1], nrow(mem))
+  expect_equal(pt$size[1], nrow(unique(mem)))
   # unit x pattern counts add up to the periods of each unit
   up <- unit_pattern_matrix(res, "conv2")
   expect_equal(sum(up), nrow(a))
@@ -166,9 +169,9 @@ test_that("no periods at all: empty tables with the right columns and a message"
   expect_equal(nrow(res$assignments), 0L)
   expect_equal(nrow(res$patterns), 0L)
   expect_equal(nrow(res$unit_pattern), 0L)
-  expect_named(res$assignments, c("set", "period", "sample", "layer", "channel", "position",
-                                  "start", "end", "input_channel", "cluster", "entropy",
-                                  "distance_ratio"))
+  expect_named(res$assignments, c("set", "period", "window", "sample", "layer", "channel",
+                                  "position", "start", "end", "input_channel", "cluster",
+                                  "entropy", "distance_ratio"))
   expect_equal(res$sets$n_windows, c(0L, 0L, 0L))
   expect_output(print(res), "0 highly activated")
   expect_error(autoplot(res), "no clustered periods")
