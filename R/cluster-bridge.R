@@ -13,10 +13,10 @@ run_clustering <- function(windows, k, method, ..., weights = NULL) {
 }
 
 # Score windows against fitted clusters: data frame cluster, distance,
-# distance_ratio, entropy.
+# distance_ratio, ambiguity, atypicality.
 score_windows <- function(cl, windows) {
   s <- stats::predict(cl, windows)
-  s[, c("cluster", "distance", "distance_ratio", "entropy")]
+  s[, c("cluster", "distance", "distance_ratio", "ambiguity", "atypicality")]
 }
 
 # Per-window z-normalisation (population sd; constant windows become 0), as

@@ -17,8 +17,9 @@
 #' 4. [cluster_windows()]: weighted clustering of each set of distinct
 #'    windows into `k` patterns (k-means by default; see its section
 #'    Weights),
-#'    with the per-time mean and sd of every cluster and, per window, the
-#'    normalised entropy of its soft assignment and its distance ratio;
+#'    with the per-time mean and sd of every cluster and, per window, its
+#'    ambiguity between patterns, its atypicality within its pattern and
+#'    its distance ratio;
 #' 5. the unit x pattern counts: how often each unit's periods fall into
 #'    each cluster.
 #'
@@ -56,8 +57,8 @@
 #' * `assignments`: per clustered period: `set`, `period` (row of
 #'   `periods`), `window` (row of that set in `windows`), `sample`, `layer`,
 #'   `channel`, `position`, `start`, `end`,
-#'   `input_channel`, `cluster`, `entropy`, `distance_ratio` (those of its
-#'   window);
+#'   `input_channel`, `cluster`, `ambiguity`, `atypicality`,
+#'   `distance_ratio` (those of its window; see [cluster_windows()]);
 #' * `unit_pattern`: `set`, `layer`, `input_channel`, `channel`, `cluster`,
 #'   `count`, `share` (of the unit's clustered periods);
 #' * `x`: the series the windows were cut from (`[n, C, L]`, z-normalised
@@ -143,8 +144,8 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
         layer = per$layer[pidx],
         channel = per$channel[pidx], position = per$position[pidx],
         start = per$start[pidx], end = per$end[pidx], input_channel = ich,
-        cluster = as.integer(cl$cluster)[g], entropy = cl$entropy[g],
-        distance_ratio = cl$distance_ratio[g]
+        cluster = as.integer(cl$cluster)[g], ambiguity = cl$ambiguity[g],
+        atypicality = cl$atypicality[g], distance_ratio = cl$distance_ratio[g]
       )
     }
   }
@@ -218,7 +219,8 @@ empty_assignments <- function(levels) {
     set = character(), period = integer(), window = integer(), sample = integer(),
     layer = factor(character(), levels = levels), channel = integer(),
     position = integer(), start = integer(), end = integer(), input_channel = integer(),
-    cluster = integer(), entropy = double(), distance_ratio = double()
+    cluster = integer(), ambiguity = double(), atypicality = double(),
+    distance_ratio = double()
   )
 }
 
@@ -358,7 +360,8 @@ summary.cphap_result <- function(object, ...) {
   per_cluster <- if (nrow(a) > 0L) {
     a$ratio_above_2 <- a$distance_ratio > 2
     stats::aggregate(
-      cbind(mean_entropy = a$entropy, share_ratio_above_2 = a$ratio_above_2) ~ set + cluster,
+      cbind(mean_ambiguity = a$ambiguity, mean_atypicality = a$atypicality,
+            share_ratio_above_2 = a$ratio_above_2) ~ set + cluster,
       data = a, FUN = mean
     )
   } else {
@@ -388,7 +391,7 @@ print.summary.cphap_result <- function(x, ...) {
   cat(cli::rule("Window sets"), "\n", sep = "")
   print(x$sets, row.names = FALSE)
   if (!is.null(x$clusters)) {
-    cat(cli::rule("Clusters: mean entropy, share of distance ratios > 2, size"), "\n", sep = "")
+    cat(cli::rule("Clusters: mean ambiguity, mean atypicality, share of distance ratios > 2, size"), "\n", sep = "")
     print(x$clusters, row.names = FALSE, digits = 3)
   }
   invisible(x)
@@ -429,12 +432,13 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #'
 #' For one sample, lists the highly activated nodes of the requested units
 #' with their input periods and scores each period's window against the
-#' patterns that [cphap()] found: the nearest cluster, the normalised
-#' entropy of the soft assignment (0 = belongs to one pattern without doubt,
-#' 1 = equally close to all) and the distance ratio (distance to the
-#' cluster's centroid over the cluster's mean member distance; above 1 means
-#' less typical than the average member). High values mean "this input is
-#' unlike what the unit usually sees in the training data".
+#' patterns that [cphap()] found: the nearest cluster, the ambiguity
+#' between patterns (0 = one pattern explains it, 1 = all patterns equally
+#' likely), the atypicality within its pattern (the share of the pattern's
+#' training windows that lie closer to its centre; near 1 = unlike anything
+#' the pattern holds) and the distance ratio (distance to the cluster's
+#' centroid over the cluster's mean member distance). See the section
+#' "Uncertainty of belonging" of [cluster_windows()] for the formulas.
 #'
 #' @param result A `cphap_result` from [cphap()].
 #' @param sample Index of the sample: in the series of `result` or, when
@@ -446,7 +450,8 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #'   `result` and scored against its patterns.
 #' @return A data frame of class `cphap_explanation`: `sample`, `layer`,
 #'   `channel`, `position`, `activation`, `threshold`, `start`, `end`,
-#'   `inside`, `input_channel`, `cluster`, `entropy`, `distance_ratio`
+#'   `inside`, `input_channel`, `cluster`, `ambiguity`, `atypicality`,
+#'   `distance_ratio`
 #'   (cluster columns `NA` for periods that reach outside the series). Use
 #'   [autoplot()][autoplot.cphap_explanation] to draw it.
 #' @examples
@@ -481,7 +486,8 @@ explain_sample <- function(result, sample, layer = NULL, channel = NULL, newdata
     class(base) <- "data.frame"
     series <- result$x[sample, , , drop = FALSE]
     a <- result$assignments
-    a <- a[a$period %in% idx, c("period", "input_channel", "cluster", "entropy", "distance_ratio")]
+    a <- a[a$period %in% idx, c("period", "input_channel", "cluster", "ambiguity",
+                                "atypicality", "distance_ratio")]
     base$period <- idx
     out <- merge_explanation(base, a, result)
   } else {
@@ -515,13 +521,14 @@ explain_sample <- function(result, sample, layer = NULL, channel = NULL, newdata
         s <- score_windows(result$clusters[[srow$set[1]]], w)
         scored[[length(scored) + 1L]] <- data.frame(
           period = attr(w, "period"), input_channel = srow$input_channel[1],
-          cluster = as.integer(s$cluster), entropy = s$entropy, distance_ratio = s$distance_ratio
+          cluster = as.integer(s$cluster), ambiguity = s$ambiguity,
+          atypicality = s$atypicality, distance_ratio = s$distance_ratio
         )
       }
     }
     a <- if (length(scored)) do.call(rbind, scored) else
       data.frame(period = integer(), input_channel = integer(), cluster = integer(),
-                 entropy = double(), distance_ratio = double())
+                 ambiguity = double(), atypicality = double(), distance_ratio = double())
     out <- merge_explanation(base, a, result)
   }
   structure(out,
@@ -538,14 +545,15 @@ explain_sample <- function(result, sample, layer = NULL, channel = NULL, newdata
 merge_explanation <- function(base, a, result) {
   cols <- c(
     "sample", "layer", "channel", "position", "activation", "threshold", "start", "end",
-    "inside", "input_channel", "cluster", "entropy", "distance_ratio"
+    "inside", "input_channel", "cluster", "ambiguity", "atypicality", "distance_ratio"
   )
   if (nrow(base) == 0L) {
     cli::cli_inform("No highly activated nodes for this sample in the requested units.")
     out <- empty_periods(result$model$interp$name)
     out$input_channel <- integer()
     out$cluster <- integer()
-    out$entropy <- double()
+    out$ambiguity <- double()
+    out$atypicality <- double()
     out$distance_ratio <- double()
     return(out[, cols])
   }

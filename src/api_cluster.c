@@ -306,21 +306,18 @@ static const double *api_kvec(SEXP v, int k, const char *what) {
   return REAL(v);
 }
 
-SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP variance,
-                      SEXP mean_distance, SEXP metric, SEXP cluster,
-                      SEXP threads) {
+SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP mean_distance,
+                      SEXP metric, SEXP cluster, SEXP threads) {
   int n, m, k;
   double *rows = api_rows(x, "windows", &n, &m);
   double *cen = api_centers(centers, m, &k);
   const double *w = api_kvec(weight, k, "weight");
-  const double *v = api_kvec(variance, k, "variance");
   const double *md = api_kvec(mean_distance, k, "mean_distance");
   int any = 0;
   for (int j = 0; j < k; j++) {
     if (!R_FINITE(w[j]) || w[j] < 0.0) Rf_error("`weight` must be finite and >= 0");
     if (w[j] > 0.0) {
       any = 1;
-      if (!R_FINITE(v[j]) || v[j] <= 0.0) Rf_error("`variance` must be finite and > 0");
       if (!R_FINITE(md[j]) || md[j] < 0.0) {
         Rf_error("`mean_distance` must be finite and >= 0");
       }
@@ -337,22 +334,20 @@ SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP variance,
   int met = api_metric(metric);
   int nth = api_threads(threads);
   if (met == CP_METRIC_SHAPE) cp_znorm_rows(rows, n, m);
-  const char *names[] = {"cluster", "distance", "distance_ratio", "entropy"};
-  SEXP out = PROTECT(api_named_list(4, names));
+  const char *names[] = {"cluster", "distance", "distance_ratio"};
+  SEXP out = PROTECT(api_named_list(3, names));
   SEXP cl = PROTECT(Rf_allocVector(INTSXP, n));
   SEXP dist = PROTECT(Rf_allocVector(REALSXP, n));
   SEXP ratio = PROTECT(Rf_allocVector(REALSXP, n));
-  SEXP ent = PROTECT(Rf_allocVector(REALSXP, n));
-  int status = cp_soft_assign(rows, n, m, k, cen, w, v, md, met, given, nth,
-                              INTEGER(cl), REAL(dist), REAL(ratio), REAL(ent));
-  cp_api_stop_status(status, "soft assignment");
+  int status = cp_soft_assign(rows, n, m, k, cen, w, md, met, given, nth,
+                              INTEGER(cl), REAL(dist), REAL(ratio));
+  cp_api_stop_status(status, "assignment");
   int *pc = INTEGER(cl);
   for (int i = 0; i < n; i++) pc[i] += 1;
   SET_VECTOR_ELT(out, 0, cl);
   SET_VECTOR_ELT(out, 1, dist);
   SET_VECTOR_ELT(out, 2, ratio);
-  SET_VECTOR_ELT(out, 3, ent);
-  UNPROTECT(5);
+  UNPROTECT(4);
   return out;
 }
 

@@ -35,8 +35,8 @@ SEXP cp_cluster_stats_r(SEXP x, SEXP cluster, SEXP centers, SEXP metric, SEXP th
                         SEXP weights);
 SEXP cp_kmeans_weighted_r(SEXP x, SEXP weights, SEXP k, SEXP n_start, SEXP max_iter,
                           SEXP hartigan, SEXP init, SEXP threads);
-SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP variance,
-                      SEXP mean_distance, SEXP metric, SEXP cluster, SEXP threads);
+SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP mean_distance,
+                      SEXP metric, SEXP cluster, SEXP threads);
 SEXP cp_pairdist_r(SEXP x, SEXP metric, SEXP threads);
 SEXP cp_silhouette_r(SEXP d, SEXP cluster, SEXP k, SEXP threads);
 SEXP cp_calinski_harabasz_r(SEXP x, SEXP cluster, SEXP k, SEXP metric);
@@ -56,7 +56,7 @@ SEXP cp_znorm_rows_r(SEXP x);
   {"cp_som_r", CP_FN(&cp_som_r), 6}, \
   {"cp_cluster_stats_r", CP_FN(&cp_cluster_stats_r), 6}, \
   {"cp_kmeans_weighted_r", CP_FN(&cp_kmeans_weighted_r), 8}, \
-  {"cp_soft_assign_r", CP_FN(&cp_soft_assign_r), 8}, \
+  {"cp_soft_assign_r", CP_FN(&cp_soft_assign_r), 7}, \
   {"cp_pairdist_r", CP_FN(&cp_pairdist_r), 3}, \
   {"cp_silhouette_r", CP_FN(&cp_silhouette_r), 4}, \
   {"cp_calinski_harabasz_r", CP_FN(&cp_calinski_harabasz_r), 4}, \

@@ -260,30 +260,22 @@ int cp_cluster_stats(const double *x, const double *wt, int n, int m, int k,
 }
 
 int cp_soft_assign(const double *x, int n, int m, int k, const double *centers,
-                   const double *weight, const double *var,
-                   const double *mean_dist, int metric, const int *given,
-                   int threads, int *cluster, double *dist, double *ratio,
-                   double *entropy) {
+                   const double *weight, const double *mean_dist, int metric,
+                   const int *given, int threads, int *cluster, double *dist,
+                   double *ratio) {
   if (n < 0 || m < 1 || k < 1) return CP_ERR_INPUT;
   int nth = threads < 1 ? 1 : threads;
   int keff = 0;
   for (int j = 0; j < k; j++) keff += weight[j] > 0.0;
   if (keff == 0) return CP_ERR_INPUT;
-  double *lconst = malloc(sizeof(double) * (size_t)k);
-  double *dd = malloc(sizeof(double) * (size_t)nth * k * 2);
+  double *dd = malloc(sizeof(double) * (size_t)nth * k);
   dist_ctx ctx;
   int status = ctx_init(&ctx, centers, k, m, metric, nth);
-  if (status != CP_OK || !lconst || !dd) {
-    free(lconst);
+  if (status != CP_OK || !dd) {
     free(dd);
     if (status == CP_OK) ctx_free(&ctx);
     return CP_ERR_ALLOC;
   }
-  for (int j = 0; j < k; j++) {
-    /* log weight - (m / 2) log var; the 2 pi term cancels */
-    lconst[j] = weight[j] > 0.0 ? log(weight[j]) - 0.5 * m * log(var[j]) : -INFINITY;
-  }
-  double lognorm = keff > 1 ? log((double)keff) : 1.0;
   double work = (double)n * m * k * (metric == CP_METRIC_SHAPE ? m : 1);
   int par = work > CP_PAR_MIN_WORK && nth > 1;
   (void)par;
@@ -292,14 +284,15 @@ int cp_soft_assign(const double *x, int n, int m, int k, const double *centers,
 #endif
   for (int i = 0; i < n; i++) {
     int tid = CP_THREAD_ID();
-    double *d2 = dd + (size_t)tid * k * 2;
-    double *lp = d2 + k;
-    ctx_sqdists(&ctx, x + (size_t)i * m, 0, k, d2, tid);
+    double *d2 = dd + (size_t)tid * k;
     int a = given ? given[i] : -1;
     if (a < 0) {
+      ctx_sqdists(&ctx, x + (size_t)i * m, 0, k, d2, tid);
       for (int j = 0; j < k; j++) {
         if (weight[j] > 0.0 && (a < 0 || d2[j] < d2[a])) a = j;
       }
+    } else {
+      ctx_sqdists(&ctx, x + (size_t)i * m, a, 1, d2 + a, tid);
     }
     cluster[i] = a;
     dist[i] = sqrt(d2[a]);
@@ -309,31 +302,8 @@ int cp_soft_assign(const double *x, int n, int m, int k, const double *centers,
     } else {
       ratio[i] = dist[i] == 0.0 ? 1.0 : INFINITY;
     }
-    if (keff == 1) {
-      entropy[i] = 0.0;
-      continue;
-    }
-    double mx = -INFINITY;
-    for (int j = 0; j < k; j++) {
-      lp[j] = weight[j] > 0.0 ? lconst[j] - 0.5 * d2[j] / var[j] : -INFINITY;
-      if (lp[j] > mx) mx = lp[j];
-    }
-    double s = 0.0;
-    for (int j = 0; j < k; j++) {
-      if (weight[j] > 0.0) s += exp(lp[j] - mx);
-    }
-    double ls = log(s), h = 0.0;
-    for (int j = 0; j < k; j++) {
-      if (!(weight[j] > 0.0)) continue;
-      double lq = lp[j] - mx - ls;
-      double q = exp(lq);
-      if (q > 0.0) h -= q * lq;
-    }
-    h /= lognorm;
-    entropy[i] = h < 0.0 ? 0.0 : (h > 1.0 ? 1.0 : h);
   }
   ctx_free(&ctx);
-  free(lconst);
   free(dd);
   return CP_OK;
 }

@@ -94,18 +94,14 @@ int cp_cluster_stats(const double *x, const double *wt, int n, int m, int k,
                      double *sd, double *dist, double *mean_dist, double *var,
                      double *weight, double *var_floor);
 
-/* Soft assignment of windows to fitted clusters: posterior of the Gaussian
- * mixture with means = centers, isotropic variances var and mixing weights
- * weight (clusters with weight 0 are left out), normalised entropy
- * H / log(k_eff) in [0, 1] (0 when k_eff = 1), distance to the assigned
- * centroid and its ratio to the cluster's mean member distance (1 when
- * both are 0, Inf when only the mean is 0). given: the assignment, or NULL
- * to assign each window to its nearest centroid with positive weight. */
+/* Assignment of windows to fitted clusters: the given cluster, or (given
+ * NULL) the nearest centroid among clusters with positive weight; distance
+ * to that centroid and its ratio to the cluster's mean member distance (1
+ * when both are 0, Inf when only the mean is 0). */
 int cp_soft_assign(const double *x, int n, int m, int k, const double *centers,
-                   const double *weight, const double *var,
-                   const double *mean_dist, int metric, const int *given,
-                   int threads, int *cluster, double *dist, double *ratio,
-                   double *entropy);
+                   const double *weight, const double *mean_dist, int metric,
+                   const int *given, int threads, int *cluster, double *dist,
+                   double *ratio);
 
 /* Pairwise distances between the n rows of x into d (n x n, symmetric,
  * zero diagonal). */

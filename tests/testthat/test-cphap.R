@@ -57,11 +57,12 @@ test_that("cphap() returns the documented structure", {
                                "sd", "size", "weighted_size", "share"))
   expect_named(res$assignments, c("set", "period", "window", "sample", "layer", "channel",
                                   "position", "start", "end", "input_channel", "cluster",
-                                  "entropy", "distance_ratio"))
+                                  "ambiguity", "atypicality", "distance_ratio"))
   expect_named(res$unit_pattern, c("set", "layer", "input_channel", "channel", "cluster",
                                    "count", "share"))
   expect_equal(nrow(res$assignments), sum(res$periods$inside))
-  expect_true(all(res$assignments$entropy >= 0 & res$assignments$entropy <= 1))
+  expect_true(all(res$assignments$ambiguity >= 0 & res$assignments$ambiguity <= 1))
+  expect_true(all(res$assignments$atypicality >= 0 & res$assignments$atypicality <= 1))
   expect_true(all(res$assignments$distance_ratio >= 0))
   # pattern mean and sd are the per-time mean and sd of the members, every
   # period counted (a window firing several units weighs that many)
@@ -106,15 +107,16 @@ test_that("explain_sample() scores a sample's periods against the patterns", {
   e <- explain_sample(res, 4, "conv2")
   expect_s3_class(e, "cphap_explanation")
   expect_named(e, c("sample", "layer", "channel", "position", "activation", "threshold",
-                    "start", "end", "inside", "input_channel", "cluster", "entropy",
-                    "distance_ratio"))
+                    "start", "end", "inside", "input_channel", "cluster", "ambiguity",
+                    "atypicality", "distance_ratio"))
   ref <- res$assignments[res$assignments$sample == 4 & res$assignments$layer == "conv2", ]
   expect_equal(nrow(e), nrow(ref))
   expect_equal(e$cluster, ref$cluster)
   # the same series given as new data is scored identically
   e2 <- explain_sample(res, 2, "conv2", newdata = x[c(1, 4), ])
   expect_equal(e2$cluster, e$cluster)
-  expect_equal(e2$entropy, e$entropy, tolerance = 1e-10)
+  expect_equal(e2$ambiguity, e$ambiguity, tolerance = 1e-10)
+  expect_equal(e2$atypicality, e$atypicality, tolerance = 1e-10)
   expect_equal(e2$distance_ratio, e$distance_ratio, tolerance = 1e-10)
   expect_equal(e2$sample, rep(2L, nrow(e2)))
   e3 <- explain_sample(res, 4, "conv2", channel = 2)
@@ -171,7 +173,7 @@ test_that("no periods at all: empty tables with the right columns and a message"
   expect_equal(nrow(res$unit_pattern), 0L)
   expect_named(res$assignments, c("set", "period", "window", "sample", "layer", "channel",
                                   "position", "start", "end", "input_channel", "cluster",
-                                  "entropy", "distance_ratio"))
+                                  "ambiguity", "atypicality", "distance_ratio"))
   expect_equal(res$sets$n_windows, c(0L, 0L, 0L))
   expect_output(print(res), "0 highly activated")
   expect_error(autoplot(res), "no clustered periods")
