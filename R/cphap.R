@@ -60,7 +60,14 @@
 #'   `input_channel`, `cluster`, `ambiguity`, `atypicality`,
 #'   `distance_ratio` (those of its window; see [cluster_windows()]);
 #' * `unit_pattern`: `set`, `layer`, `input_channel`, `channel`, `cluster`,
-#'   `count`, `share` (of the unit's clustered periods);
+#'   `count` (the unit's windows in the pattern, from the windows' channel
+#'   lists), `share` (of the unit's clustered windows), and the original
+#'   work's association: `associated` (`TRUE` when the unit's share is above
+#'   the 90th percentile, type 7, of the shares of all units in that
+#'   pattern), `iou` (intersection over union of the unit's windows and the
+#'   pattern's: count / (unit's windows + pattern's windows - count)) and
+#'   `iou_rank` (the unit's rank in the pattern by decreasing `iou`, 1 =
+#'   highest);
 #' * `x`: the series the windows were cut from (`[n, C, L]`, z-normalised
 #'   when `normalize`), `model` and `settings`.
 #' @references Cho, S., Lee, G., Chang, W. and Choi, J. (2020). Interpreting
@@ -249,24 +256,46 @@ unit_pattern_table <- function(assignments, clusters, levels) {
     return(data.frame(
       set = character(), layer = factor(character(), levels = levels),
       input_channel = integer(), channel = integer(), cluster = integer(),
-      count = integer(), share = double()
+      count = integer(), share = double(), associated = logical(),
+      iou = double(), iou_rank = integer()
     ))
   }
   parts <- lapply(split(assignments, factor(assignments$set, levels = unique(assignments$set))), function(a) {
-    k <- clusters[[a$set[1]]]$k %||% nrow(clusters[[a$set[1]]]$mean)
+    cl <- clusters[[a$set[1]]]
+    k <- cl$k
     units <- sort(unique(a$channel))
     tab <- table(factor(a$channel, levels = units), factor(a$cluster, levels = seq_len(k)))
     tot <- rowSums(tab)
-    data.frame(
+    share <- tab / tot
+    out <- data.frame(
       set = a$set[1], layer = a$layer[1], input_channel = a$input_channel[1],
       channel = rep(units, times = k), cluster = rep(seq_len(k), each = length(units)),
-      count = as.integer(tab), share = as.vector(tab / tot)
+      count = as.integer(tab), share = as.vector(share)
     )
+    cbind(out, unit_pattern_association(unclass(tab), cl$size))
   })
   out <- do.call(rbind, unname(parts))
   out$layer <- factor(as.character(out$layer), levels = levels)
   rownames(out) <- NULL
   out
+}
+
+# The original work's unit-pattern association for a units x patterns count
+# table (each unit's windows are distinct, so a count is the size of the
+# intersection of the unit's windows and the pattern's): associated when the
+# unit's share exceeds the 90th percentile (type 7) of the pattern's column
+# of shares; iou = count / (unit's windows + pattern's windows - count);
+# iou_rank = rank of the unit within the pattern by decreasing iou (ties:
+# lower unit first). Columns in the order of as.vector(tab).
+unit_pattern_association <- function(tab, pattern_size) {
+  share <- tab / rowSums(tab)
+  q90 <- apply(share, 2, stats::quantile, probs = 0.9, names = FALSE, type = 7)
+  associated <- share > rep(q90, each = nrow(share))
+  union <- outer(rowSums(tab), pattern_size, "+") - tab
+  iou <- ifelse(union > 0, tab / union, 0)
+  rank <- apply(iou, 2, function(v) order(order(-v, seq_along(v))))
+  data.frame(associated = as.vector(associated), iou = as.vector(iou),
+             iou_rank = as.integer(rank))
 }
 
 # Find the set of a layer and input channel in a result.
@@ -310,9 +339,15 @@ find_set <- function(result, layer = NULL, input_channel = NULL) {
 #' @param input_channel The input channel whose clusters are counted
 #'   (multivariate input clustered per channel); `NULL` for the first.
 #' @param share Return shares of each unit's periods (rows sum to 1) instead
-#'   of counts.
+#'   of counts (the same as `value = "share"`).
+#' @param value Which column of the unit x pattern table to return:
+#'   `"count"`, `"share"`, `"associated"` (the original work's rule: the
+#'   unit's share is above the 90th percentile of the pattern's column of
+#'   shares), `"iou"` (intersection over union of the unit's windows and the
+#'   pattern's) or `"iou_rank"` (1 = the unit with the highest `iou` in the
+#'   pattern). `NULL`: `"share"` when `share` is `TRUE`, else `"count"`.
 #' @return A matrix with one row per unit that has clustered periods and one
-#'   column per cluster.
+#'   column per cluster (logical for `"associated"`).
 #' @examples
 #' set.seed(1)
 #' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
@@ -320,16 +355,26 @@ find_set <- function(result, layer = NULL, input_channel = NULL) {
 #' x <- matrix(rnorm(30 * 64), 30, 64)
 #' res <- cphap(m, x, layers = "conv1", k = 3)
 #' unit_pattern_matrix(res)
+#' # the units associated with each pattern, and their ranking by IoU
+#' unit_pattern_matrix(res, value = "associated")
+#' unit_pattern_matrix(res, value = "iou_rank")
 #' @export
-unit_pattern_matrix <- function(result, layer = NULL, input_channel = NULL, share = FALSE) {
+unit_pattern_matrix <- function(result, layer = NULL, input_channel = NULL, share = FALSE,
+                                value = NULL) {
   check_result(result)
   check_flag(share, "share")
+  choices <- c("count", "share", "associated", "iou", "iou_rank")
+  if (is.null(value)) value <- if (share) "share" else "count"
+  if (!is.character(value) || length(value) != 1L || !value %in% choices) {
+    cli::cli_abort("{.arg value} must be one of {.val {choices}}.", call = NULL)
+  }
   s <- find_set(result, layer, input_channel)
   up <- result$unit_pattern[result$unit_pattern$set == s$set, ]
   units <- sort(unique(up$channel))
   k <- max(up$cluster)
-  mat <- matrix(0, length(units), k, dimnames = list(unit = units, cluster = seq_len(k)))
-  mat[cbind(match(up$channel, units), up$cluster)] <- if (share) up$share else up$count
+  mat <- matrix(if (value == "associated") FALSE else 0, length(units), k,
+                dimnames = list(unit = units, cluster = seq_len(k)))
+  mat[cbind(match(up$channel, units), up$cluster)] <- up[[value]]
   mat
 }
 

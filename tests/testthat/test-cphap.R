@@ -59,7 +59,7 @@ test_that("cphap() returns the documented structure", {
                                   "position", "start", "end", "input_channel", "cluster",
                                   "ambiguity", "atypicality", "distance_ratio"))
   expect_named(res$unit_pattern, c("set", "layer", "input_channel", "channel", "cluster",
-                                   "count", "share"))
+                                   "count", "share", "associated", "iou", "iou_rank"))
   expect_equal(nrow(res$assignments), sum(res$periods$inside))
   expect_true(all(res$assignments$ambiguity >= 0 & res$assignments$ambiguity <= 1))
   expect_true(all(res$assignments$atypicality >= 0 & res$assignments$atypicality <= 1))
