@@ -63,14 +63,10 @@ as_input <- function(x, model, arg = "x") {
   x
 }
 
-# Run the network; returns one array [n, C_j, L_j] per requested node.
+# Run the network; returns one array [n, C_j, L_j] per requested node,
+# written by C straight into its final layout.
 forward_nodes <- function(model, x, nodes) {
-  n <- dim(x)[1]
-  res <- .Call(cp_forward_r, model$spec, x, as.integer(nodes - 1L), cphap_threads())
-  lapply(seq_along(nodes), function(q) {
-    d <- model$layers[[nodes[q]]]$dim_out
-    array(res[[q]], c(n, d[1], d[2]))
-  })
+  .Call(cp_forward_r, model$spec, x, as.integer(nodes - 1L), cphap_threads())
 }
 
 #' Predict classes or probabilities
@@ -131,26 +127,14 @@ activations <- function(model, x, layers = NULL, format = c("long", "array")) {
   x <- as_input(x, model)
   rows <- resolve_layers(model, layers)
   ip <- model$interp[rows, , drop = FALSE]
+  if (format == "long") {
+    # the data frame is built in C, each value written once into its column
+    return(.Call(cp_activations_long_r, model$spec, x, as.integer(ip$node - 1L),
+      as.character(ip$name), cphap_threads()))
+  }
   arrs <- forward_nodes(model, x, ip$node)
   names(arrs) <- ip$name
-  if (format == "array") {
-    return(arrs)
-  }
-  long <- lapply(seq_along(arrs), function(q) {
-    a <- arrs[[q]]
-    d <- dim(a)
-    data.frame(
-      sample = rep(seq_len(d[1]), times = d[2] * d[3]),
-      layer = ip$name[q],
-      channel = rep(rep(seq_len(d[2]), each = d[1]), times = d[3]),
-      position = rep(seq_len(d[3]), each = d[1] * d[2]),
-      value = as.vector(a),
-      stringsAsFactors = FALSE
-    )
-  })
-  out <- do.call(rbind, long)
-  out$layer <- factor(out$layer, levels = ip$name)
-  out
+  arrs
 }
 
 #' Receptive fields of interpretable layers

@@ -31,6 +31,13 @@
 #' reproduces results for any number of threads (option `cphap.threads`), and
 #' all units of one sample share the masks of each pass.
 #'
+#' **Rules.** Each kind of layer uses the rule that `rules` gives it (see
+#' [lrp_rules()]); [rule_table()] lists the rule of every layer of the model,
+#' and the print of the result repeats it. Average pooling, global average
+#' pooling and residual additions split relevance in proportion to their
+#' inputs' contributions, stabilising the layer's own output (for average
+#' pooling the mean, not the window sum) with `epsilon`, as zennit does.
+#'
 #' **Speed.** Layers before the first dropout mask are computed once per
 #' sample, and each rule's convolutions run only on the (channel, time) pairs
 #' that carry relevance when these are few (as after winner-takes-all
@@ -81,7 +88,9 @@
 #'   * `conservation`: sum of the input relevance minus `seeded` (mean over
 #'     passes), 0 when relevance is conserved.
 #'
-#'   Attributes hold the rules, passes, rate and dropout layers; see
+#'   Attributes hold the rules, the rule used on each layer (`rule_table`,
+#'   see [rule_table()]; the print shows it), passes, rate and dropout
+#'   layers; see
 #'   [autoplot.cphap_relevance()] and [summary.cphap_relevance()].
 #' @seealso [lrp()] for relevance of a class output, [lrp_rules()].
 #' @examples
@@ -477,7 +486,7 @@ build_relevance <- function(model, x, parts, seed, rules, passes, rate, mc_on) {
   drops <- unique(unlist(lapply(parts, function(p) p$drop)))
   structure(out,
     class = c("cphap_relevance", "data.frame"),
-    rules = rules, passes = passes, rate = rate,
+    rules = rules, rule_table = rule_table(model, rules), passes = passes, rate = rate,
     dropout = if (mc_on) drop_label(model, drops) else character(),
     input_names = model$input_names
   )
@@ -485,7 +494,7 @@ build_relevance <- function(model, x, parts, seed, rules, passes, rate, mc_on) {
 
 #' @export
 as.data.frame.cphap_relevance <- function(x, ...) {
-  attributes(x)[c("rules", "passes", "rate", "dropout", "input_names")] <- NULL
+  attributes(x)[c("rules", "rule_table", "passes", "rate", "dropout", "input_names")] <- NULL
   class(x) <- "data.frame"
   x
 }
@@ -513,6 +522,9 @@ print.cphap_relevance <- function(x, ...) {
   r <- attr(x, "rules")
   cat_line("{.cls cphap_relevance}: {n_jobs} seed{?s} ({.val {unique(d$seed)}}) over {length(unique(d$sample))} sample{?s}, {nrow(d)} rows")
   cat_line("Rules: preset {.val {r$preset}}; passes: {attr(x, 'passes')}, dropout rate {attr(x, 'rate')}{if (length(attr(x, 'dropout'))) paste0(' on ', paste(attr(x, 'dropout'), collapse = ', ')) else ' (none)'}")
+  if (!is.null(attr(x, "rule_table"))) {
+    cat(format_rule_table(attr(x, "rule_table")), sep = "\n")
+  }
   print(utils::head(d, 6L), row.names = FALSE)
   if (nrow(d) > 6L) cat_line("{.emph ... {nrow(d) - 6} more rows}")
   invisible(x)
