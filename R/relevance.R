@@ -186,6 +186,64 @@ unit_relevance <- function(model, x, layer, channels = NULL,
   if (is.null(cs)) out else label_class_seed(out, cs)
 }
 
+#' Relevance of a unit as the original work computed it
+#'
+#' Runs [unit_relevance()] with the settings of the original work's code:
+#' relevance starts from the logit of the sample's true class (when labels
+#' are given, else its predicted class), only the relevance that flows
+#' through channel `channel` of `layer` is kept, the rules are
+#' [lrp_rules("original")][lrp_rules] (w^2 on the first convolution, z+ on
+#' every other convolution and dense layer including the output,
+#' winner-takes-all max pooling), and dropout with keep probability 0.5 is
+#' drawn on the output of the first block's non-linearity, before its
+#' pooling, in every Monte-Carlo pass.
+#'
+#' The defaults of [unit_relevance()] differ from this in three ways, each
+#' one argument away:
+#' * the seed: by default the unit's own activation map (`seed = "all"`),
+#'   which explains what the unit responds to, whatever the class; the
+#'   original seeded the true class logit (`seed = "class"`, `class = `
+#'   the labels), which explains the unit's share in one decision;
+#' * the rules: `"default"` uses epsilon on the output layer instead of z+
+#'   (see [lrp_rules()]; with a unit seed the output layer is not used);
+#' * dropout: by default on the model's own dropout layers before the
+#'   seeded layer (else the first interpretable layer), which is where the
+#'   trained network expects it; the original put it on the first block's
+#'   activations before pooling (`dropout_layers = ` that layer's index,
+#'   see `print(model)`).
+#'
+#' @inheritParams unit_relevance
+#' @param y True classes (labels or indices), one or one per sample; `NULL`
+#'   takes the labels of a `cphap_data` `x`, else the predicted classes.
+#' @param ... Further arguments to [unit_relevance()] (for example
+#'   `progress`).
+#' @return A `cphap_relevance` data frame, see [unit_relevance()].
+#' @seealso [unit_relevance()], [lrp_rules()]
+#' @examples
+#' m <- demo_model()
+#' set.seed(1)
+#' d <- subset(gunpoint$test, seq_along(gunpoint$test$y) <= 2)
+#' r <- original_relevance(m, d, "conv2", channels = 5, passes = 20)
+#' r
+#' @export
+original_relevance <- function(model, x, layer, channels = NULL, y = NULL, passes = 300,
+                               ..., channel = NULL) {
+  channels <- renamed_arg(channels, channel, "channels", "channel")
+  model <- check_model(model)
+  if (is.null(y) && inherits(x, "cphap_data")) y <- x$y
+  unit_relevance(model, x, layer, channels = channels, seed = "class", class = y,
+                 rules = "original", passes = passes, rate = 0.5,
+                 dropout_layers = first_block_activation(model), ...)
+}
+
+# The node of the first block's non-linearity: the input of the first
+# interpretable layer when that is a pooling, else the layer itself.
+first_block_activation <- function(model) {
+  node <- model$interp$node[1]
+  l <- model$layers[[node]]
+  if (l$type %in% c("MaxPooling1D", "AveragePooling1D")) l$input_layers[1] else node
+}
+
 #' Layer-wise relevance propagation from a class output
 #'
 #' Plain LRP for comparison with [unit_relevance()]: relevance starts from
