@@ -224,7 +224,7 @@ op_gemm <- function(ctx) {
 }
 
 op_matmul <- function(ctx) {
-  if (!is.null(ctx$ins[[1]]) && ctx$ins[[1]]$kind == "const") {
+  if (!is.null(in_at(ctx, 1L)) && in_at(ctx, 1L)$kind == "const") {
     onnx_abort(ctx, "a constant times the network tensor is not supported; the weight must be the second input.")
   }
   e <- flat_input(ctx, act_in(ctx))
@@ -258,8 +258,8 @@ add_const <- function(ctx, e, cst, sign) {
 op_add <- function(sign) {
   force(sign)
   function(ctx) {
-    a <- ctx$ins[[1]]
-    b <- ctx$ins[[2]]
+    a <- in_at(ctx, 1L)
+    b <- in_at(ctx, 2L)
     if (is.null(a) || is.null(b)) onnx_abort(ctx, "needs two inputs.")
     if (a$kind == "const" && sign > 0) {
       tmp <- a
@@ -415,7 +415,7 @@ reshape_to <- function(ctx, e, s2) {
 
 op_reshape <- function(ctx) {
   e <- act_in(ctx)
-  tgt <- ctx$ins[[2]]
+  tgt <- in_at(ctx, 2L)
   if (is.null(tgt) || tgt$kind != "const") onnx_abort(ctx, "its target shape must be a constant.")
   t <- tgt$v
   if (length(t) == 0L) onnx_abort(ctx, "reshaping to a scalar drops the batch axis.")

@@ -426,6 +426,8 @@ onnx_node <- function(st, nd, k) {
     return(set_tensor(st, nd$output[1], op_constant(ctx)))
   }
   if (all_const && op %in% names(onnx_fold)) {
+    need <- fold_arity[op]
+    if (!is.na(need) && length(given) < need) onnx_abort(ctx, "needs {need} inputs, not {length(given)}.")
     return(set_tensor(st, nd$output[1], onnx_fold[[op]](ctx, given)))
   }
   if (!op %in% names(onnx_ops)) {
@@ -466,7 +468,7 @@ attr_or_input <- function(ctx, name, input, default = NULL) {
   if (!is.null(v)) {
     return(v)
   }
-  e <- if (length(ctx$ins) >= input) ctx$ins[[input]] else NULL
+  e <- in_at(ctx, input)
   if (is.null(e)) {
     return(default)
   }
@@ -476,9 +478,12 @@ attr_or_input <- function(ctx, name, input, default = NULL) {
   e$v
 }
 
+# Input i of the node (NULL when absent or optional and not given).
+in_at <- function(ctx, i) if (length(ctx$ins) >= i) ctx$ins[[i]] else NULL
+
 # The activation input at position i (an error when it is a constant).
 act_in <- function(ctx, i = 1L) {
-  e <- if (length(ctx$ins) >= i) ctx$ins[[i]] else NULL
+  e <- in_at(ctx, i)
   if (is.null(e)) onnx_abort(ctx, "input {i} is missing.")
   if (e$kind != "act") {
     onnx_abort(ctx, "input {i} ({.val e$name}) is a constant; cphap expects the network tensor here.")
@@ -488,7 +493,7 @@ act_in <- function(ctx, i = 1L) {
 
 # A constant input at position i (NULL when optional and absent).
 const_in <- function(ctx, i, what, optional = FALSE) {
-  e <- if (length(ctx$ins) >= i) ctx$ins[[i]] else NULL
+  e <- in_at(ctx, i)
   if (is.null(e)) {
     if (optional) {
       return(NULL)
