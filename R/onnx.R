@@ -27,10 +27,14 @@
 #'   softmax: class predictions and `predict(type = "prob")` are unchanged,
 #'   but `predict(type = "output")` then gives probabilities, not their
 #'   logarithm.
-#' * Layout: `Identity`, `Flatten`, `Reshape`, `Squeeze` and `Unsqueeze` that
-#'   flatten or only add or drop axes of length one, `Transpose` of a
-#'   channels-last input (the model then takes channels-first input, like
-#'   every cphap model), `Cast` to a floating-point type.
+#' * Layout: `Identity`, `Flatten`, `Reshape`, `Squeeze`, `Unsqueeze` and
+#'   `Transpose` (any that keep the batch axis first: cphap follows where
+#'   every value goes, so channels-last inputs and the transposes tf2onnx
+#'   writes around Keras layers read exactly; the operators that need a
+#'   series check that they get one), `Cast` to a floating-point type. A
+#'   channels-last model is read so that it takes channels-first input, like
+#'   every cphap model. Two-dimensional `Conv`, pooling, batch normalization
+#'   and `Pad` of height one (tf2onnx's form of 1-D layers) are read as 1-D.
 #' * Constants: initializers in float32, float64 and float16 (raw or typed
 #'   fields) and integer tensors; `Constant` nodes and sub-graphs that compute
 #'   shapes (`Shape`, `Gather`, `Concat`, `Slice`, `Unsqueeze`, arithmetic,
@@ -38,7 +42,8 @@
 #'
 #' Anything else (another operator, 2-D convolutions, grouped convolutions,
 #' recurrent layers, several inputs, weights in external files) is an error
-#' that names the operator and the node.
+#' that names the operator and the node; so is a file that is not a complete
+#' ONNX model. These errors have class `cphap_onnx_error`.
 #'
 #' @param path Path to an `.onnx` file, or a raw vector holding its bytes.
 #' @param input_length Length of the input series, needed when the file
@@ -89,7 +94,9 @@ read_onnx <- function(path, input_length = NULL) {
   g <- onnx_decode(bytes, source)
   # a warning while translating means invalid values slipped through a check
   withCallingHandlers(onnx_translate(g, input_length, source), warning = function(w) {
-    onnx_stop(c("The ONNX model holds invalid values.", x = conditionMessage(w)), formatted = TRUE)
+    if (!inherits(w, "rlang_warning")) { # cphap's own warnings pass
+      onnx_stop(c("The ONNX model holds invalid values.", x = conditionMessage(w)), formatted = TRUE)
+    }
   })
 }
 
