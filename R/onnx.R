@@ -329,6 +329,8 @@ onnx_translate_as <- function(st, g, input_length, source, layout) {
     msg <- conditionMessage(e)
     onnx_stop(c("The ONNX graph translates to an invalid cphap network.", x = "{msg}"), call = NULL)
   })
+  classes <- ow_read_classes(g$metadata, length(model$classes))
+  if (!is.null(classes)) model$classes <- classes
   model$onnx <- list(
     producer = g$producer_name, producer_version = g$producer_version,
     opset = st$opset, ir_version = g$ir_version, graph = graph$name,
