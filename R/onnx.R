@@ -60,19 +60,23 @@
 #'   m <- read_onnx(f)
 #'   print(m)
 #' }
-#' # A tiny model built from its bytes: input [batch, 1, 8], a dense layer to
-#' # two classes, written with cphap's own ONNX writer when available.
-#' if (exists("write_onnx", asNamespace("cphap"))) {
-#'   net <- list(input_dim = c(1, 8), layers = list(
-#'     list(type = "Flatten"),
-#'     list(type = "Dense", weight = matrix(seq(-1, 1, length.out = 16), 2, 8),
-#'          bias = c(0, 0.5))
-#'   ))
-#'   tmp <- tempfile(fileext = ".onnx")
-#'   getExportedValue("cphap", "write_onnx")(cphap_model(net), tmp)
-#'   m2 <- read_onnx(tmp)
-#'   predict(m2, matrix(1:8, 1), type = "prob")
-#' }
+#' # A small network written with write_onnx() and read back
+#' net <- list(input_dim = c(1, 8), layers = list(
+#'   list(type = "Conv1D", weight = array(seq(-1, 1, length.out = 6), c(2, 1, 3)),
+#'        bias = c(0, 0.1), activation_name = "relu"),
+#'   list(type = "Flatten"),
+#'   list(type = "Dense", weight = matrix(seq(-1, 1, length.out = 24), 2, 12),
+#'        bias = c(0, 0.5))
+#' ))
+#' tmp <- tempfile(fileext = ".onnx")
+#' write_onnx(cphap_model(net), tmp)
+#' m2 <- read_onnx(tmp)
+#' m2
+#' x <- matrix(sin(1:16), 2, 8)
+#' predict(m2, x, type = "output")
+#' predict(m2, x, type = "prob") # softmax of the linear outputs
+#' # The same file from its bytes
+#' identical(predict(read_onnx(readBin(tmp, "raw", file.size(tmp))), x), predict(m2, x))
 #' @export
 read_onnx <- function(path, input_length = NULL) {
   check_whole(input_length, "input_length", min = 1, allow_null = TRUE)
