@@ -556,6 +556,21 @@ test_that("a Keras-style graph from tf2onnx: channels last, 2-D layers of height
     list(type = "Dense", weight = t(Wg), bias = rep(0, 3))
   ))
   expect_same_net(onnx_build(nodes2, list(W4 = array(W, c(4, 2, 1, 3)), b = b, Wg = Wg), c(12, 2), opset = 11), net2)
+  # a transpose and its inverse between two convolutions change nothing
+  W2 <- rand(3, 4, 2)
+  nodes4 <- list(
+    onnx_node("Conv", c("x", "W2"), "c"),
+    onnx_node("Transpose", "c", "t1", list(perm = a_ints(c(0, 2, 1)))),
+    onnx_node("Relu", "t1", "r"),
+    onnx_node("Transpose", "r", "t2", list(perm = a_ints(c(0, 2, 1)))),
+    onnx_node("GlobalMaxPool", "t2", "g"), onnx_node("Flatten", "g", "y")
+  )
+  net4 <- list(input_dim = c(4, 9), layers = list(
+    list(type = "Conv1D", weight = W2, bias = rep(0, 3), activation_name = "relu"),
+    list(type = "GlobalPooling", method = "max"), list(type = "Flatten")
+  ))
+  m4 <- expect_same_net(onnx_build(nodes4, list(W2 = W2), c(4, 9)), net4)
+  expect_false(m4$onnx$channels_last)
   # a series op on the transposed view is refused, naming the node
   nodes3 <- c(nodes[1:7], list(onnx_node("Conv", c("ps", "W2"), "y", name = "late")))
   expect_error(
