@@ -197,7 +197,7 @@ op_conv <- function(ctx) {
 }
 
 # A dense layer out x in from activation e (flattened) with weight W.
-onnx_dense_layer <- function(ctx, e, W, bias) {
+onnx_dense_layer <- function(ctx, e, W, bias, lead = integer()) {
   n_in <- prod(node_dims(ctx$st, e$node))
   if (ncol(W) != n_in) {
     onnx_abort(ctx, "its weight takes {ncol(W)} input{?s} but its input has {n_in} values.")
@@ -208,7 +208,7 @@ onnx_dense_layer <- function(ctx, e, W, bias) {
     W <- Wp
   }
   layer <- list(type = "Dense", weight = W, bias = bias, activation_name = "linear")
-  add_layer(ctx, layer, e, c(nrow(W), 1L), nrow(W))
+  add_layer(ctx, layer, e, c(nrow(W), 1L), c(lead, nrow(W)))
 }
 
 flat_input <- function(ctx, e) {
@@ -244,10 +244,17 @@ op_matmul <- function(ctx) {
   if (!is.null(in_at(ctx, 1L)) && in_at(ctx, 1L)$kind == "const") {
     onnx_abort(ctx, "a constant times the network tensor is not supported; the weight must be the second input.")
   }
-  e <- flat_input(ctx, act_in(ctx))
+  e <- act_in(ctx)
+  lead <- e$shape[-length(e$shape)]
+  if (length(e$shape) > 1L && all(lead == 1L)) { # [batch, 1, ..., features]
+    e$shape <- e$shape[length(e$shape)]
+  } else {
+    lead <- integer()
+  }
+  e <- flat_input(ctx, e)
   B <- const_in(ctx, 2L, "weight")
   if (length(B$d) != 2L) onnx_abort(ctx, "its weight must be a matrix (in x out).")
-  onnx_dense_layer(ctx, e, t(c_array(B$v, B$d)), rep(0, B$d[2]))
+  onnx_dense_layer(ctx, e, t(c_array(B$v, B$d)), rep(0, B$d[2]), lead)
 }
 
 # Add (and Sub) of a constant: folded into the bias of the layer before.

@@ -195,6 +195,12 @@ test_that("Gemm transB / alpha / beta and MatMul + Add are dense layers", {
     m <- expect_same_net(onnx_build(nodes, list(Wt = t(W), bias = b), 12), net1)
     expect_length(m$layers, 1L)
   }
+  # MatMul on [batch, 1, features] (a dense layer applied to a 3-D tensor)
+  nodes <- list(
+    onnx_node("MatMul", c("x", "Wt"), "z"), onnx_node("Add", c("z", "bias"), "z2"),
+    onnx_node("Squeeze", "z2", "y", list(axes = a_ints(1)))
+  )
+  expect_same_net(onnx_build(nodes, list(Wt = t(W), bias = b), c(1, 12), opset = 11), net1)
   # a conv bias added as a separate [C, 1] constant
   Wc <- rand(3, 1, 2)
   bc <- rnorm(3)
