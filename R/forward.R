@@ -14,7 +14,7 @@
 #' @noRd
 as_input <- function(x, model, arg = "x") {
   if (inherits(x, "cphap_data")) x <- x$x
-  if (is.data.frame(x)) x <- as.matrix(x)
+  if (is.data.frame(x)) x <- data_frame_series(x, arg)
   C <- model$input_dim[1]
   L <- model$input_dim[2]
   if (is.null(x) || !(is.numeric(x) || is.logical(x) && all(is.na(x)))) {
@@ -63,14 +63,10 @@ as_input <- function(x, model, arg = "x") {
   x
 }
 
-# Run the network; returns one array [n, C_j, L_j] per requested node.
+# Run the network; returns one array [n, C_j, L_j] per requested node,
+# written by C straight into its final layout.
 forward_nodes <- function(model, x, nodes) {
-  n <- dim(x)[1]
-  res <- .Call(cp_forward_r, model$spec, x, as.integer(nodes - 1L), cphap_threads())
-  lapply(seq_along(nodes), function(q) {
-    d <- model$layers[[nodes[q]]]$dim_out
-    array(res[[q]], c(n, d[1], d[2]))
-  })
+  .Call(cp_forward_r, model$spec, x, as.integer(nodes - 1L), cphap_threads())
 }
 
 #' Predict classes, probabilities or raw outputs
@@ -162,33 +158,21 @@ activations <- function(model, x, layers = NULL, format = c("long", "array")) {
   x <- as_input(x, model)
   rows <- resolve_layers(model, layers)
   ip <- model$interp[rows, , drop = FALSE]
+  if (format == "long") {
+    # the data frame is built in C, each value written once into its column
+    return(.Call(cp_activations_long_r, model$spec, x, as.integer(ip$node - 1L),
+      as.character(ip$name), cphap_threads()))
+  }
   arrs <- forward_nodes(model, x, ip$node)
   names(arrs) <- ip$name
-  if (format == "array") {
-    return(arrs)
-  }
-  long <- lapply(seq_along(arrs), function(q) {
-    a <- arrs[[q]]
-    d <- dim(a)
-    data.frame(
-      sample = rep(seq_len(d[1]), times = d[2] * d[3]),
-      layer = ip$name[q],
-      channel = rep(rep(seq_len(d[2]), each = d[1]), times = d[3]),
-      position = rep(seq_len(d[3]), each = d[1] * d[2]),
-      value = as.vector(a),
-      stringsAsFactors = FALSE
-    )
-  })
-  out <- do.call(rbind, long)
-  out$layer <- factor(out$layer, levels = ip$name)
-  out
+  arrs
 }
 
 #' Receptive fields of interpretable layers
 #'
 #' For each interpretable layer, the jump `J`, size `R` and start `S` of its
 #' nodes' receptive fields, computed exactly through every convolution,
-#' padding and pooling (DESIGN section 1.3): node `t` (1-based) of the layer
+#' padding and pooling: node `t` (1-based) of the layer
 #' sees input points `S + (t - 1) * J + 1` to `S + (t - 1) * J + R` (1-based).
 #' With `position`, the input period of those nodes is returned instead.
 #'

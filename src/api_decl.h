@@ -10,6 +10,7 @@
 
 /* network (api_net.c) */
 SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads);
+SEXP cp_activations_long_r(SEXP spec, SEXP x, SEXP nodes, SEXP levels, SEXP threads);
 SEXP cp_rf_r(SEXP spec);
 SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads);
 SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads);
@@ -47,6 +48,7 @@ SEXP cp_onnx_decode_r(SEXP bytes);
 
 #define CP_CALL_ENTRIES \
   {"cp_forward_r", CP_FN(&cp_forward_r), 4}, \
+  {"cp_activations_long_r", CP_FN(&cp_activations_long_r), 5}, \
   {"cp_rf_r", CP_FN(&cp_rf_r), 1}, \
   {"cp_thresholds_r", CP_FN(&cp_thresholds_r), 5}, \
   {"cp_high_nodes_r", CP_FN(&cp_high_nodes_r), 5}, \

@@ -528,6 +528,13 @@ static double *node_rel(double **rbuf, double *r_in, int p) {
   return p < 0 ? r_in : rbuf[p];
 }
 
+/* Share of relevance R per unit of input of an average over n inputs that
+ * sum to z: the output y = z / n is stabilised (zennit's convention), and
+ * input i gets a_i / n * R / stab(y). */
+static inline double prop_share(double R, double z, int n, double eps) {
+  return safe_div(R, stab(z / n, eps)) / n;
+}
+
 /* Relevance of node j (at its output, or equivalently before its activation
  * and mask) to its inputs. */
 static void back_node(const cp_net *net, const cp_lrp_plan *P, const cp_work *w,
@@ -583,7 +590,8 @@ static void back_node(const cp_net *net, const cp_lrp_plan *P, const cp_work *w,
         if (Rc[t] != 0.0) {
           double z = 0.0;
           for (int q = 0; q < l->k; q++) z += ac[s0 + q];
-          double s = safe_div(Rc[t], stab(z, eps));
+          const double s = l->type == CP_AVGPOOL ? prop_share(Rc[t], z, l->k, eps)
+                                                 : safe_div(Rc[t], stab(z, eps));
           for (int q = 0; q < l->k; q++) rc[s0 + q] += ac[s0 + q] * s;
         }
       }
@@ -602,7 +610,8 @@ static void back_node(const cp_net *net, const cp_lrp_plan *P, const cp_work *w,
       } else {
         double z = 0.0;
         for (int t = 0; t < Li; t++) z += ac[t];
-        double s = safe_div(R[c], stab(z, eps));
+        const double s = l->type == CP_GAVG ? prop_share(R[c], z, Li, eps)
+                                            : safe_div(R[c], stab(z, eps));
         for (int t = 0; t < Li; t++) rc[t] += ac[t] * s;
       }
     }

@@ -20,7 +20,9 @@ enum {
   CP_R_W2 = 4,    /* w^2 (input values ignored) */
   CP_R_FLAT = 5,  /* flat (weights and inputs ignored) */
   CP_R_WTA = 6,   /* max pooling: winner takes all (first maximum) */
-  CP_R_PROP = 7   /* proportional split (pooling, add), epsilon-stabilised */
+  CP_R_PROP = 7   /* proportional split (pooling, add); average pooling and
+                     addition stabilise their output (the mean, the sum),
+                     proportional max pooling the window sum */
 };
 
 /* How the rules' convolutions run: on the (channel, time) pairs that carry

@@ -80,6 +80,12 @@ layer_forward <- function(ly, ins) {
     Activation = act(x, ly$act_name),
     Add = Reduce(`+`, ins),
     Skipping = x,
+    Padding = {
+      d <- dim(x)
+      y <- array(ly$value, c(d[1], d[2], d[3] + sum(ly$padding)))
+      y[, , ly$padding[1] + seq_len(d[3])] <- x
+      y
+    },
     stop("unknown layer type ", ly$type))
 }
 
@@ -145,7 +151,8 @@ check_fixture <- function(fx, tol = 1e-10) {
       GlobalPooling = check(length(d) == 2 && d[2] == d_in[2], where, ": output shape"),
       Flatten = check(length(d) == 2 && d[2] == prod(d_in[-1]), where, ": output shape"),
       Add = check(all(vapply(ins, function(z) identical(dim(z), d), NA)), where, ": shapes"),
-      Activation = , Skipping = check(identical(d, d_in), where, ": shape")
+      Activation = , Skipping = check(identical(d, d_in), where, ": shape"),
+      Padding = check(all(d == d_in + c(0, 0, sum(ly$padding))), where, ": shape")
     )
     e <- rel_err(layer_forward(ly, ins), y)
     check(e <= tol, where, ": recomputed in R, relative error ", signif(e, 3))

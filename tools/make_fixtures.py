@@ -265,6 +265,11 @@ class Net:
         drop = nn.Dropout(rate).eval()   # identity at inference
         return self.add({"type": "Skipping", "rate": float(rate)}, drop, inputs)
 
+    def padding(self, left, right, inputs=None):
+        return self.add({"type": "Padding", "padding": IntVec([left, right]),
+                         "mode": "constant", "value": 0.0},
+                        lambda x: F.pad(x, (left, right)), inputs)
+
     def add_layer(self, inputs):
         def fn(*xs):
             out = xs[0]
@@ -433,19 +438,23 @@ class ResBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    def __init__(self, P):
+    """Two residual blocks, global average pooling, dense softmax; with
+    drop_in, dropout on the input that both branches of block 1 read."""
+
+    def __init__(self, P, cin=1, cout=8, n_out=4, drop_in=None):
         super().__init__()
-        self.block1 = ResBlock(1, 8, P, "r1")
-        self.block2 = ResBlock(8, 8, P, "r2")
-        self.fc = copy_conv(nn.Linear(8, 4), P["d"])
+        self.drop = nn.Dropout(drop_in) if drop_in is not None else nn.Identity()
+        self.block1 = ResBlock(cin, cout, P, "r1")
+        self.block2 = ResBlock(cout, cout, P, "r2")
+        self.fc = copy_conv(nn.Linear(cout, n_out), P["d"])
 
     def forward(self, x):
-        h = self.block2(self.block1(x))
+        h = self.block2(self.block1(self.drop(x)))
         return torch.softmax(self.fc(h.mean(dim=2)), dim=1)
 
 
-def build_resnet():
-    net = Net("resnet", (1, 50))
+def resnet_net(name, input_dim, cout, n_out, drop_in=None):
+    net = Net(name, input_dim)
     eps = 1e-3                                # Keras' default, to exercise eps
 
     def block(inp, cin, cout, tag):
@@ -464,12 +473,62 @@ def build_resnet():
         a = net.add_layer([main, short])
         return net.activation("relu", inputs=[a])
 
-    h = block(0, 1, 8, "r1")
-    h = block(h, 8, 8, "r2")
+    # innsight starts a shortcut at the input with a Skipping layer that
+    # both branches read
+    h = net.skipping(drop_in) if drop_in is not None else 0
+    h = block(h, input_dim[0], cout, "r1")
+    h = block(h, cout, cout, "r2")
     net.global_pool("average")
-    net.dense(8, 4, "softmax", key="d")
+    net.dense(cout, n_out, "softmax", key="d")
     net.calibrate_batchnorm(torch.randn(32, *net.input_dim))
-    return net, ResNet(net.params).eval()
+    return net, ResNet(net.params, input_dim[0], cout, n_out, drop_in).eval()
+
+
+def build_resnet():
+    return resnet_net("resnet", (1, 50), 8, 4)
+
+
+def build_resnet_skip():
+    return resnet_net("resnet_skip", (2, 48), 6, 3, drop_in=0.2)
+
+
+def build_dropout_cnn():
+    """Input dropout, a linear activation and padding between the input and
+    the first convolution: it still reads the input."""
+    net = Net("dropout_cnn", (2, 40))
+    net.skipping(0.2)
+    net.activation("linear")
+    net.padding(2, 1)
+    net.conv(2, 5, 4, "relu", key="c1")
+    net.maxpool(2, 2)
+    net.conv(5, 6, 3, "relu", key="c2")
+    net.skipping(0.5)
+    net.flatten()
+    net.dense(6 * 18, 3, "softmax", key="d")
+    P = net.params
+    seq = nn.Sequential(
+        nn.Dropout(0.2), nn.Identity(), nn.ConstantPad1d((2, 1), 0.0),
+        copy_conv(nn.Conv1d(2, 5, 4), P["c1"]), nn.ReLU(), nn.MaxPool1d(2, 2),
+        copy_conv(nn.Conv1d(5, 6, 3), P["c2"]), nn.ReLU(),
+        nn.Dropout(0.5), nn.Flatten(),
+        copy_conv(nn.Linear(6 * 18, 3), P["d"]), nn.Softmax(dim=1)).eval()
+    return net, seq
+
+
+def build_dropout_mlp():
+    """Dense layers only, the first reading the input through dropout and
+    flattening."""
+    net = Net("dropout_mlp", (1, 20))
+    net.skipping(0.25)
+    net.flatten()
+    net.dense(20, 8, "relu", key="d1")
+    net.skipping(0.5)
+    net.dense(8, 3, "softmax", key="d2")
+    P = net.params
+    seq = nn.Sequential(
+        nn.Dropout(0.25), nn.Flatten(), copy_conv(nn.Linear(20, 8), P["d1"]), nn.ReLU(),
+        nn.Dropout(0.5), copy_conv(nn.Linear(8, 3), P["d2"]), nn.Softmax(dim=1)).eval()
+    return net, seq
 
 
 def build_odd():
@@ -530,6 +589,9 @@ NETWORKS = {
     "resnet": (build_resnet, 3, 103),
     "odd": (build_odd, 4, 104),
     "valid_cnn": (build_valid_cnn, 3, 105),
+    "dropout_cnn": (build_dropout_cnn, 3, 106),
+    "resnet_skip": (build_resnet_skip, 3, 107),
+    "dropout_mlp": (build_dropout_mlp, 3, 108),
 }
 
 

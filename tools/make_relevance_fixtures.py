@@ -66,6 +66,9 @@ PLAN = {
     "fcn": (3, list(COMPOSITES), 6, 9),
     "resnet": (3, list(COMPOSITES), 12, 18),
     "paper_cnn": (1, ["default", "epsilon", "alpha_beta"], 4, 6),
+    "dropout_cnn": (3, list(COMPOSITES), 6, 5),
+    "resnet_skip": (3, list(COMPOSITES), 13, 19),
+    "dropout_mlp": (3, list(COMPOSITES), None, None),   # class seeds only
 }
 
 
@@ -170,9 +173,18 @@ class Graph:
                     self.absorbed.add(p)
                     self.folded[i] = p
 
+    def passes_values(self, p):
+        """Layer p outputs its input's values: dropout at inference, padding,
+        flattening or a linear activation."""
+        spec = self.L[p - 1]["spec"]
+        return (spec["type"] in ("Skipping", "Padding", "Flatten")
+                or (spec["type"] == "Activation" and spec["act_name"] == "linear"))
+
     def reads_input(self, i):
+        """Layer i sees the model input itself (through layers that keep its
+        values), so it gets the first-layer rule."""
         p = self.L[i - 1]["inputs"][0]
-        while p > 0 and self.types[p - 1] == "Padding":
+        while p > 0 and self.passes_values(p):
             p = self.L[p - 1]["inputs"][0]
         return p == 0
 
@@ -229,8 +241,11 @@ class Graph:
                 (g,) = grads((F.max_pool1d(al, k, s) * R).sum(), [al])
                 rel[ins[0]] = rel[ins[0]] + g
             else:
+                # proportional: stabilise the layer's own output (zennit's
+                # Norm rule): the mean for average pooling; the window sum
+                # for proportional max pooling
                 al = leaf(a)
-                z = sum_pool(al, k, s)
+                z = F.avg_pool1d(al, k, s) if t == "AveragePooling1D" else sum_pool(al, k, s)
                 sv = safe_div(R, stab(z.detach(), eps))
                 (g,) = grads((z * sv).sum(), [al])
                 rel[ins[0]] = rel[ins[0]] + a * g
@@ -241,7 +256,7 @@ class Graph:
                 (g,) = grads((y * R).sum(), [al])
                 rel[ins[0]] = rel[ins[0]] + g
             else:
-                z = al.sum(dim=2)
+                z = al.mean(dim=2) if spec["method"] == "average" else al.sum(dim=2)
                 sv = safe_div(R, stab(z.detach(), eps))
                 (g,) = grads((z * sv).sum(), [al])
                 rel[ins[0]] = rel[ins[0]] + a * g
@@ -276,6 +291,28 @@ class Graph:
 
 # --------------------------------------------------------------- the cases
 
+def unit_seeds(vals, unit_a, unit_b, classes, n_out, R_cls):
+    """Seeds: all positions of channel ch_a of unit_a, the largest node of
+    channel ch_b of unit_b, a class logit, and the class logit kept only
+    through channel ch_a of unit_a (channels: the largest activation sum in
+    sample 1)."""
+    ch_a = int(vals[unit_a][0].sum(dim=-1).argmax()) + 1
+    ch_b = int(vals[unit_b][0].sum(dim=-1).argmax()) + 1
+    pos_b = int(vals[unit_b][0, ch_b - 1].argmax()) + 1
+    seeds = []
+    R = torch.zeros_like(vals[unit_a])
+    R[:, ch_a - 1] = vals[unit_a][:, ch_a - 1]
+    seeds.append(({"type": "all", "node": unit_a, "channel": ch_a}, unit_a, R, None))
+    R = torch.zeros_like(vals[unit_b])
+    R[:, ch_b - 1, pos_b - 1] = vals[unit_b][:, ch_b - 1, pos_b - 1]
+    seeds.append(({"type": "node", "node": unit_b, "channel": ch_b, "position": pos_b},
+                  unit_b, R, None))
+    seeds.append(({"type": "class", "class": mf.IntVec(classes)}, n_out, R_cls, None))
+    seeds.append(({"type": "class_filter", "class": mf.IntVec(classes), "node": unit_a,
+                   "channel": ch_a}, n_out, R_cls.clone(), (unit_a, ch_a)))
+    return seeds
+
+
 def make_one(name, outdir):
     builder, n_all, seed = mf.NETWORKS[name]
     torch.manual_seed(seed)
@@ -291,29 +328,21 @@ def make_one(name, outdir):
     for i, o in enumerate(outs, 1):
         vals[i] = o
     n_cls = outs[-1].shape[1]
-    # units: the channel with the largest activation in sample 1
-    ch_a = int(vals[unit_a][0].sum(dim=-1).argmax()) + 1
-    ch_b = int(vals[unit_b][0].sum(dim=-1).argmax()) + 1
-    pos_b = int(vals[unit_b][0, ch_b - 1].argmax()) + 1
     classes = [(s % n_cls) + 1 for s in range(n_use)]
     n_out = len(net.layers)
     with torch.no_grad():
         logits = g.pre_activation(n_out, vals)
-
-    seeds = []
-    R = torch.zeros_like(vals[unit_a])
-    R[:, ch_a - 1] = vals[unit_a][:, ch_a - 1]
-    seeds.append(({"type": "all", "node": unit_a, "channel": ch_a}, unit_a, R, None))
-    R = torch.zeros_like(vals[unit_b])
-    R[:, ch_b - 1, pos_b - 1] = vals[unit_b][:, ch_b - 1, pos_b - 1]
-    seeds.append(({"type": "node", "node": unit_b, "channel": ch_b, "position": pos_b},
-                  unit_b, R, None))
-    R = torch.zeros_like(logits)
+    R_cls = torch.zeros_like(logits)
     for s, k in enumerate(classes):
-        R[s, k - 1] = logits[s, k - 1]
-    seeds.append(({"type": "class", "class": mf.IntVec(classes)}, n_out, R, None))
-    seeds.append(({"type": "class_filter", "class": mf.IntVec(classes), "node": unit_a,
-                   "channel": ch_a}, n_out, R.clone(), (unit_a, ch_a)))
+        R_cls[s, k - 1] = logits[s, k - 1]
+    if unit_a is None:
+        # no interpretable layers: the class seed only
+        seeds = [({"type": "class", "class": mf.IntVec(classes)}, n_out, R_cls, None)]
+        unit_a = unit_b = ch_a = ch_b = pos_b = 0
+    else:
+        seeds = unit_seeds(vals, unit_a, unit_b, classes, n_out, R_cls)
+        ch_a, ch_b, pos_b = (seeds[0][0]["channel"], seeds[1][0]["channel"],
+                             seeds[1][0]["position"])
 
     cases = []
     for cname in comps:

@@ -97,6 +97,35 @@ test_that("predict gives classes and probabilities; activations long and array a
   expect_equal(names(long), c("sample", "layer", "channel", "position", "value"))
 })
 
+test_that("the long format holds the arrays' values in array order, for any chunking", {
+  m <- cphap_model(small_valid_net(C = 2, L = 40))
+  set.seed(12)
+  # 37 samples: not a multiple of the 16 samples per chunk and thread
+  x <- array(rnorm(37 * 2 * 40), c(37, 2, 40))
+  for (th in 1:2) {
+    withr::local_options(cphap.threads = th)
+    arr <- activations(m, x, format = "array")
+    long <- activations(m, x)
+    ref <- do.call(rbind, lapply(names(arr), function(nm) {
+      d <- dim(arr[[nm]])
+      data.frame(
+        sample = rep(seq_len(d[1]), times = d[2] * d[3]), layer = nm,
+        channel = rep(rep(seq_len(d[2]), each = d[1]), times = d[3]),
+        position = rep(seq_len(d[3]), each = d[1] * d[2]), value = as.vector(arr[[nm]]),
+        stringsAsFactors = FALSE
+      )
+    }))
+    ref$layer <- factor(ref$layer, levels = names(arr))
+    expect_identical(long, ref)
+    expect_identical(dim(arr[[1]]), c(37L, interpretable_layers(m)$channels[1],
+      interpretable_layers(m)$length[1]))
+    # the arrays agree with the plain-R forward pass
+    ip <- interpretable_layers(m)
+    outs <- ref_forward(m, x)
+    for (q in seq_along(arr)) expect_rel_equal(arr[[q]], outs[[ip$node[q]]], 1e-12)
+  }
+})
+
 test_that("results are identical for 1 and 2 threads", {
   set.seed(5)
   m <- cphap_model(arch_cnn(c(1, 300), 3))
