@@ -17,4 +17,5 @@ test_that("20,000 mutated ONNX files give only R errors or valid models", {
   expect_equal(res$warnings, 0L)
   expect_gt(res$errors, 1000L)
   expect_gt(res$valid, 100L)
+  expect_lt(res$seconds, 60) # CPU seconds (about 15 measured)
 })
