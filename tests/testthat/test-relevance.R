@@ -382,4 +382,10 @@ test_that("relevance results carry and print the rule of every layer", {
   expect_equal(tab$rule[c(4, 6)], c("w2", "epsilon"))
   expect_output(print(r), "Rule per layer: 4 Conv1D w2, 5 MaxPooling1D wta, 6 Conv1D epsilon")
   expect_null(attr(as.data.frame(r), "rule_table"))
+  # unit seeds: the layers up to the seeded one
+  u <- unit_relevance(m, fx$x[1, , , drop = FALSE], "conv1", channel = 1, passes = 1,
+    rate = 0, progress = FALSE
+  )
+  expect_equal(attr(u, "rule_table")$index, 1:5)
+  expect_output(print(u), "Rule per layer: 4 Conv1D w2, 5 MaxPooling1D wta\n")
 })
