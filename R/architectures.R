@@ -73,7 +73,11 @@ check_vec <- function(x, arg, n, min = 1) {
 #'   batch norm otherwise), global average pooling and a dense softmax output.
 #'
 #' All sizes are parameters, so the networks fit short series and small
-#' data. Weights are drawn from R's random number generator: call
+#' data. When the series are too short for the default shape of
+#' `arch_cnn()` and none of `kernels`, `strides`, `pool_sizes` and
+#' `pool_strides` is given, it takes the largest shape that fits: three
+#' compact blocks (kernels 7, 5 and 3, stride 1, max pooling 2/2), or the
+#' first two or one of them, and says so in a message. Weights are drawn from R's random number generator: call
 #' `set.seed()` first for reproducible networks.
 #'
 #' @param input_dim `c(channels, length)` of the input series (or the length
@@ -108,24 +112,33 @@ arch_cnn <- function(input_dim, n_classes, channels = c(32, 64, 128), kernels = 
   nb <- length(channels)
   if (nb < 1L) cli::cli_abort("{.arg channels} must have at least one block.", call = NULL)
   channels <- check_vec(channels, "channels", nb)
-  kernels <- check_vec(kernels, "kernels", nb)
-  strides <- check_vec(strides, "strides", nb)
-  pool_sizes <- check_vec(pool_sizes, "pool_sizes", nb)
-  pool_strides <- check_vec(pool_strides, "pool_strides", nb)
   check_number(dropout, "dropout", 0, 1, max_open = TRUE)
+  shape_default <- missing(kernels) && missing(strides) && missing(pool_sizes) &&
+    missing(pool_strides)
+  shape <- list(
+    kernels = check_vec(kernels, "kernels", nb), strides = check_vec(strides, "strides", nb),
+    pool_sizes = check_vec(pool_sizes, "pool_sizes", nb),
+    pool_strides = check_vec(pool_strides, "pool_strides", nb)
+  )
+  if (shape_default && is.na(cnn_out_length(d[2], shape, padding))) {
+    shape <- cnn_fitting_shape(d[2], shape, padding)
+    channels <- channels[seq_along(shape$kernels)]
+  }
   layers <- list()
   c_in <- d[1]
   L <- d[2]
-  for (b in seq_len(nb)) {
-    pad <- if (padding == "same") same_padding(kernels[b]) else c(0L, 0L)
-    L <- (L + sum(pad) - kernels[b]) %/% strides[b] + 1L
+  for (b in seq_along(channels)) {
+    pad <- if (padding == "same") same_padding(shape$kernels[b]) else c(0L, 0L)
+    L <- (L + sum(pad) - shape$kernels[b]) %/% shape$strides[b] + 1L
     if (L < 1L) arch_too_short(d[2], b)
-    layers[[length(layers) + 1L]] <- conv_layer(c_in, channels[b], kernels[b], strides[b], pad)
-    if (pool_sizes[b] > 1L) {
-      if (L < pool_sizes[b]) arch_too_short(d[2], b)
-      L <- (L - pool_sizes[b]) %/% pool_strides[b] + 1L
+    layers[[length(layers) + 1L]] <- conv_layer(c_in, channels[b], shape$kernels[b],
+      shape$strides[b], pad)
+    if (shape$pool_sizes[b] > 1L) {
+      if (L < shape$pool_sizes[b]) arch_too_short(d[2], b)
+      L <- (L - shape$pool_sizes[b]) %/% shape$pool_strides[b] + 1L
       layers[[length(layers) + 1L]] <- list(
-        type = "MaxPooling1D", kernel_size = pool_sizes[b], strides = pool_strides[b]
+        type = "MaxPooling1D", kernel_size = shape$pool_sizes[b],
+        strides = shape$pool_strides[b]
       )
     }
     c_in <- channels[b]
@@ -134,6 +147,51 @@ arch_cnn <- function(input_dim, n_classes, channels = c(32, 64, 128), kernels = 
   layers[[length(layers) + 1L]] <- list(type = "Flatten")
   layers[[length(layers) + 1L]] <- dense_layer(c_in * L, n_classes)
   list(input_dim = d, layers = layers)
+}
+
+# Length left after the convolution blocks of a CNN shape, NA when a block
+# has nothing left.
+cnn_out_length <- function(len, shape, padding = "valid") {
+  L <- len
+  for (b in seq_along(shape$kernels)) {
+    pad <- if (padding == "same") sum(same_padding(shape$kernels[b])) else 0L
+    L <- (L + pad - shape$kernels[b]) %/% shape$strides[b] + 1L
+    if (L < 1L) {
+      return(NA_integer_)
+    }
+    if (shape$pool_sizes[b] > 1L) {
+      if (L < shape$pool_sizes[b]) {
+        return(NA_integer_)
+      }
+      L <- (L - shape$pool_sizes[b]) %/% shape$pool_strides[b] + 1L
+    }
+  }
+  as.integer(L)
+}
+
+# The default CNN shape is too long for the series: the largest shape that
+# fits, from the paper's blocks through compact blocks (kernels 7, 5, 3,
+# stride 1, pooling 2/2) to fewer compact blocks; says which it chose.
+cnn_fitting_shape <- function(len, paper, padding) {
+  nb <- length(paper$kernels)
+  compact <- list(
+    kernels = rep_len(c(7L, 5L, 3L), nb), strides = rep(1L, nb),
+    pool_sizes = rep(2L, nb), pool_strides = rep(2L, nb)
+  )
+  first <- function(shape, b) lapply(shape, `[`, seq_len(b))
+  candidates <- c(list(compact), lapply(rev(seq_len(nb - 1L)), function(b) first(compact, b)))
+  for (shape in candidates) {
+    L <- cnn_out_length(len, shape, padding)
+    if (!is.na(L)) {
+      cli::cli_inform(c(
+        "Series of length {len} are too short for the default CNN (kernels {paper$kernels}, strides {paper$strides}, pooling {paste0(paper$pool_sizes, '/', paper$pool_strides)}).",
+        i = "Using {length(shape$kernels)} block{?s} with kernels {shape$kernels}, strides {shape$strides}, pooling {paste0(shape$pool_sizes, '/', shape$pool_strides)} (size/stride); {L} time step{?s} left after the last block.",
+        i = "Give {.arg kernels}, {.arg strides}, {.arg pool_sizes} and {.arg pool_strides} to choose another shape."
+      ))
+      return(shape)
+    }
+  }
+  arch_too_short(len, 1L)
 }
 
 arch_too_short <- function(len, block) {

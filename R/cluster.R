@@ -1,6 +1,6 @@
-# Clustering of equal-length windows into temporal patterns (DESIGN.md 1.4,
-# 1.5). The numerics live in src/cluster*.c; this file checks arguments,
-# calls the C routines and shapes the results.
+# Clustering of equal-length windows into temporal patterns. The numerics
+# live in src/cluster*.c; this file checks arguments, calls the C routines
+# and shapes the results.
 
 #' Cluster windows into temporal patterns
 #'
@@ -465,17 +465,24 @@ silhouette_mean <- function(windows, cluster, k, distance, rows, threads,
 #' chosen.
 #'
 #' @inheritParams cluster_windows
+#' @param windows Numeric matrix, one window per row, or a `cphap_result`
+#'   from [cphap()]: then every clustered window set (layer and input
+#'   channel) is examined on the windows [cphap()] clustered.
 #' @param k Candidate numbers of clusters, whole numbers between 2 and
-#'   `nrow(windows)`.
+#'   `nrow(windows)`. For a `cphap_result` the default is 2 to 15 (below
+#'   each set's number of windows), and larger candidates are left out.
 #' @param index `"silhouette"` (mean silhouette width) or
 #'   `"calinski_harabasz"`.
-#' @param method `"kmeans"` or `"kshape"`.
+#' @param method `"kmeans"` or `"kshape"` (for a `cphap_result`, by default
+#'   its own method, k-means for `"som"`).
 #' @param sample_size Largest number of windows for the silhouette; above
 #'   it, the silhouette of every `k` is computed on the same random sample
 #'   (the clustering always uses all windows).
 #' @return A data frame with one row per `k`: `k`, `index` (its name),
 #'   `value` and `best` (`TRUE` for the largest value, the first on ties).
-#'   The best `k` is also in the attribute `"best_k"`.
+#'   The best `k` is also in the attribute `"best_k"`. For a `cphap_result`,
+#'   the rows of every clustered window set (columns `set`, `layer` and
+#'   `input_channel` first) and `"best_k"` named by set.
 #' @seealso [cluster_windows()], [cluster_validity()]
 #' @export
 #' @examples
@@ -485,10 +492,19 @@ silhouette_mean <- function(windows, cluster, k, distance, rows, threads,
 #' res <- suggest_k(windows, k = 2:6, n_start = 3)
 #' res
 #' attr(res, "best_k")
+#'
+#' # on the patterns of a trained network
+#' cr <- cphap(demo_model(), gunpoint$train, layers = "conv1", k = 4)
+#' attr(suggest_k(cr, k = 2:6, n_start = 3), "best_k")
 suggest_k <- function(windows, k = 2:15, index = c("silhouette", "calinski_harabasz"),
                       method = c("kmeans", "kshape"), n_start = 10,
                       max_iter = 100, ..., sample_size = 2000, threads = NULL) {
   check_dots_empty_cl(...)
+  if (inherits(windows, "cphap_result")) {
+    return(suggest_k_result(windows, if (!missing(k)) k, index,
+      if (!missing(method)) method, n_start, max_iter, sample_size, threads
+    ))
+  }
   windows <- check_windows(windows)
   n <- nrow(windows)
   index <- match_arg_cl(index, c("silhouette", "calinski_harabasz"))
@@ -518,6 +534,36 @@ suggest_k <- function(windows, k = 2:15, index = c("silhouette", "calinski_harab
   out <- data.frame(k = k, index = index, value = value,
                     best = seq_along(k) %in% best)
   attr(out, "best_k") <- if (is.na(best)) NA_integer_ else k[best]
+  out
+}
+
+# suggest_k() for every clustered window set of a cphap() result: the
+# candidates stop below each set's number of windows; the method is the
+# result's (k-means for a self-organising map).
+suggest_k_result <- function(result, k, index, method, n_start, max_iter, sample_size,
+                             threads) {
+  if (is.null(method)) {
+    method <- if (result$settings$method == "som") "kmeans" else result$settings$method
+  }
+  sets <- result$sets[result$sets$set %in% names(result$clusters) & result$sets$n_windows >= 3L, ]
+  if (nrow(sets) == 0L) {
+    cli::cli_abort("{.arg windows}: the result has no window set with at least 3 windows.", call = NULL)
+  }
+  parts <- lapply(seq_len(nrow(sets)), function(i) {
+    nw <- sets$n_windows[i]
+    kk <- if (is.null(k)) 2:min(15L, nw - 1L) else k[k <= nw]
+    if (length(kk) == 0L) {
+      return(NULL)
+    }
+    sk <- suggest_k(result_windows(result, sets$set[i]), kk,
+      index = index, method = method, n_start = n_start, max_iter = max_iter,
+      sample_size = sample_size, threads = threads
+    )
+    cbind(set = sets$set[i], layer = sets$layer[i], input_channel = sets$input_channel[i], sk)
+  })
+  out <- do.call(rbind, parts)
+  best <- out[out$best, ]
+  attr(out, "best_k") <- stats::setNames(best$k, best$set)
   out
 }
 

@@ -1,4 +1,4 @@
-# One call for the pattern framework (DESIGN 1.2-1.5): thresholds, highly
+# One call for the pattern framework: thresholds, highly
 # activated periods, clusters of their windows, patterns, unit x pattern
 # counts; and the explanation of one sample against the patterns.
 
@@ -25,19 +25,24 @@
 #' @param alpha Share of activations above the threshold, in (0, 1).
 #' @param k Number of clusters per window set, at least 1 and at most the
 #'   number of windows of every set (not used by `"som"`, whose number of
-#'   clusters is the number of map units, `som_dim` in `...`).
+#'   clusters is the number of map units, `som_dim` in `...`), or `"auto"`:
+#'   per set, the `k` in 2 to 15 with the largest mean silhouette width
+#'   ([suggest_k()]; the candidates stop below the number of windows). That
+#'   clusters every set 14 times (with `n_start` and `max_iter` from `...`):
+#'   about 10 s instead of 1 s for two layers of [demo_model()] on GunPoint.
 #' @param method Clustering method of [cluster_windows()]: `"kmeans"`
 #'   (default), `"kshape"` or `"som"`.
 #' @param joint Cluster multivariate windows jointly (all input channels in
 #'   one window) instead of per input channel.
-#' @param normalize Cut windows from z-normalised series (DESIGN 1.4).
+#' @param normalize Cut windows from z-normalised series.
 #' @param ... Passed to [cluster_windows()] (for example `n_start`,
 #'   `som_dim`).
 #' @return An object of class `cphap_result`, a list with
 #' * `thresholds`: a `cphap_thresholds` data frame;
 #' * `periods`: a `cphap_periods` data frame (all highly activated nodes);
 #' * `sets`: one row per clustered window set: `set`, `layer`,
-#'   `input_channel` (`NA` when joint), `n_windows`, `window_length`;
+#'   `input_channel` (`NA` when joint), `n_windows`, `window_length`, `k`
+#'   (the number of clusters; `NA` without windows);
 #' * `clusters`: a named list (by `set`) of `cphap_clusters` objects (see
 #'   [cluster_windows()]);
 #' * `patterns`: per set, cluster and time point: `set`, `layer`,
@@ -48,26 +53,26 @@
 #' * `unit_pattern`: `set`, `layer`, `input_channel`, `channel`, `cluster`,
 #'   `count`, `share` (of the unit's clustered periods);
 #' * `x`: the series the windows were cut from (`[n, C, L]`, z-normalised
-#'   when `normalize`), `model` and `settings`.
+#'   when `normalize`), `model` and `settings`;
+#' * `k_choice`: with `k = "auto"`, the silhouette of every candidate `k`
+#'   per set (see [suggest_k()]), else `NULL`.
 #' @references Cho, S., Lee, G., Chang, W. and Choi, J. (2020). Interpreting
 #'   deep temporal neural networks by selective visualization of internally
 #'   activated nodes. arXiv:2004.12538.
 #' @seealso [explain_sample()], [autoplot.cphap_result()], [unit_pattern_matrix()]
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(30 * 64), 30, 64)
-#' res <- cphap(m, x, layers = "conv1", k = 3)
+#' # the paper's CNN trained on GunPoint; patterns of its second block
+#' model <- demo_model()
+#' res <- cphap(model, gunpoint$train, layers = "conv2", k = 4)
 #' res
 #' head(as.data.frame(res, "patterns"))
+#' # or let the silhouette choose k per layer
+#' cphap(model, gunpoint$train, layers = "conv1", k = "auto", n_start = 3)$sets
 #' @export
 cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, k = 12,
                   method = "kmeans", joint = FALSE, normalize = TRUE, ...) {
   model <- check_model(model)
   check_alpha(alpha)
-  check_whole(k, "k", min = 1)
-  k <- as.integer(k)
   check_flag(joint, "joint")
   check_flag(normalize, "normalize")
   if (!is.character(method) || length(method) != 1L ||
@@ -76,6 +81,20 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
       call = NULL
     )
   }
+  k_auto <- identical(k, "auto")
+  if (k_auto && method == "som") {
+    cli::cli_abort("{.code k = \"auto\"} needs {.code method = \"kmeans\"} or {.val kshape}; the map's size sets the clusters of {.val som}.",
+      call = NULL
+    )
+  }
+  if (!k_auto) {
+    if (is.character(k)) {
+      cli::cli_abort("{.arg k} must be a whole number or {.val auto}, not {.val {format_value(k)}}.", call = NULL)
+    }
+    check_whole(k, "k", min = 1)
+    k <- as.integer(k)
+  }
+  k_choice <- list()
   ref <- as_input(reference, model, "reference")
   xa <- as_input(x, model, "x")
   rows <- resolve_layers(model, layers)
@@ -93,22 +112,29 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
     for (b in seq_along(ws)) {
       w <- ws[[b]]
       ich <- if (joint) NA_integer_ else as.integer(b)
-      set <- if (joint) paste0(ip$name[q], ":joint") else if (C > 1L) paste0(ip$name[q], ":ch", b) else ip$name[q]
+      set <- set_name(ip$name[q], b, C, joint)
       nw <- nrow(w)
       sets[[set]] <- data.frame(
         set = set, layer = ip$name[q], input_channel = ich, n_windows = nw,
-        window_length = ncol(w)
+        window_length = ncol(w), k = NA_integer_
       )
       if (nw == 0L) {
         cli::cli_inform("Layer {.val {ip$name[q]}}: no highly activated period inside the series; nothing to cluster.")
         next
       }
-      if (k > nw && method != "som") {
-        cli::cli_abort("{.arg k} = {k} is more than the {nw} window{?s} of layer {.val {ip$name[q]}}; choose {.arg k} <= {nw}.",
+      kk <- k
+      if (k_auto) {
+        choice <- auto_k(w, method, list(...))
+        kk <- attr(choice, "best_k")
+        if (nrow(choice) > 0L) k_choice[[set]] <- cbind(set = set, choice)
+      }
+      if (kk > nw && method != "som") {
+        cli::cli_abort("{.arg k} = {kk} is more than the {nw} window{?s} of layer {.val {ip$name[q]}}; choose {.arg k} <= {nw}.",
           call = NULL
         )
       }
-      cl <- run_clustering(w, k, method, ...)
+      cl <- run_clustering(w, kk, method, ...)
+      sets[[set]]$k <- as.integer(cl$k %||% kk)
       clusters[[set]] <- cl
       pats[[set]] <- pattern_table(cl, set, ip$name[q], ich, joint, C, ip$size[q])
       pidx <- attr(w, "period")
@@ -124,12 +150,16 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
   lv <- model$interp$name
   sets <- if (length(sets)) do.call(rbind, unname(sets)) else
     data.frame(set = character(), layer = character(), input_channel = integer(),
-               n_windows = integer(), window_length = integer())
+               n_windows = integer(), window_length = integer(), k = integer())
   sets$layer <- factor(sets$layer, levels = lv)
   rownames(sets) <- NULL
   patterns <- bind_or_empty(pats, empty_patterns(lv))
   assignments <- bind_or_empty(asg, empty_assignments(lv))
   up <- unit_pattern_table(assignments, clusters, lv)
+  if (k_auto && nrow(sets) > 0L) {
+    done <- !is.na(sets$k)
+    cli::cli_inform("k chosen by the silhouette: {paste0(sets$set[done], ' ', sets$k[done])}.")
+  }
   structure(
     list(
       thresholds = th, periods = per, sets = sets, clusters = clusters,
@@ -138,10 +168,40 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
       settings = list(
         alpha = alpha, k = k, method = method, joint = joint, normalize = normalize,
         layers = ip$name, n_reference = dim(ref)[1], n_x = dim(xa)[1]
-      )
+      ),
+      k_choice = if (length(k_choice)) do.call(rbind, unname(k_choice))
     ),
     class = "cphap_result"
   )
+}
+
+# Name of the window set of a layer and input channel b.
+set_name <- function(layer, b, C, joint) {
+  if (joint) paste0(layer, ":joint") else if (C > 1L) paste0(layer, ":ch", b) else layer
+}
+
+# k = "auto": the silhouette's best k in 2 to min(15, windows - 1) (1 for
+# fewer than 3 windows), with n_start and max_iter from cphap()'s `...`.
+auto_k <- function(w, method, dots) {
+  nw <- nrow(w)
+  if (nw < 3L) {
+    return(structure(data.frame(k = integer(), index = character(), value = double(), best = logical()),
+      best_k = 1L
+    ))
+  }
+  out <- suggest_k(w, 2:min(15L, nw - 1L), method = method,
+    n_start = dots$n_start %||% 10, max_iter = dots$max_iter %||% 100
+  )
+  if (is.na(attr(out, "best_k"))) attr(out, "best_k") <- 1L
+  out
+}
+
+# The windows of one clustered set of a result (as they were clustered).
+result_windows <- function(result, set) {
+  srow <- result$sets[result$sets$set == set, ]
+  row <- match(as.character(srow$layer), result$model$interp$name)
+  ws <- windows_of(result$model, result$x, result$periods, row, NULL, result$settings$joint)
+  if (result$settings$joint) ws[[1]] else ws[[srow$input_channel]]
 }
 
 bind_or_empty <- function(parts, empty) {
@@ -260,12 +320,9 @@ find_set <- function(result, layer = NULL, input_channel = NULL) {
 #' @return A matrix with one row per unit that has clustered periods and one
 #'   column per cluster.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(30 * 64), 30, 64)
-#' res <- cphap(m, x, layers = "conv1", k = 3)
-#' unit_pattern_matrix(res)
+#' res <- cphap(demo_model(), gunpoint$train, layers = "conv2", k = 4)
+#' head(unit_pattern_matrix(res))
+#' head(unit_pattern_matrix(res, share = TRUE))
 #' @export
 unit_pattern_matrix <- function(result, layer = NULL, input_channel = NULL, share = FALSE) {
   check_result(result)
@@ -352,11 +409,7 @@ print.summary.cphap_result <- function(x, ...) {
 #' @param ... Unused.
 #' @return A data frame (see [cphap()] for the columns).
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(30 * 64), 30, 64)
-#' res <- cphap(m, x, layers = "conv1", k = 3)
+#' res <- cphap(demo_model(), gunpoint$train, layers = "conv2", k = 4)
 #' head(as.data.frame(res))
 #' head(as.data.frame(res, what = "unit_pattern"))
 #' @export
@@ -385,10 +438,13 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #' unlike what the unit usually sees in the training data".
 #'
 #' @param result A `cphap_result` from [cphap()].
-#' @param sample Index of the sample: in the series of `result` or, when
-#'   `newdata` is given, in `newdata`.
-#' @param layer,channel Layer (name or position) and channels (units) to
-#'   explain; `NULL` for all clustered layers and all channels.
+#' @param sample Indices of the samples: in the series of `result` or, when
+#'   `newdata` is given, in `newdata`. Several samples give one table with
+#'   all of them.
+#' @param layer,channels Layers (names or positions) and channels (units) to
+#'   explain; `NULL` for all clustered layers and all channels. A layer that
+#'   [cphap()] did not cluster is an error.
+#' @param channel Deprecated name of `channels`.
 #' @param newdata Optional new series (for example test data) with the
 #'   model's input shape; their periods are found with the thresholds of
 #'   `result` and scored against its patterns.
@@ -396,34 +452,66 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #'   `channel`, `position`, `activation`, `threshold`, `start`, `end`,
 #'   `inside`, `input_channel`, `cluster`, `entropy`, `distance_ratio`
 #'   (cluster columns `NA` for periods that reach outside the series). Use
-#'   [autoplot()][autoplot.cphap_explanation] to draw it.
+#'   [autoplot()][autoplot.cphap_explanation] to draw it. Its attribute
+#'   `series` holds the samples' series (as clustered), an array
+#'   `[samples, channels, length]`.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(30 * 64), 30, 64)
-#' res <- cphap(m, x, layers = "conv1", k = 3)
-#' explain_sample(res, 1, "conv1", channel = 1:4)
-#' explain_sample(res, 2, "conv1", newdata = matrix(rnorm(2 * 64), 2, 64))
+#' res <- cphap(demo_model(), gunpoint$train, layers = "conv2", k = 4)
+#' explain_sample(res, 1, "conv2", channels = 1:4)
+#' # several samples at once
+#' e <- explain_sample(res, 1:3, "conv2", channels = 1:8)
+#' table(e$sample, e$cluster)
+#' # a test series, scored against the training patterns
+#' explain_sample(res, 19, "conv2", newdata = gunpoint$test)
 #' @export
-explain_sample <- function(result, sample, layer = NULL, channel = NULL, newdata = NULL) {
+explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdata = NULL,
+                           channel = NULL) {
   check_result(result)
+  channels <- renamed_arg(channels, channel, "channels", "channel")
   model <- result$model
   clustered <- unique(as.character(result$sets$layer[result$sets$set %in% names(result$clusters)]))
   if (is.null(layer)) {
     rows <- match(clustered, model$interp$name)
   } else {
     rows <- resolve_layers(model, layer, "layer")
+    not <- setdiff(model$interp$name[rows], clustered)
+    if (length(not) > 0L) {
+      cli::cli_abort(c(
+        "Layer{?s} {.val {not}} {?was/were} not clustered in {.arg result}, so there are no patterns to explain {?it/them} with.",
+        i = if (length(clustered)) "Clustered: {.val {clustered}}. Run {.code cphap(..., layers = )} with the layer{?s} you need." else "{.arg result} has no clustered layer."
+      ), call = NULL)
+    }
   }
-  if (is.null(newdata)) {
-    n <- dim(result$x)[1]
-    check_whole(sample, "sample", min = 1, max = n)
+  xn <- if (!is.null(newdata)) as_input(newdata, model, "newdata")
+  n <- if (is.null(xn)) dim(result$x)[1] else dim(xn)[1]
+  sample <- check_whole_vector(sample, "sample", min = 1, max = n,
+    max_what = if (is.null(xn)) "the number of series in the result" else "the number of series in newdata"
+  )
+  if (!is.null(channels)) check_channels(channels, model$interp$channels[rows], arg = "channels")
+  parts <- lapply(sample, function(s) explain_one(result, s, rows, channels, xn))
+  out <- do.call(rbind, lapply(parts, `[[`, "table"))
+  rownames(out) <- NULL
+  none <- sample[vapply(parts, function(p) nrow(p$table) == 0L, logical(1))]
+  if (length(none) > 0L) {
+    cli::cli_inform("No highly activated nodes in the requested units for sample{?s} {none}.")
+  }
+  series <- aperm(simplify2array(lapply(parts, `[[`, "series")), c(3, 1, 2))
+  dimnames(series) <- list(sample = sample, dimnames(parts[[1]]$series)[[1]], NULL)
+  structure(out,
+    class = c("cphap_explanation", "data.frame"),
+    series = series, patterns = result$patterns, sets = result$sets,
+    newdata = !is.null(newdata)
+  )
+}
+
+# The explanation of one sample: its table and its series [C, L] (as
+# clustered: z-normalised when the result is).
+explain_one <- function(result, sample, rows, channel, xn) {
+  model <- result$model
+  if (is.null(xn)) {
     per <- result$periods
     sel <- per$sample == sample & as.character(per$layer) %in% model$interp$name[rows]
-    if (!is.null(channel)) {
-      check_channels(channel, model$interp$channels[rows])
-      sel <- sel & per$channel %in% channel
-    }
+    if (!is.null(channel)) sel <- sel & per$channel %in% channel
     idx <- which(sel)
     base <- per[idx, , drop = FALSE]
     class(base) <- "data.frame"
@@ -433,14 +521,11 @@ explain_sample <- function(result, sample, layer = NULL, channel = NULL, newdata
     base$period <- idx
     out <- merge_explanation(base, a, result)
   } else {
-    xn <- as_input(newdata, model, "newdata")
-    check_whole(sample, "sample", min = 1, max = dim(xn)[1])
     xs <- xn[sample, , , drop = FALSE]
     miss <- setdiff(model$interp$name[rows], as.character(unique(result$thresholds$layer)))
     if (length(miss) > 0L) {
       cli::cli_abort("Layer{?s} {.val {miss}} {?has/have} no thresholds in {.arg result}.", call = NULL)
     }
-    if (!is.null(channel)) check_channels(channel, model$interp$channels[rows])
     per <- suppressMessages(activated_periods(model, xs, result$thresholds, rows, channel))
     per$sample <- rep(as.integer(sample), nrow(per))
     series <- if (result$settings$normalize) znorm_input(xs) else xs
@@ -472,13 +557,9 @@ explain_sample <- function(result, sample, layer = NULL, channel = NULL, newdata
                  entropy = double(), distance_ratio = double())
     out <- merge_explanation(base, a, result)
   }
-  structure(out,
-    class = c("cphap_explanation", "data.frame"),
-    series = matrix(series, dim(series)[2], dim(series)[3],
-      dimnames = list(dimnames(series)[[2]], NULL)
-    ),
-    patterns = result$patterns, sets = result$sets,
-    newdata = !is.null(newdata)
+  list(
+    table = out,
+    series = matrix(series, dim(series)[2], dim(series)[3], dimnames = list(dimnames(series)[[2]], NULL))
   )
 }
 
@@ -489,7 +570,6 @@ merge_explanation <- function(base, a, result) {
     "inside", "input_channel", "cluster", "entropy", "distance_ratio"
   )
   if (nrow(base) == 0L) {
-    cli::cli_inform("No highly activated nodes for this sample in the requested units.")
     out <- empty_periods(result$model$interp$name)
     out$input_channel <- integer()
     out$cluster <- integer()
@@ -506,7 +586,10 @@ merge_explanation <- function(base, a, result) {
 
 #' @export
 print.cphap_explanation <- function(x, ...) {
-  cat_line("{.cls cphap_explanation}: sample {x$sample[1]}, {length(unique(paste(x$layer, x$channel, x$position)))} highly activated node{?s}")
+  smp <- as.integer(dimnames(attr(x, "series"))[[1]] %||% unique(x$sample))
+  n_nodes <- length(unique(paste(x$sample, x$layer, x$channel, x$position)))
+  what <- paste(if (length(smp) > 1L) "samples" else "sample", paste(smp, collapse = ", "))
+  cat_line("{.cls cphap_explanation}: {what}, {n_nodes} highly activated node{?s}")
   y <- x
   class(y) <- "data.frame"
   for (a in c("series", "patterns", "sets", "newdata")) attr(y, a) <- NULL

@@ -12,7 +12,8 @@
 #' (sample, channel, time). A 3-d array with one channel is accepted as well
 #' and kept as it is.
 #'
-#' @param x A numeric matrix `[n, L]` or array `[n, C, L]`.
+#' @param x A numeric matrix `[n, L]` or array `[n, C, L]`, or a data frame
+#'   of numeric columns (one series per row).
 #' @param y Class labels: a factor of length `n` (other atomic vectors are
 #'   turned into a factor). `NA` marks an unlabelled series.
 #' @param events `NULL`, or a data frame with one row per event and at least
@@ -44,6 +45,24 @@ new_cphap_data <- function(x, y, events = NULL) {
   structure(list(x = x, y = y, events = events), class = "cphap_data")
 }
 
+# A data frame of series (one per row, one column per time point) as a
+# matrix; columns that are not numbers (class labels, ids) are an error that
+# names them.
+data_frame_series <- function(x, arg = "x") {
+  ok <- vapply(x, is.numeric, logical(1))
+  if (!all(ok)) {
+    bad <- names(x)[!ok]
+    cls <- vapply(x[!ok], function(v) class(v)[1], character(1))
+    what <- paste0("`", bad, "` (", cls, ")", collapse = ", ")
+    data_abort(c(
+      "{.arg {arg}} must hold numeric series only (one row per series, one column per time point).",
+      "x" = paste0(if (length(bad) > 1L) "Columns " else "Column ", what, if (length(bad) > 1L) " are" else " is", " not numeric."),
+      "i" = if (any(cls %in% c("factor", "character"))) "Class labels go in {.arg y}: drop label columns from {.arg {arg}}."
+    ))
+  }
+  as.matrix(x)
+}
+
 # Dimensions c(n, C, L) of a matrix [n, L] or array [n, C, L].
 series_dims <- function(x) {
   d <- dim(x)
@@ -51,7 +70,8 @@ series_dims <- function(x) {
 }
 
 check_series_values <- function(x, arg = "x") {
-  if (is.data.frame(x) || !is.numeric(x)) {
+  if (is.data.frame(x)) x <- data_frame_series(x, arg)
+  if (!is.numeric(x)) {
     data_abort(c(
       "{.arg {arg}} must be a numeric matrix [n, L] or array [n, C, L].",
       "x" = "It is {.obj_type_friendly {x}}."

@@ -14,7 +14,7 @@
 #' @noRd
 as_input <- function(x, model, arg = "x") {
   if (inherits(x, "cphap_data")) x <- x$x
-  if (is.data.frame(x)) x <- as.matrix(x)
+  if (is.data.frame(x)) x <- data_frame_series(x, arg)
   C <- model$input_dim[1]
   L <- model$input_dim[2]
   if (is.null(x) || !(is.numeric(x) || is.logical(x) && all(is.na(x)))) {
@@ -69,15 +69,22 @@ forward_nodes <- function(model, x, nodes) {
   .Call(cp_forward_r, model$spec, x, as.integer(nodes - 1L), cphap_threads())
 }
 
-#' Predict classes or probabilities
+#' Predict classes, probabilities or raw outputs
 #'
 #' @param object A [cphap_model()].
 #' @param newdata Series: a matrix `[n, L]`, an array `[n, C, L]` or a
 #'   `cphap_data` object.
-#' @param type `"class"` (a factor) or `"prob"` (a matrix `[n, classes]` of the
-#'   network's output; probabilities when the output layer ends in a softmax).
+#' @param type `"class"` (a factor of the class with the largest output),
+#'   `"prob"` (a matrix `[n, classes]` of probabilities) or `"output"` (the
+#'   network's raw output, e.g. logits).
 #' @param ... Unused.
-#' @return A factor or a numeric matrix.
+#' @details `type = "prob"` gives probabilities for every model: when the
+#'   network ends in a softmax (or a sigmoid) its output is returned as is;
+#'   otherwise, as for networks that end in a linear layer (logits, like every
+#'   PyTorch classifier trained with a cross-entropy loss), a softmax over the
+#'   outputs is applied. Use `type = "output"` for the values the network
+#'   computes. The predicted class is the same in all cases.
+#' @return A factor or a numeric matrix `[n, classes]`.
 #' @examples
 #' set.seed(1)
 #' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
@@ -85,18 +92,42 @@ forward_nodes <- function(model, x, nodes) {
 #' x <- matrix(rnorm(5 * 64), 5, 64)
 #' predict(m, x)
 #' predict(m, x, type = "prob")
+#' predict(m, x, type = "output")
 #' @export
-predict.cphap_model <- function(object, newdata, type = c("class", "prob"), ...) {
+predict.cphap_model <- function(object, newdata, type = c("class", "prob", "output"), ...) {
   type <- match.arg(type)
   x <- as_input(newdata, object, "newdata")
   out <- forward_nodes(object, x, length(object$layers))[[1]]
   p <- matrix(out, dim(out)[1], length(object$classes),
     dimnames = list(dimnames(x)[[1]], object$classes)
   )
+  if (type == "output") {
+    return(p)
+  }
   if (type == "prob") {
+    if (!output_activation(object) %in% c("softmax", "sigmoid")) p <- softmax_rows(p)
     return(p)
   }
   factor(object$classes[max.col(p, ties.method = "first")], levels = object$classes)
+}
+
+# The activation that ends the network (looking back through dropout and
+# flatten layers); "linear" when the last computing layer has none.
+output_activation <- function(model) {
+  j <- length(model$layers)
+  while (j >= 1L && model$layers[[j]]$type %in% c("Skipping", "Flatten")) {
+    j <- model$layers[[j]]$input_layers[1]
+  }
+  if (j < 1L) {
+    return("linear")
+  }
+  l <- model$layers[[j]]
+  l$activation_name %||% l$act_name %||% "linear"
+}
+
+softmax_rows <- function(p) {
+  e <- exp(p - apply(p, 1L, max))
+  e / rowSums(e)
 }
 
 #' Activations of interpretable layers
@@ -143,7 +174,7 @@ activations <- function(model, x, layers = NULL, format = c("long", "array")) {
 #'
 #' For each interpretable layer, the jump `J`, size `R` and start `S` of its
 #' nodes' receptive fields, computed exactly through every convolution,
-#' padding and pooling (DESIGN section 1.3): node `t` (1-based) of the layer
+#' padding and pooling: node `t` (1-based) of the layer
 #' sees input points `S + (t - 1) * J + 1` to `S + (t - 1) * J + R` (1-based).
 #' With `position`, the input period of those nodes is returned instead.
 #'

@@ -30,8 +30,9 @@ spec_dcols <- c("act_par", "eps", "rate", "pad_val")
 #' cphap uses. The list is checked thoroughly; an error names the layer and the
 #' field that is wrong. `as.list()` gives the list back.
 #'
-#' Interpretable layers (DESIGN section 1.1) are the outputs of each block's
-#' non-linearity, after its pooling when the block pools; for residual
+#' Interpretable layers are the outputs of each block's
+#' non-linearity, after its pooling when the block pools (a padding layer
+#' right before the pooling belongs to the pooling); for residual
 #' networks also each residual block's output. They are named `conv1`,
 #' `conv2`, ... after the convolution that starts the block and `res1`, ...
 #' for residual additions (a layer's own `name` field wins), and are addressed
@@ -184,6 +185,22 @@ num_field <- function(layer, name, i, dims = NULL, default = NULL) {
   v
 }
 
+# A bias whose length is the weight's last dimension instead of its first:
+# the weight is in another orientation (Keras stores kernels the other way
+# round), so the error names the weight.
+check_weight_orientation <- function(layer, i, n_out, n_last, layout, fix) {
+  b <- layer$bias
+  if (is.null(b) || !is.numeric(b) || !is.null(dim(b)) && length(dim(b)) > 1L ||
+    length(b) == n_out || length(b) != n_last) {
+    return(invisible())
+  }
+  d <- dim(layer$weight)
+  cli::cli_abort(c(
+    paste0("Layer ", i, " (", layer$type, "): field {.field weight} ({paste(d, collapse = ' x ')}) has {n_out} output{?s} in its first dimension but {.field bias} has {length(b)} value{?s}; the weight must be {layout}."),
+    i = "Its last dimension matches the bias: transpose it with {.code {fix}}."
+  ), call = NULL)
+}
+
 act_field <- function(layer, name, i, default = "linear") {
   a <- field(layer, name, default)
   if (!is.character(a) || length(a) != 1L || is.na(a)) {
@@ -230,6 +247,7 @@ normalize_layer <- function(layer, i) {
         layer_error(i, type, "field {.field weight} must be a 3-d array out_channels x in_channels x kernel_length.")
       }
       d <- dim(out$weight)
+      check_weight_orientation(layer, i, d[1], d[3], "out_channels x in_channels x kernel_length", "aperm(weight, c(3, 2, 1))")
       out$bias <- num_field(layer, "bias", i, d[1], default = rep(0, d[1]))
       out$activation_name <- act_field(layer, "activation_name", i)
       out$stride <- whole_field(layer, "stride", i, 1L)
@@ -242,6 +260,7 @@ normalize_layer <- function(layer, i) {
       if (!is.matrix(out$weight)) {
         layer_error(i, type, "field {.field weight} must be a matrix out x in.")
       }
+      check_weight_orientation(layer, i, nrow(out$weight), ncol(out$weight), "out x in", "t(weight)")
       out$bias <- num_field(layer, "bias", i, nrow(out$weight),
         default = rep(0, nrow(out$weight))
       )
@@ -521,7 +540,7 @@ model_spec <- function(layers, input_dim) {
   )
 }
 
-# Interpretable layers (DESIGN 1.1): block outputs after the non-linearity
+# Interpretable layers: block outputs after the non-linearity
 # and, when the block pools, after its pooling.
 find_interpretable <- function(model) {
   layers <- model$layers
@@ -539,7 +558,8 @@ find_interpretable <- function(model) {
       nxt <- layers[[end]]$output_layers
       if (length(nxt) != 1L || nxt < 1L) break
       t <- layers[[nxt]]$type
-      if (t %in% c("Skipping", "MaxPooling1D", "AveragePooling1D")) {
+      if (t %in% c("Skipping", "MaxPooling1D", "AveragePooling1D") ||
+        (t == "Padding" && pads_a_pooling(layers, nxt))) {
         end <- nxt
       } else {
         break
@@ -561,6 +581,14 @@ find_interpretable <- function(model) {
     start = model$rf$start[chosen],
     stringsAsFactors = FALSE
   )
+}
+
+# A padding layer whose only reader is a pooling layer (a padded pooling,
+# as ONNX files write it) belongs to the block it pools.
+pads_a_pooling <- function(layers, j) {
+  nxt <- layers[[j]]$output_layers
+  length(nxt) == 1L && nxt >= 1L &&
+    layers[[nxt]]$type %in% c("MaxPooling1D", "AveragePooling1D")
 }
 
 # Name each interpretable node after the convolution or addition that
@@ -595,8 +623,8 @@ interp_names <- function(layers, chosen) {
 #' @param model A [cphap_model()].
 #' @return A data frame with one row per interpretable layer: `name`, `node`
 #'   (index in the layer list), `channels`, `length` (output positions),
-#'   `jump`, `size` and `start` of the receptive field (DESIGN section 1.3;
-#'   `start` is 0-based and may be negative when the layer pads).
+#'   `jump`, `size` and `start` of the receptive field (`start` is 0-based
+#'   and may be negative when the layer pads).
 #' @examples
 #' set.seed(1)
 #' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
@@ -731,6 +759,7 @@ print.cphap_model <- function(x, ...) {
   if (nrow(x$interp) > 0L) {
     cat_line("Receptive fields (input points per node): {paste0(x$interp$name, ' ', x$interp$size, collapse = ', ')}")
   }
+  if (!is.null(x$onnx)) cat(onnx_origin(x$onnx), "\n", sep = "")
   if (!is.null(x$history)) print_training_line(x$history)
   invisible(x)
 }

@@ -1,4 +1,4 @@
-# The pattern framework (DESIGN 1.2-1.5): thresholds, highly activated
+# The pattern framework: thresholds, highly activated
 # periods, windows of periods. Numerics in src/patterns.c.
 
 #' Thresholds of highly activated nodes
@@ -6,7 +6,7 @@
 #' For every channel `k` of every requested interpretable layer `j`, the
 #' threshold \eqn{T_{jk}} is the empirical `1 - alpha` quantile of all values
 #' of the activation map \eqn{A_{jk}} over the reference samples and over all
-#' positions (DESIGN section 1.2). The quantile is of type 7 (R's default),
+#' positions. The quantile is of type 7 (R's default),
 #' and equals `quantile(values, 1 - alpha)` exactly, so users can reproduce
 #' it with [activations()] and [stats::quantile()].
 #'
@@ -36,14 +36,11 @@
 #'   (forward passes over the reference set).
 #' @seealso [activated_periods()], [cphap()]
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(20 * 64), 20, 64)
-#' th <- thresholds(m, x, layers = "conv1")
+#' m <- demo_model()
+#' th <- thresholds(m, gunpoint$train, layers = "conv1")
 #' head(th)
 #' # the same as quantile() over all activations of a channel
-#' a <- activations(m, x, layers = "conv1", format = "array")$conv1
+#' a <- activations(m, gunpoint$train, layers = "conv1", format = "array")$conv1
 #' quantile(a[, 1, ], 0.95, names = FALSE) == th$threshold[1]
 #' @export
 thresholds <- function(model, reference, layers = NULL, alpha = 0.05) {
@@ -81,6 +78,33 @@ check_alpha <- function(alpha) {
   invisible(alpha)
 }
 
+# The thresholds of a cphap_thresholds object or of a cphap_result.
+as_thresholds <- function(thresholds, arg = "thresholds") {
+  if (inherits(thresholds, "cphap_result")) thresholds <- thresholds$thresholds
+  if (!inherits(thresholds, "cphap_thresholds")) {
+    cli::cli_abort("{.arg {arg}} must be a {.cls cphap_thresholds} from {.fn thresholds} (or a {.cls cphap_result} from {.fn cphap}), not {.cls {class(thresholds)}}.",
+      call = NULL
+    )
+  }
+  thresholds
+}
+
+# One threshold per channel of layer `name` from a cphap_thresholds object.
+layer_thresholds <- function(thresholds, name, n_ch, arg = "threshold") {
+  sel <- thresholds[as.character(thresholds$layer) == name, , drop = FALSE]
+  if (nrow(sel) == 0L) {
+    cli::cli_abort(c("{.arg {arg}} has no thresholds for layer {.val {name}}.",
+      i = "Compute them with {.code thresholds(model, reference, layers = {.val {name}})}."
+    ), call = NULL)
+  }
+  if (nrow(sel) != n_ch || !setequal(sel$channel, seq_len(n_ch))) {
+    cli::cli_abort("{.arg {arg}} has {nrow(sel)} channel{?s} for layer {.val {name}}, but the model has {n_ch}.",
+      call = NULL
+    )
+  }
+  sel$threshold[match(seq_len(n_ch), sel$channel)]
+}
+
 #' @export
 print.cphap_thresholds <- function(x, ...) {
   cat_line("{.cls cphap_thresholds}: {nrow(x)} unit{?s} in {length(unique(x$layer))} layer{?s}, alpha = {x$alpha[1]}, {attr(x, 'n_reference')} reference sample{?s}")
@@ -112,13 +136,14 @@ empty_periods <- function(levels) {
 #'
 #' Runs the network over `x` (in chunks, in C) and returns every node whose
 #' activation is strictly above its unit's threshold, with the input period
-#' it sees (its receptive field, DESIGN section 1.3). Periods that reach
+#' it sees (its receptive field). Periods that reach
 #' outside the series (when a layer pads) are kept with `inside = FALSE`.
 #'
 #' @param model A [cphap_model()].
 #' @param x Series to explain: a matrix `[n, L]`, an array `[n, C, L]` or a
 #'   `cphap_data` object.
-#' @param thresholds A `cphap_thresholds` from [thresholds()] covering the
+#' @param thresholds A `cphap_thresholds` from [thresholds()] (or a
+#'   `cphap_result` from [cphap()], whose thresholds are used) covering the
 #'   requested layers.
 #' @param layers Names or positions of interpretable layers; `NULL` for all
 #'   layers in `thresholds`.
@@ -133,22 +158,15 @@ empty_periods <- function(levels) {
 #'   a zero-row data frame with these columns (and a message).
 #' @seealso [thresholds()], [receptive_field()], [cphap()]
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(20 * 64), 20, 64)
-#' th <- thresholds(m, x)
-#' p <- activated_periods(m, x, th, layers = "conv2", samples = 1:3)
+#' m <- demo_model()
+#' th <- thresholds(m, gunpoint$train)
+#' p <- activated_periods(m, gunpoint$test, th, layers = "conv2", samples = 1:3)
 #' head(p)
 #' @export
 activated_periods <- function(model, x, thresholds, layers = NULL, channels = NULL,
                               samples = NULL) {
   model <- check_model(model)
-  if (!inherits(thresholds, "cphap_thresholds")) {
-    cli::cli_abort("{.arg thresholds} must be a {.cls cphap_thresholds} from {.fn thresholds}, not {.cls {class(thresholds)}}.",
-      call = NULL
-    )
-  }
+  thresholds <- as_thresholds(thresholds)
   x <- as_input(x, model)
   ip_all <- model$interp
   have <- unique(as.character(thresholds$layer))
@@ -251,7 +269,7 @@ znorm_input <- function(x) {
 #' Input windows of highly activated periods
 #'
 #' Cuts the input window of every period that lies inside the series, for
-#' clustering (DESIGN section 1.4): the windows of all units of a layer have
+#' clustering: the windows of all units of a layer have
 #' the layer's receptive-field size. By default they are cut from the
 #' z-normalised series (each sample and input channel to mean 0 and sd 1
 #' over its whole length). Multivariate input gives one window set per input
@@ -271,10 +289,8 @@ znorm_input <- function(x) {
 #'   of the window (channel blocks in order when joint). Attribute `period`
 #'   of each matrix: the rows of `periods` the windows come from.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(20 * 64), 20, 64)
+#' m <- demo_model()
+#' x <- gunpoint$train
 #' p <- activated_periods(m, x, thresholds(m, x, "conv2"))
 #' w <- period_windows(m, x, p, "conv2")
 #' dim(w[[1]])

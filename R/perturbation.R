@@ -1,4 +1,4 @@
-# Perturbation analysis (DESIGN section 1.7): keep a set of input points,
+# Perturbation analysis: keep a set of input points,
 # replace the rest, and measure how much of a unit's activation at its highly
 # activated nodes survives.
 
@@ -25,7 +25,7 @@
 #' @param x Series to perturb: a matrix `[n, L]`, an array `[n, C, L]` or a
 #'   `cphap_data`.
 #' @param thresholds A `cphap_thresholds` from [thresholds()] (computed on
-#'   the training data) covering `layer`.
+#'   the training data) covering `layer`, or a `cphap_result` from [cphap()].
 #' @param layer One interpretable layer (name or position).
 #' @param channels Channels (units) of the layer; `NULL` for all.
 #' @param samples Indices of the samples of `x` to use; `NULL` for all.
@@ -46,12 +46,9 @@
 #'   those nodes still above the threshold).
 #' @seealso [autoplot.cphap_perturbation()], [summary.cphap_perturbation()]
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(20 * 64), 20, 64)
-#' thr <- thresholds(m, x, layers = "conv2")
-#' p <- perturbation(m, x, thr, "conv2", channels = 1:4, samples = 1:5,
+#' m <- demo_model()
+#' thr <- thresholds(m, gunpoint$train, layers = "conv2")
+#' p <- perturbation(m, gunpoint$test, thr, "conv2", channels = 1:4, samples = 1:5,
 #'                   shares = c(0.2, 0.5))
 #' summary(p)
 #' @export
@@ -59,6 +56,7 @@ perturbation <- function(model, x, thresholds, layer, channels = NULL, samples =
                          shares = NULL, fill = c("zero", "mean", "noise"),
                          methods = c("cphap", "relevance", "random"), rules = "default") {
   model <- check_model(model)
+  thresholds <- as_thresholds(thresholds)
   x <- as_input(x, model)
   fill <- match.arg(fill)
   methods <- unique(match.arg(methods, several.ok = TRUE))
@@ -88,8 +86,7 @@ perturbation <- function(model, x, thresholds, layer, channels = NULL, samples =
     return(new_perturbation(empty_perturbation(), ip$name, fill, is.null(shares)))
   }
   units <- unique(per[, c("sample", "channel")])
-  thr <- thresholds[as.character(thresholds$layer) == ip$name, ]
-  thr_vec <- thr$threshold[match(seq_len(ip$channels), thr$channel)]
+  thr_vec <- layer_thresholds(thresholds, ip$name, ip$channels, "thresholds")
   L <- model$input_dim[2]
   rel <- if ("relevance" %in% methods) unit_point_relevance(model, x, ip, units, thr_vec, rules)
   plan <- perturbation_plan(per, units, rel, methods, shares, L)
@@ -105,7 +102,7 @@ unit_point_relevance <- function(model, x, ip, units, thr_vec, rules) {
   out <- list()
   for (s in unique(units$sample)) {
     ch <- units$channel[units$sample == s]
-    r <- unit_relevance(model, x[s, , , drop = FALSE], ip$name, channel = ch,
+    r <- unit_relevance(model, x[s, , , drop = FALSE], ip$name, channels = ch,
       seed = "active", threshold = thr_vec, rules = rules, passes = 1, rate = 0,
       progress = FALSE
     )
@@ -228,12 +225,9 @@ new_perturbation <- function(df, layer, fill, natural) {
 #'   `activation_kept` and `active_share` (means) and their 25% and 75%
 #'   quantiles. `autoplot()`: a ggplot object.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(20 * 64), 20, 64)
-#' thr <- thresholds(m, x, layers = "conv2")
-#' p <- perturbation(m, x, thr, "conv2", channels = 1:4, samples = 1:5,
+#' m <- demo_model()
+#' thr <- thresholds(m, gunpoint$train, layers = "conv2")
+#' p <- perturbation(m, gunpoint$test, thr, "conv2", channels = 1:4, samples = 1:5,
 #'                   shares = c(0.2, 0.5, 0.8))
 #' summary(p)
 #' ggplot2::autoplot(p)

@@ -17,7 +17,12 @@ cluster_labels <- function(size) {
 #' * `type = "pattern"`: the mean of each cluster with bands of
 #'   mean ± 0.5, ± 1 and ± 2 per-time standard deviations.
 #' * `type = "units"`: the unit x pattern tiles: the share of each unit's
-#'   periods that fall into each cluster.
+#'   periods that fall into each cluster, units grouped by their dominant
+#'   pattern; the caption says how many units had no highly activated period
+#'   (they are not drawn).
+#'
+#' Joint multivariate patterns get one row of panels per input channel,
+#' named by the channel (and its name when the series have channel names).
 #'
 #' @param object A `cphap_result` from [cphap()].
 #' @param type `"gallery"`, `"pattern"` or `"units"`.
@@ -30,12 +35,8 @@ cluster_labels <- function(size) {
 #' @param ... Unused.
 #' @return A ggplot object.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(30 * 64), 30, 64)
-#' res <- cphap(m, x, layers = "conv1", k = 3)
-#' autoplot(res)
+#' res <- cphap(demo_model(), gunpoint$train, layers = "conv2", k = 4)
+#' autoplot(res, max_members = 30)
 #' autoplot(res, "pattern")
 #' autoplot(res, "units")
 #' @method autoplot cphap_result
@@ -95,28 +96,41 @@ plot_gallery <- function(object, s, cl, clusters, labs, max_members, subtitle) {
   p <- ggplot2::ggplot(mem, ggplot2::aes(x = .data$time, y = .data$value)) +
     ggplot2::geom_line(ggplot2::aes(group = .data$member), alpha = 0.15, linewidth = 0.3, colour = "grey30") +
     ggplot2::geom_line(data = pt, ggplot2::aes(y = .data$mean), linewidth = 1.2, colour = "#C0392B") +
+    scale_x_integer() +
     ggplot2::labs(x = "time in window", y = "z-normalised input", title = "Clustered patterns of highly activated periods", subtitle = subtitle) +
     ggplot2::theme_bw()
   if (nb > 1L) {
-    p + ggplot2::facet_grid(input_channel ~ cluster, labeller = ggplot2::labeller(input_channel = function(v) paste("channel", v)))
+    p + ggplot2::facet_grid(input_channel ~ cluster, labeller = ggplot2::labeller(input_channel = channel_labeller(result_channel_names(object))))
   } else {
     p + ggplot2::facet_wrap(~cluster)
   }
 }
 
-band_layers <- function(data, group = NULL) {
+# Ribbons of mean +/- 2, 1 and 0.5 sd. Filled by band (blue shades, see
+# band_fill()) or, with `fill`, in the colour of that column with the band
+# as transparency (see band_alpha()).
+band_layers <- function(data, group = NULL, fill = NULL) {
   aes_band <- function(m) {
-    ggplot2::aes(x = .data$time, ymin = .data$mean - m * .data$sd, ymax = .data$mean + m * .data$sd, fill = .data$.band)
+    a <- ggplot2::aes(x = .data$time, ymin = .data$mean - m * .data$sd, ymax = .data$mean + m * .data$sd)
+    a <- utils::modifyList(a, if (is.null(fill)) ggplot2::aes(fill = .data$.band) else ggplot2::aes(fill = .data[[fill]], alpha = .data$.band))
+    if (is.null(group)) a else utils::modifyList(a, ggplot2::aes(group = .data[[group]]))
   }
   lapply(c(2, 1, 0.5), function(m) {
     d <- data
     d$.band <- factor(sprintf("\u00b1 %s sd", format(m)), levels = c("\u00b1 2 sd", "\u00b1 1 sd", "\u00b1 0.5 sd"))
-    if (is.null(group)) {
+    if (is.null(fill)) {
       ggplot2::geom_ribbon(data = d, mapping = aes_band(m), alpha = 0.35, inherit.aes = FALSE)
     } else {
-      ggplot2::geom_ribbon(data = d, mapping = utils::modifyList(aes_band(m), ggplot2::aes(group = .data[[group]])), alpha = 0.35, inherit.aes = FALSE)
+      ggplot2::geom_ribbon(data = d, mapping = aes_band(m), inherit.aes = FALSE)
     }
   })
+}
+
+band_alpha <- function() {
+  ggplot2::scale_alpha_manual(
+    name = "band",
+    values = c("\u00b1 2 sd" = 0.12, "\u00b1 1 sd" = 0.22, "\u00b1 0.5 sd" = 0.38)
+  )
 }
 
 band_fill <- function() {
@@ -133,10 +147,11 @@ plot_bands <- function(object, s, clusters, labs, subtitle) {
     band_layers(pt) +
     ggplot2::geom_line(ggplot2::aes(y = .data$mean), linewidth = 0.9) +
     band_fill() +
+    scale_x_integer() +
     ggplot2::labs(x = "time in window", y = "z-normalised input", title = "Representative patterns with spread", subtitle = subtitle) +
     ggplot2::theme_bw()
   if (is.na(s$input_channel) && object$model$input_dim[1] > 1L) {
-    p + ggplot2::facet_grid(input_channel ~ cluster)
+    p + ggplot2::facet_grid(input_channel ~ cluster, labeller = ggplot2::labeller(input_channel = channel_labeller(result_channel_names(object))))
   } else {
     p + ggplot2::facet_wrap(~cluster)
   }
@@ -144,19 +159,56 @@ plot_bands <- function(object, s, clusters, labs, subtitle) {
 
 plot_units <- function(object, s, subtitle) {
   up <- object$unit_pattern[object$unit_pattern$set == s$set, ]
-  up$unit <- factor(up$channel, levels = sort(unique(up$channel)))
+  up$unit <- factor(up$channel, levels = unit_order(up))
   up$cluster <- factor(up$cluster)
+  n_ch <- object$model$interp$channels[match(s$layer, object$model$interp$name)]
+  n_none <- n_ch - length(unique(up$channel))
+  caption <- sprintf(
+    "%d of %d units had no highly activated period inside the series%s.\nUnits ordered by their dominant pattern, then by its share.",
+    n_none, n_ch, if (n_none > 0L) " (not shown)" else ""
+  )
   ggplot2::ggplot(up, ggplot2::aes(x = .data$cluster, y = .data$unit, fill = .data$share)) +
     ggplot2::geom_tile(colour = "white", linewidth = 0.2) +
     ggplot2::scale_fill_gradient(low = "#F7FBFF", high = "#08306B", limits = c(0, 1), name = "share of\nunit's periods") +
-    ggplot2::labs(x = "pattern (cluster)", y = "unit (channel)", title = "Unit x pattern", subtitle = subtitle) +
+    ggplot2::scale_y_discrete(guide = ggplot2::guide_axis(check.overlap = TRUE)) +
+    ggplot2::labs(x = "pattern (cluster)", y = "unit (channel)", title = "Unit x pattern", subtitle = subtitle, caption = caption) +
     ggplot2::theme_minimal() +
-    ggplot2::theme(panel.grid = ggplot2::element_blank())
+    ggplot2::theme(panel.grid = ggplot2::element_blank(), plot.caption = ggplot2::element_text(hjust = 0))
+}
+
+# Units (channels) from the top of the heatmap down: grouped by dominant
+# pattern (cluster 1 first), within a group by decreasing share of it.
+unit_order <- function(up) {
+  dom <- do.call(rbind, lapply(split(up, up$channel), function(u) u[which.max(u$share), ]))
+  # factor levels run bottom-up on the y axis
+  rev(as.character(dom$channel[order(dom$cluster, -dom$share, dom$channel)]))
+}
+
+# An integer axis (time, positions, epochs): integer breaks only, and tick
+# labels that never overlap.
+scale_x_integer <- function(...) {
+  ggplot2::scale_x_continuous(
+    breaks = integer_breaks, guide = ggplot2::guide_axis(check.overlap = TRUE), ...
+  )
+}
+
+integer_breaks <- function(lims) {
+  b <- pretty(lims)
+  b <- b[b == round(b)]
+  if (length(b) < 2L) b <- seq(ceiling(lims[1]), floor(lims[2]))
+  b
+}
+
+# Names of the input channels of a result (the series' dimnames, else the
+# model's input names), or NULL.
+result_channel_names <- function(object) {
+  dimnames(object$x)[[2]] %||% object$model$input_names
 }
 
 # Facet labels of input channels: "input channel k" and its name if any.
-channel_label <- function(series) {
-  nm <- rownames(series)
+channel_label <- function(series) channel_labeller(rownames(series))
+
+channel_labeller <- function(nm) {
   function(v) {
     v <- as.integer(as.character(v))
     if (is.null(nm)) paste("input channel", v) else paste0("input channel ", v, ": ", nm[v])
@@ -181,7 +233,8 @@ spread_periods <- function(e, max_periods) {
 #'
 #' * `type = "sample"`: the (z-normalised) series of one input channel with
 #'   each highly activated period overlaid by the pattern of its cluster
-#'   (mean and bands of ± 0.5, ± 1 and ± 2 sd), coloured by cluster; at most
+#'   (mean and bands of ± 0.5, ± 1 and ± 2 sd, the bands in the colour of
+#'   the pattern, more transparent the wider they are); at most
 #'   `max_periods` periods, the most activated first, skipping periods that
 #'   overlap an already drawn one by more than half their length.
 #' * `type = "multivariate"`: every input channel in its own panel with the
@@ -192,29 +245,30 @@ spread_periods <- function(e, max_periods) {
 #' @param type `"sample"` or `"multivariate"`.
 #' @param input_channel Input channel drawn by `type = "sample"`.
 #' @param max_periods Largest number of periods drawn.
+#' @param sample With an explanation of several samples, the one drawn
+#'   (`NULL`: the first).
 #' @param ... Unused.
 #' @return A ggplot object.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(30 * 64), 30, 64)
-#' res <- cphap(m, x, layers = "conv1", k = 3)
-#' e <- explain_sample(res, 1, "conv1", channel = 1:3)
+#' res <- cphap(demo_model(), gunpoint$train, layers = "conv2", k = 4)
+#' e <- explain_sample(res, 19, "conv2", newdata = gunpoint$test)
 #' autoplot(e)
 #' autoplot(e, "multivariate")
 #' @method autoplot cphap_explanation
 #' @export
 autoplot.cphap_explanation <- function(object, type = c("sample", "multivariate"),
-                                       input_channel = 1, max_periods = 12, ...) {
+                                       input_channel = 1, max_periods = 12, sample = NULL,
+                                       ...) {
   type <- match.arg(type)
-  series <- attr(object, "series")
+  sel <- explanation_sample(object, sample)
+  series <- sel$series
   check_whole(input_channel, "input_channel", min = 1, max = nrow(series))
   check_whole(max_periods, "max_periods", min = 1)
   L <- ncol(series)
   e <- as.data.frame(object)
   class(e) <- "data.frame"
-  title <- sprintf("Sample %s: highly activated periods", if (nrow(e)) e$sample[1] else "")
+  e <- e[e$sample == sel$sample, , drop = FALSE]
+  title <- sprintf("Sample %s: highly activated periods", sel$sample)
   if (type == "multivariate") {
     sd <- data.frame(
       input_channel = factor(rep(seq_len(nrow(series)), times = L)),
@@ -233,6 +287,7 @@ autoplot.cphap_explanation <- function(object, type = c("sample", "multivariate"
         ) +
         ggplot2::geom_line(linewidth = 0.5) +
         ggplot2::facet_wrap(~input_channel, ncol = 1, labeller = ggplot2::labeller(input_channel = channel_label(series))) +
+        scale_x_integer() +
         ggplot2::labs(x = "time", y = "input", fill = "unit", title = title) +
         ggplot2::theme_bw()
     )
@@ -256,13 +311,32 @@ autoplot.cphap_explanation <- function(object, type = c("sample", "multivariate"
   p <- ggplot2::ggplot(sdf, ggplot2::aes(x = .data$time, y = .data$value))
   if (length(ov)) {
     ov <- do.call(rbind, ov)
-    p <- p + band_layers(ov, group = "period") + band_fill() +
+    p <- p + band_layers(ov, group = "period", fill = "pattern") + band_alpha() +
       ggplot2::geom_line(data = ov, ggplot2::aes(y = .data$mean, group = .data$period, colour = .data$pattern), linewidth = 0.8)
   }
   p + ggplot2::geom_line(linewidth = 0.5) +
+    scale_x_integer() +
     ggplot2::labs(
-      x = "time", y = "z-normalised input", colour = "pattern", title = title,
+      x = "time", y = "z-normalised input", colour = "pattern", fill = "pattern", title = title,
       subtitle = sprintf("%s; %d period(s) overlaid by their pattern", channel_label(series)(input_channel), if (length(ov)) length(unique(ov$period)) else 0L)
     ) +
     ggplot2::theme_bw()
+}
+
+# One sample of an explanation: its id and its series [C, L].
+explanation_sample <- function(object, sample) {
+  series <- attr(object, "series")
+  if (length(dim(series)) == 2L) {
+    return(list(sample = object$sample[1], series = series))
+  }
+  ids <- as.integer(dimnames(series)[[1]])
+  if (is.null(sample)) sample <- ids[1]
+  check_whole(sample, "sample", min = 1)
+  if (!sample %in% ids) {
+    cli::cli_abort("{.arg sample} {sample} is not in the explanation (samples {.val {ids}}).",
+      call = NULL
+    )
+  }
+  list(sample = as.integer(sample), series = matrix(series[match(sample, ids), , ],
+    dim(series)[2], dim(series)[3], dimnames = list(dimnames(series)[[2]], NULL)))
 }

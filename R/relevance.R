@@ -1,16 +1,17 @@
-# Relevance from internal units (DESIGN 1.6) and from class outputs, with
+# Relevance from internal units and from class outputs, with
 # Monte-Carlo dropout. The numerics are in src/lrp.c.
 
 #' Relevance of input points for internal units, with Monte-Carlo dropout
 #'
 #' Layer-wise relevance propagation (LRP) started from an internal unit
-#' (layer `layer`, channel `channel`) rather than from the class output, as in
+#' (layer `layer`, channels `channels`) rather than from the class output, as in
 #' the relevance framework of CPHAP. The seed is the unit's activation map
 #' `A_jk(x)`: at all positions (`seed = "all"`), only at its highly activated
 #' nodes (`"active"`: activation above the channel's threshold), or at one
 #' node (`"node"`); everything else at that layer is zero. With
 #' `seed = "class"` relevance starts from a class logit (before the softmax)
-#' and only the part that flows through channel `channel` of `layer` is kept.
+#' and only the part that flows through each channel in `channels` of `layer`
+#' is kept.
 #'
 #' **Monte-Carlo dropout.** The propagation is repeated `passes` times; in
 #' each pass a dropout mask (rate `rate`, kept units scaled by `1 / (1 -
@@ -49,15 +50,27 @@
 #' @param x Series: a matrix `[n, L]`, an array `[n, C, L]` or a `cphap_data`.
 #' @param layer Interpretable layer(s) (names or positions, see
 #'   [interpretable_layers()]).
-#' @param channel Channels (units) of the layer, 1-based; `NULL` for all.
+#' @param channels Channels (units) of the layer, 1-based; `NULL` for all.
+#' @param channel Deprecated name of `channels`.
 #' @param seed `"all"`, `"active"`, `"node"` or `"class"` (see Description).
 #' @param node With `seed = "node"`: node positions (1-based) along the
 #'   layer; one seed per node.
 #' @param class With `seed = "class"`: the class (label or index), one value
 #'   or one per sample; `NULL` for the predicted class.
-#' @param threshold With `seed = "active"`: the thresholds `T_jk`, one value or
-#'   one per channel of the layer (a list named by layer when several layers
-#'   are given). A node is highly activated when its activation is strictly
+#' @param class_seed With `seed = "class"`, what is put in at the output:
+#'   `"logit"` (default), the class's logit (the output before its softmax),
+#'   or `"margin"`, the class's logit minus the largest logit of the other
+#'   classes (the runner-up). The predicted class can have a negative logit
+#'   (common with linear outputs); seeded with it, relevance paints the
+#'   class's own evidence negative, so a negative logit of a predicted
+#'   class gives a warning (class `cphap_negative_logit`). The margin is positive when the class is the
+#'   predicted one and negative otherwise, so its sign follows the decision;
+#'   it is propagated as the logit of an output layer whose weights and bias
+#'   are the differences of the two classes' (needs a dense output layer).
+#' @param threshold With `seed = "active"`: the thresholds `T_jk`: a
+#'   `cphap_thresholds` object from [thresholds()] (or a `cphap_result` from
+#'   [cphap()]), or numbers, one value or one per channel of the layer (a
+#'   list named by layer when several layers are given). A node is highly activated when its activation is strictly
 #'   above the threshold.
 #' @param reference With `seed = "active"` and no `threshold`: series (the
 #'   training data) whose activations give the thresholds, the `1 - alpha`
@@ -90,29 +103,34 @@
 #'
 #'   Attributes hold the rules, the rule used on each layer up to the seed
 #'   (`rule_table`, see [rule_table()]; the print shows it), passes, rate and
-#'   dropout layers; see
+#'   dropout layers (and for class seeds `class_seed` and, for margins,
+#'   `runner_up`, the runner-up class of every sample); see
 #'   [autoplot.cphap_relevance()] and [summary.cphap_relevance()].
 #' @seealso [lrp()] for relevance of a class output, [lrp_rules()].
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(2 * 64), 2, 64)
-#' r <- unit_relevance(m, x, "conv2", channel = 1:2, passes = 20)
+#' m <- demo_model()
+#' x <- gunpoint$test$x[c(1, 19), ]
+#' thr <- thresholds(m, gunpoint$train, layers = "conv2")
+#' r <- unit_relevance(m, x, "conv2", channels = c(5, 22), seed = "active",
+#'                     threshold = thr, passes = 50)
 #' r
 #' summary(r)
-#' r1 <- unit_relevance(m, x[1, ], "conv3", channel = 1, seed = "node", node = 3,
-#'                      passes = 20)
+#' r1 <- unit_relevance(m, x[2, ], "conv3", channels = 1, seed = "node", node = 8,
+#'                      passes = 50)
 #' ggplot2::autoplot(r1)
 #' @export
-unit_relevance <- function(model, x, layer, channel = NULL,
+unit_relevance <- function(model, x, layer, channels = NULL,
                            seed = c("all", "active", "node", "class"), node = NULL,
                            class = NULL, threshold = NULL, reference = NULL, alpha = 0.05,
                            rules = "default", passes = 300, rate = 0.5,
-                           dropout_layers = NULL, progress = TRUE) {
+                           dropout_layers = NULL, progress = TRUE,
+                           class_seed = c("logit", "margin"), channel = NULL) {
+  channels <- renamed_arg(channels, channel, "channels", "channel")
   model <- check_model(model)
   x <- as_input(x, model)
   seed <- match.arg(seed)
+  class_seed_given <- !missing(class_seed)
+  class_seed <- match.arg(class_seed)
   if (missing(layer)) {
     cli::cli_abort("{.arg layer} is missing: give an interpretable layer (see {.fn interpretable_layers}).",
       call = NULL
@@ -135,11 +153,20 @@ unit_relevance <- function(model, x, layer, channel = NULL,
       call = NULL
     )
   }
+  if (seed != "class" && class_seed_given) {
+    cli::cli_abort("{.arg class_seed} is only used with {.code seed = \"class\"}.", call = NULL)
+  }
   ip <- model$interp
   n <- dim(x)[1]
-  classes <- if (seed == "class") resolve_class(model, x, class) else NULL
+  classes <- NULL
+  cs <- NULL
+  if (seed == "class") {
+    cs <- class_seeding(model, x, resolve_class(model, x, class), class_seed)
+    model <- cs$model
+    classes <- cs$classes
+  }
   plans <- lapply(rows, function(r) {
-    chans <- check_channels(channel, ip$channels[r], ip$name[r])
+    chans <- check_channels(channels, ip$channels[r], ip$name[r])
     nodes <- NULL
     if (seed == "node") {
       if (is.null(node)) {
@@ -155,7 +182,8 @@ unit_relevance <- function(model, x, layer, channel = NULL,
     list(row = r, chans = chans, nodes = nodes, thr = thr, drop = drop)
   })
   seed_words <- floor(stats::runif(2) * 2^32)
-  relevance_run(model, x, plans, seed, classes, rules, passes, rate, seed_words, progress)
+  out <- relevance_run(model, x, plans, seed, classes, rules, passes, rate, seed_words, progress)
+  if (is.null(cs)) out else label_class_seed(out, cs)
 }
 
 #' Layer-wise relevance propagation from a class output
@@ -171,25 +199,105 @@ unit_relevance <- function(model, x, layer, channel = NULL,
 #'   `seed = "class"`, `layer` and `channel` NA, `mean` the relevance and `sd`
 #'   NA.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' x <- matrix(rnorm(3 * 64), 3, 64)
+#' m <- demo_model()
+#' x <- gunpoint$test$x[1:3, ]
 #' r <- lrp(m, x, rules = "epsilon")
 #' head(as.data.frame(r))
+#' # test series 90 is classified correctly with a negative logit: seed the
+#' # margin to the other class instead
+#' summary(lrp(m, gunpoint$test$x[90, ], class_seed = "margin"))
 #' @export
-lrp <- function(model, x, class = NULL, rules = "default") {
+lrp <- function(model, x, class = NULL, rules = "default", class_seed = c("logit", "margin")) {
   model <- check_model(model)
   x <- as_input(x, model)
   rules <- as_rules(rules)
-  classes <- resolve_class(model, x, class)
+  class_seed <- match.arg(class_seed)
+  cs <- class_seeding(model, x, resolve_class(model, x, class), class_seed)
   plans <- list(list(row = NA_integer_, chans = NA_integer_, nodes = NULL, thr = NULL, drop = integer()))
-  relevance_run(model, x, plans, "class", classes, rules, 1L, 0, c(0, 0), FALSE)
+  out <- relevance_run(cs$model, x, plans, "class", cs$classes, rules, 1L, 0, c(0, 0), FALSE)
+  label_class_seed(out, cs)
+}
+
+# The dense layer that computes the logits: the last layer, or the dense
+# layer under a final softmax/linear activation layer; NA when there is none.
+logit_layer <- function(model) {
+  j <- length(model$layers)
+  l <- model$layers[[j]]
+  if (l$type == "Activation" && (l$act_name %||% "") %in% c("softmax", "linear") &&
+    length(l$input_layers) == 1L && l$input_layers > 0L) {
+    j <- l$input_layers
+  }
+  if (model$layers[[j]]$type == "Dense") j else NA_integer_
+}
+
+# Logits [n, classes] of the series x (the output before its softmax).
+class_logits <- function(model, x, j = logit_layer(model)) {
+  l <- model$layers[[j]]
+  a <- if (l$input_layers == 0L) x else forward_nodes(model, x, l$input_layers)[[1]]
+  a <- matrix(a, dim(a)[1])
+  sweep(a %*% t(l$weight), 2L, l$bias, `+`)
+}
+
+# Seeds of class relevance. "logit": the class logit, with a warning when it
+# is negative although the class is the predicted one; "margin": the logit minus the runner-up class's logit, as the
+# logit of a model whose output layer computes these differences.
+class_seeding <- function(model, x, classes, class_seed) {
+  j <- logit_layer(model)
+  n <- dim(x)[1]
+  cs <- list(model = model, classes = classes, original = model$classes[classes],
+    class_seed = class_seed, runner_up = NULL)
+  if (is.na(j)) {
+    if (class_seed == "margin") {
+      cli::cli_abort("{.code class_seed = \"margin\"} needs a model whose output is a dense layer (optionally followed by a softmax).",
+        call = NULL
+      )
+    }
+    return(cs)
+  }
+  z <- class_logits(model, x, j)
+  if (class_seed == "logit") {
+    zc <- z[cbind(seq_len(n), classes)]
+    neg <- which(zc < 0 & zc >= apply(z, 1L, max))
+    if (length(neg) > 0L) {
+      cli::cli_warn(c(
+        "The seeded class is the predicted one but its logit is negative for {length(neg)} sample{?s} ({utils::head(neg, 10)}{if (length(neg) > 10L) ', ...' else ''}): relevance then paints the class's own evidence negative.",
+        i = "Use {.code class_seed = \"margin\"} to seed with the difference to the runner-up class's logit (positive when the class is predicted)."
+      ), class = "cphap_negative_logit")
+    }
+    return(cs)
+  }
+  zo <- z
+  zo[cbind(seq_len(n), classes)] <- -Inf
+  runner <- max.col(zo, ties.method = "first")
+  key <- paste(classes, runner)
+  pairs <- unique(data.frame(c = classes, r = runner))
+  l <- as.list(model)
+  d <- l$layers[[j]]
+  d$weight <- d$weight[pairs$c, , drop = FALSE] - d$weight[pairs$r, , drop = FALSE]
+  d$bias <- d$bias[pairs$c] - d$bias[pairs$r]
+  d$activation_name <- "linear"
+  l$layers[[j]] <- d
+  l$layers <- l$layers[seq_len(j)]
+  l$output_nodes <- j
+  l$output_names <- NULL
+  labels <- paste(model$classes[pairs$c], "vs", model$classes[pairs$r])
+  cs$model <- cphap_model(l, classes = labels)
+  cs$classes <- match(key, paste(pairs$c, pairs$r))
+  cs$runner_up <- model$classes[runner]
+  cs
+}
+
+# Class relevance results name the seeded class; margins also the runner-up.
+label_class_seed <- function(out, cs) {
+  out$class <- cs$original[out$sample]
+  attr(out, "class_seed") <- cs$class_seed
+  if (!is.null(cs$runner_up)) attr(out, "runner_up") <- cs$runner_up
+  out
 }
 
 # Channels (units) of a layer: NULL means all; whole numbers in range.
 # n_ch may hold several layers' channel counts (then the smallest bounds).
-check_channels <- function(channel, n_ch, lname = NULL) {
+check_channels <- function(channel, n_ch, lname = NULL, arg = "channels") {
   n_ch <- min(n_ch)
   if (is.null(channel)) {
     return(seq_len(n_ch))
@@ -198,7 +306,7 @@ check_channels <- function(channel, n_ch, lname = NULL) {
     any(channel != round(channel)) || any(channel < 1) || any(channel > n_ch)) {
     of <- if (is.null(lname)) "" else paste0(" (the channels of layer ", lname, ")")
     cli::cli_abort(
-      "{.arg channel} must be whole numbers between 1 and {n_ch}{of}, not {.val {format_value(channel)}}.",
+      "{.arg {arg}} must be whole numbers between 1 and {n_ch}{of}, not {.val {format_value(channel)}}.",
       call = NULL
     )
   }
@@ -245,6 +353,9 @@ unit_thresholds <- function(model, r, threshold, reference, x, alpha, several) {
   ip <- model$interp
   n_ch <- ip$channels[r]
   nm <- ip$name[r]
+  if (inherits(threshold, c("cphap_thresholds", "cphap_result"))) {
+    return(layer_thresholds(as_thresholds(threshold, "threshold"), nm, n_ch))
+  }
   if (!is.null(threshold)) {
     thr <- threshold
     if (is.list(threshold)) {
@@ -504,7 +615,8 @@ used_rules <- function(model, rules, parts, seed) {
 
 #' @export
 as.data.frame.cphap_relevance <- function(x, ...) {
-  attributes(x)[c("rules", "rule_table", "passes", "rate", "dropout", "input_names")] <- NULL
+  attributes(x)[c("rules", "rule_table", "passes", "rate", "dropout", "input_names",
+                  "class_seed", "runner_up")] <- NULL
   class(x) <- "data.frame"
   x
 }
@@ -551,10 +663,8 @@ print.cphap_relevance <- function(x, ...) {
 #' @param ... Unused.
 #' @return A data frame of class `summary.cphap_relevance`.
 #' @examples
-#' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' r <- unit_relevance(m, rnorm(64), "conv2", channel = 1:3, passes = 10)
+#' m <- demo_model()
+#' r <- unit_relevance(m, gunpoint$test$x[19, ], "conv2", channels = 1:3, passes = 10)
 #' summary(r)
 #' @export
 summary.cphap_relevance <- function(object, ...) {
@@ -572,80 +682,105 @@ print.summary.cphap_relevance <- function(x, ...) {
 
 #' Plot relevance along the series
 #'
-#' The input series as a line with its points coloured by mean relevance (a
-#' diverging scale centred at zero) and, below it, the mean relevance with a
-#' band for the spread over the Monte-Carlo passes (mean +/- sd or the 5%-95%
-#' quantile band). Multivariate input gets one column per input channel;
-#' several seeds get one row each.
+#' For each sample, the input series (upper panel) as a line with its points
+#' coloured by mean relevance, and the mean relevance (lower panel) with a
+#' band for its spread over the Monte-Carlo passes (mean ± sd, or the 5% to
+#' 95% quantiles). The colour scale is diverging and centred at 0, symmetric
+#' around it: red points carry positive relevance (evidence for the seeded
+#' unit or class), blue points negative relevance (evidence against), grey
+#' points none. Multivariate input gets one column of panels per input
+#' channel; several samples or seeds get one row of panels each.
 #'
 #' @param object A `cphap_relevance`.
-#' @param sample Which sample to show (`NULL`: the first one in `object`).
-#' @param layer,channel Optional selection of units.
-#' @param band `"sd"` (mean +/- sd), `"quantile"` (q05 to q95) or `"none"`.
+#' @param sample Which samples to show (`NULL`: all samples in `object`, at
+#'   most 6).
+#' @param layer,channels Optional selection of units.
+#' @param channel Deprecated name of `channels`.
+#' @param band `"sd"` (mean ± sd), `"quantile"` (q05 to q95) or `"none"`.
 #' @param ... Unused.
 #' @return A ggplot object.
 #' @examples
 #' set.seed(1)
-#' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
-#'                           pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
-#' r <- unit_relevance(m, rnorm(64), "conv3", channel = 2, passes = 30)
-#' ggplot2::autoplot(r, band = "quantile")
+#' m <- demo_model()
+#' r <- unit_relevance(m, gunpoint$test$x[c(1, 19), ], "conv3", channels = 2, passes = 30)
+#' ggplot2::autoplot(r)
+#' ggplot2::autoplot(r, sample = 2, band = "quantile")
 #' @importFrom ggplot2 autoplot .data
 #' @method autoplot cphap_relevance
 #' @export
-autoplot.cphap_relevance <- function(object, sample = NULL, layer = NULL, channel = NULL,
-                                     band = c("sd", "quantile", "none"), ...) {
+autoplot.cphap_relevance <- function(object, sample = NULL, layer = NULL, channels = NULL,
+                                     band = c("sd", "quantile", "none"), ..., channel = NULL) {
+  channels <- renamed_arg(channels, channel, "channels", "channel")
   band <- match.arg(band)
   d <- as.data.frame(object)
-  if (is.null(sample)) sample <- d$sample[1]
-  check_whole(sample, "sample", min = 1)
-  if (!sample %in% d$sample) {
-    cli::cli_abort("{.arg sample} {sample} is not in the result (samples {.val {unique(d$sample)}}).",
+  have <- unique(d$sample)
+  if (is.null(sample)) {
+    sample <- utils::head(have, 6L)
+    if (length(have) > 6L) {
+      cli::cli_inform("Drawing the first 6 of {length(have)} samples; choose others with {.arg sample}.")
+    }
+  }
+  sample <- check_whole_vector(sample, "sample", min = 1)
+  if (!all(sample %in% have)) {
+    cli::cli_abort("{.arg sample} {setdiff(sample, have)} {?is/are} not in the result (samples {.val {have}}).",
       call = NULL
     )
   }
-  d <- d[d$sample == sample, , drop = FALSE]
+  d <- d[d$sample %in% sample, , drop = FALSE]
   if (!is.null(layer)) d <- d[as.character(d$layer) %in% layer, , drop = FALSE]
-  if (!is.null(channel)) d <- d[d$channel %in% channel, , drop = FALSE]
+  if (!is.null(channels)) d <- d[d$channel %in% channels, , drop = FALSE]
   if (nrow(d) == 0L) {
-    cli::cli_abort("Nothing to plot: no rows match {.arg layer} / {.arg channel}.", call = NULL)
+    cli::cli_abort("Nothing to plot: no rows match {.arg layer} / {.arg channels}.", call = NULL)
   }
   d$unit <- unit_label(d)
   d$input_channel <- factor(d$input_channel)
-  lo <- switch(band, sd = d$mean - d$sd, quantile = d$q05, none = NA_real_)
-  hi <- switch(band, sd = d$mean + d$sd, quantile = d$q95, none = NA_real_)
-  series <- data.frame(d[, c("unit", "input_channel", "position", "mean")],
-    y = d$value, panel = "series"
+  d$sample_label <- factor(paste("sample", d$sample), levels = paste("sample", unique(sample)))
+  passes <- attr(object, "passes")
+  band_name <- switch(band,
+    sd = sprintf("mean \u00b1 sd over %d passes", passes),
+    quantile = sprintf("5%% to 95%% quantile over %d passes", passes),
+    none = NA_character_
   )
-  rel <- data.frame(d[, c("unit", "input_channel", "position", "mean")],
-    y = d$mean, lo = lo, hi = hi, panel = "relevance"
+  panels <- c("input value", "relevance (mean)")
+  keep <- c("sample_label", "unit", "input_channel", "position", "mean")
+  series <- data.frame(d[, keep], y = d$value, panel = factor(panels[1], levels = panels))
+  rel <- data.frame(d[, keep], y = d$mean, panel = factor(panels[2], levels = panels),
+    lo = switch(band, sd = d$mean - d$sd, quantile = d$q05, none = NA_real_),
+    hi = switch(band, sd = d$mean + d$sd, quantile = d$q95, none = NA_real_),
+    band = band_name
   )
-  series$panel <- factor(series$panel, levels = c("series", "relevance"))
-  rel$panel <- factor(rel$panel, levels = c("series", "relevance"))
+  lim <- max(abs(d$mean))
+  if (!is.finite(lim) || lim == 0) lim <- 1
   p <- ggplot2::ggplot(mapping = ggplot2::aes(x = .data$position, y = .data$y))
   if (band != "none" && any(is.finite(rel$lo))) {
     p <- p + ggplot2::geom_ribbon(
       data = rel[is.finite(rel$lo), , drop = FALSE],
-      ggplot2::aes(ymin = .data$lo, ymax = .data$hi), fill = "grey60", alpha = 0.4
-    )
+      ggplot2::aes(ymin = .data$lo, ymax = .data$hi, fill = .data$band), alpha = 0.4
+    ) +
+      ggplot2::scale_fill_manual(values = stats::setNames("grey55", band_name), name = "spread")
   }
   p <- p +
+    ggplot2::geom_hline(data = rel[!duplicated(rel[, c("sample_label", "unit", "input_channel")]), ],
+      ggplot2::aes(yintercept = 0), colour = "grey70", linewidth = 0.3) +
     ggplot2::geom_line(data = rel, colour = "grey20") +
     ggplot2::geom_line(data = series, colour = "grey40") +
     ggplot2::geom_point(data = series, ggplot2::aes(colour = .data$mean), size = 1.2) +
     ggplot2::scale_colour_gradient2(
-      low = "#2166AC", mid = "grey85", high = "#B2182B", midpoint = 0,
-      name = "mean\nrelevance"
+      low = "#2166AC", mid = "grey85", high = "#B2182B", midpoint = 0, limits = c(-lim, lim),
+      name = "mean relevance\n(centred at 0)\nred: for, blue: against"
     ) +
-    ggplot2::labs(x = "position", y = NULL, title = paste("Sample", sample)) +
+    scale_x_integer() +
+    ggplot2::labs(
+      x = "position (time)", y = "input value (upper panel) and mean relevance (lower panel)",
+      title = if (length(sample) == 1L) paste("Sample", sample) else paste("Samples", paste(sample, collapse = ", "))
+    ) +
     ggplot2::theme_minimal()
-  multi_unit <- length(unique(d$unit)) > 1L
-  rows <- if (multi_unit) "unit + panel" else "panel"
+  rows <- c(if (length(sample) > 1L) "sample_label", if (length(unique(d$unit)) > 1L) "unit", "panel")
   cols <- if (length(levels(d$input_channel)) > 1L) "input_channel" else "."
-  if (!multi_unit) p <- p + ggplot2::labs(subtitle = d$unit[1])
-  lab <- ggplot2::labeller(input_channel = function(v) paste("input channel", v))
-  p + ggplot2::facet_grid(stats::as.formula(paste(rows, "~", cols)), scales = "free_y",
-    labeller = lab
+  if (length(unique(d$unit)) == 1L) p <- p + ggplot2::labs(subtitle = d$unit[1])
+  lab <- ggplot2::labeller(input_channel = channel_labeller(attr(object, "input_names")))
+  p + ggplot2::facet_grid(stats::as.formula(paste(paste(rows, collapse = " + "), "~", cols)),
+    scales = "free_y", labeller = lab
   )
 }
 

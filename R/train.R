@@ -23,13 +23,16 @@
 #' @param model A [cphap_model()], a plain network list (see
 #'   [cphap_model()] and [arch_cnn()]), or the name of an architecture:
 #'   `"cnn"`, `"fcn"` or `"resnet"`, built for the shape of `x` and the
-#'   classes of `y` with the arguments in `...`.
+#'   classes of `y` with the arguments in `...`. With its default shape,
+#'   `"cnn"` takes the largest shape that fits the series length and says
+#'   which (see [arch_cnn()]).
 #' @param x Training series: a matrix `[n, length]`, an array
 #'   `[n, channels, length]` or a `cphap_data` object (whose `y` is used when
 #'   `y` is `NULL`).
 #' @param y Class labels, one per series (a factor, character, integer or
 #'   logical vector without `NA`). The model's output units correspond to
-#'   `levels(factor(y))`.
+#'   `levels(factor(y))`; factor levels without any series are dropped (with
+#'   a message).
 #' @param epochs Number of passes over the training data.
 #' @param batch_size Samples per mini-batch (between 1 and the number of
 #'   training samples; the last batch of an epoch may be smaller). The
@@ -255,6 +258,11 @@ check_fit_labels <- function(y, arg, min_classes = 2L) {
     )
   }
   y <- if (is.factor(y)) y else factor(as.vector(y))
+  unused <- setdiff(levels(y), levels(droplevels(y)))
+  if (length(unused) > 0L && min_classes > 1L) {
+    cli::cli_inform("{.arg {arg}}: dropped unused factor level{?s} {.val {unused}}; the model gets one output per class present.")
+    y <- droplevels(y)
+  }
   present <- length(unique(as.integer(y)))
   if (present < min_classes) {
     cli::cli_abort("{.arg {arg}} has only one class ({.val {as.character(y[1])}}); training needs at least two.",
@@ -417,6 +425,7 @@ autoplot.cphap_history <- function(object, ...) {
     ggplot2::geom_point(size = 0.8) +
     ggplot2::geom_vline(xintercept = be, linetype = "dashed", colour = "grey40") +
     ggplot2::facet_wrap(ggplot2::vars(.data$metric), scales = "free_y", ncol = 1L) +
+    scale_x_integer() +
     ggplot2::labs(x = "Epoch", y = NULL, colour = NULL) +
     ggplot2::theme_bw()
 }

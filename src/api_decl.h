@@ -40,6 +40,9 @@ SEXP cp_silhouette_r(SEXP d, SEXP cluster, SEXP k, SEXP threads);
 SEXP cp_calinski_harabasz_r(SEXP x, SEXP cluster, SEXP k, SEXP metric);
 SEXP cp_znorm_rows_r(SEXP x);
 
+/* ONNX decoding (api_onnx.c) */
+SEXP cp_onnx_decode_r(SEXP bytes);
+
 /* Cast through void (*)(void), the type GCC allows any function pointer to. */
 #define CP_FN(f) ((DL_FUNC)(void (*)(void))(f))
 
@@ -63,6 +66,7 @@ SEXP cp_znorm_rows_r(SEXP x);
   {"cp_evaluate_r", CP_FN(&cp_evaluate_r), 5}, \
   {"cp_loss_grad_r", CP_FN(&cp_loss_grad_r), 7}, \
   {"cp_adam_r", CP_FN(&cp_adam_r), 6}, \
-  {"cp_relevance_r", CP_FN(&cp_relevance_r), 8},
+  {"cp_relevance_r", CP_FN(&cp_relevance_r), 8}, \
+  {"cp_onnx_decode_r", CP_FN(&cp_onnx_decode_r), 1},
 
 #endif

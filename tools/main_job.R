@@ -59,7 +59,7 @@ counts <- table(paste(per$sample, per$channel))
 best <- as.integer(strsplit(names(counts)[which.max(counts)], " ")[[1]])
 cli::cli_alert_info("Unit conv2 channel {best[2]} on test series {best[1]} ({max(counts)} highly activated nodes)")
 set.seed(1)
-rel <- unit_relevance(model, test$x[best[1], , drop = FALSE], "conv2", channel = best[2],
+rel <- unit_relevance(model, test$x[best[1], , drop = FALSE], "conv2", channels = best[2],
   seed = "active", threshold = thr$threshold[thr$layer == "conv2"], passes = 300, rate = 0.5
 )
 save_csv("relevance_conv2.csv", rel)

@@ -113,5 +113,5 @@ ref_forward <- function(model, x) {
 }
 
 forward_check <- function(model, x) {
-  predict(model, x, type = "prob")
+  predict(model, x, type = "output")
 }

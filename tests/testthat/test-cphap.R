@@ -51,7 +51,7 @@ test_that("cphap() returns the documented structure", {
   expect_s3_class(res, "cphap_result")
   expect_s3_class(res$thresholds, "cphap_thresholds")
   expect_s3_class(res$periods, "cphap_periods")
-  expect_named(res$sets, c("set", "layer", "input_channel", "n_windows", "window_length"))
+  expect_named(res$sets, c("set", "layer", "input_channel", "n_windows", "window_length", "k"))
   expect_named(res$patterns, c("set", "layer", "input_channel", "cluster", "time", "mean",
                                "sd", "size", "share"))
   expect_named(res$assignments, c("set", "period", "sample", "layer", "channel", "position",
@@ -114,11 +114,11 @@ test_that("explain_sample() scores a sample's periods against the patterns", {
   expect_equal(e2$entropy, e$entropy, tolerance = 1e-10)
   expect_equal(e2$distance_ratio, e$distance_ratio, tolerance = 1e-10)
   expect_equal(e2$sample, rep(2L, nrow(e2)))
-  e3 <- explain_sample(res, 4, "conv2", channel = 2)
+  e3 <- explain_sample(res, 4, "conv2", channels = 2)
   expect_true(all(e3$channel == 2))
   expect_output(print(e), "cphap_explanation")
   expect_error(explain_sample(res, 31), "sample")
-  expect_error(explain_sample(res, 1, "conv2", channel = 999), "channel")
+  expect_error(explain_sample(res, 1, "conv2", channels = 999), "channel")
   expect_error(explain_sample(list(), 1), "cphap_result")
 })
 
@@ -172,6 +172,5 @@ test_that("no periods at all: empty tables with the right columns and a message"
   expect_equal(res$sets$n_windows, c(0L, 0L, 0L))
   expect_output(print(res), "0 highly activated")
   expect_error(autoplot(res), "no clustered periods")
-  expect_message(e <- explain_sample(res, 1, "conv1"), "No highly activated")
-  expect_equal(nrow(e), 0L)
+  expect_error(explain_sample(res, 1, "conv1"), "not clustered.*no clustered layer")
 })

@@ -12,7 +12,7 @@ test_that("every fixture network matches PyTorch to 1e-8 relative on every layer
     for (j in seq_along(got)) {
       expect_rel_equal(got[[j]], fx$layer_outputs[[j]], 1e-8)
     }
-    expect_rel_equal(predict(m, fx$x, type = "prob"), fx$output, 1e-8)
+    expect_rel_equal(predict(m, fx$x, type = "output"), fx$output, 1e-8)
   }
 })
 

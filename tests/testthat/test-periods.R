@@ -34,7 +34,7 @@ test_that("each period window alone reproduces its node's activation (valid padd
     tm <- truncated_model(m, ip$node[q], ip$size[q])
     w <- array(0, c(nrow(pq), 2, ip$size[q]))
     for (i in seq_len(nrow(pq))) w[i, , ] <- x[pq$sample[i], , pq$start[i]:pq$end[i]]
-    out <- predict(tm, w, type = "prob")
+    out <- predict(tm, w, type = "output")
     expect_equal(dim(out), c(nrow(pq), ip$channels[q]))
     got <- out[cbind(seq_len(nrow(pq)), pq$channel)]
     expect_equal(got, pq$activation, tolerance = 1e-12)
@@ -54,7 +54,7 @@ test_that("the paper's CNN: windows reproduce activations too", {
     pq <- p[p$layer == ln & p$inside, ]
     tm <- truncated_model(m, ip$node[q], ip$size[q])
     w <- t(vapply(seq_len(nrow(pq)), function(i) x[pq$sample[i], pq$start[i]:pq$end[i]], numeric(ip$size[q])))
-    out <- predict(tm, w, type = "prob")
+    out <- predict(tm, w, type = "output")
     expect_equal(out[cbind(seq_len(nrow(pq)), pq$channel)], pq$activation, tolerance = 1e-12)
   }
 })

@@ -11,7 +11,7 @@ test_that("the unit relevance plot is stable", {
   skip_if_not_installed("vdiffr")
   m <- demo_model()
   set.seed(1)
-  r <- unit_relevance(m, gunpoint$test$x[19, , drop = FALSE], "conv2", channel = 22,
+  r <- unit_relevance(m, gunpoint$test$x[19, , drop = FALSE], "conv2", channels = 22,
                       seed = "all", passes = 20, rate = 0.5, progress = FALSE)
   vdiffr::expect_doppelganger("unit relevance", autoplot(r))
 })

@@ -30,7 +30,7 @@ test_that("multivariate figures highlight the period in every channel", {
   set.seed(33)
   x <- array(rnorm(20 * 2 * 40), c(20, 2, 40))
   res <- cphap(m, x, layers = 2, k = 2, alpha = 0.1)
-  e <- explain_sample(res, 1, channel = 1)
+  e <- explain_sample(res, 1, channels = 1)
   g <- autoplot(e, "multivariate")
   expect_s3_class(g, "ggplot")
   vdiffr::expect_doppelganger("multivariate periods", g)

@@ -22,14 +22,14 @@ run_case <- function(m, x, case) {
     ip$name[ip$node == node]
   }
   switch(sd$type,
-    all = unit_relevance(m, x, lname(sd$node), channel = sd$channel, seed = "all",
+    all = unit_relevance(m, x, lname(sd$node), channels = sd$channel, seed = "all",
       rules = rules, passes = 1, rate = 0, progress = FALSE
     ),
-    node = unit_relevance(m, x, lname(sd$node), channel = sd$channel, seed = "node",
+    node = unit_relevance(m, x, lname(sd$node), channels = sd$channel, seed = "node",
       node = sd$position, rules = rules, passes = 1, rate = 0, progress = FALSE
     ),
     class = lrp(m, x, class = sd$class, rules = rules),
-    class_filter = unit_relevance(m, x, lname(sd$node), channel = sd$channel,
+    class_filter = unit_relevance(m, x, lname(sd$node), channels = sd$channel,
       seed = "class", class = sd$class, rules = rules, passes = 1, rate = 0,
       progress = FALSE
     )
@@ -54,7 +54,7 @@ test_that("relevance matches PyTorch (1e-10 relative) for every rule, layer type
     rf <- read_fixture(file.path("relevance", nm))
     m <- cphap_model(fx$model)
     x <- fx$x[seq_len(rf$n), , , drop = FALSE]
-    expect_rel_equal(predict(m, x, type = "prob"), rf$output, 1e-12)
+    expect_rel_equal(predict(m, x, type = "output"), rf$output, 1e-12)
     for (case in rf$cases) {
       res <- run_case(m, x, case)
       got <- rel_array(res, dim(x)[1], dim(x)[2], dim(x)[3])
@@ -76,7 +76,7 @@ test_that("the kernel choice does not change Monte-Carlo relevance beyond roundi
   run <- function(kn) {
     withr::local_options(cphap.lrp_kernels = kn)
     set.seed(9)
-    unit_relevance(m, x, "conv3", channel = 2, passes = 30, rate = 0.5, progress = FALSE)
+    unit_relevance(m, x, "conv3", channels = 2, passes = 30, rate = 0.5, progress = FALSE)
   }
   a <- run("auto")
   expect_gt(max(a$sd), 0)
@@ -116,12 +116,12 @@ test_that("epsilon -> 0 with zero biases equals gradient x input (finite differe
       xm <- x
       xp[1, c, t] <- xp[1, c, t] + h
       xm[1, c, t] <- xm[1, c, t] - h
-      gx[1, c, t] <- (predict(m, xp, "prob")[1, cls] - predict(m, xm, "prob")[1, cls]) / (2 * h)
+      gx[1, c, t] <- (predict(m, xp, "output")[1, cls] - predict(m, xm, "output")[1, cls]) / (2 * h)
     }
   }
   expect_rel_equal(got, gx * x, 1e-6)
   # the seeded logit is conserved
-  expect_equal(sum(got), unname(predict(m, x, "prob")[1, cls]), tolerance = 1e-10)
+  expect_equal(sum(got), unname(predict(m, x, "output")[1, cls]), tolerance = 1e-10)
 })
 
 test_that("z+ on non-negative input with zero biases conserves relevance", {
@@ -172,25 +172,25 @@ test_that("the active seed sums the seeds of its highly activated nodes", {
   x <- array(rnorm(2 * 2 * 60), c(2, 2, 60))
   a <- activations(m, x, "conv2", format = "array")$conv2
   thr <- apply(a, 2, function(v) unname(stats::quantile(v, 0.7, type = 7)))
-  ra <- unit_relevance(m, x, "conv2", channel = 2, seed = "active", threshold = thr,
+  ra <- unit_relevance(m, x, "conv2", channels = 2, seed = "active", threshold = thr,
     passes = 1, rate = 0, progress = FALSE
   )
   for (s in 1:2) {
     nodes <- which(a[s, 2, ] > thr[2])
     expect_true(length(nodes) > 0)
-    rn <- unit_relevance(m, x[s, , , drop = FALSE], "conv2", channel = 2, seed = "node",
+    rn <- unit_relevance(m, x[s, , , drop = FALSE], "conv2", channels = 2, seed = "node",
       node = nodes, passes = 1, rate = 0, progress = FALSE
     )
     want <- rowSums(matrix(rn$mean, ncol = length(nodes)))
     expect_equal(ra$mean[ra$sample == s], want, tolerance = 1e-12)
   }
   # thresholds from a reference set are R's type-7 quantiles
-  rr <- unit_relevance(m, x, "conv2", channel = 2, seed = "active", reference = x,
+  rr <- unit_relevance(m, x, "conv2", channels = 2, seed = "active", reference = x,
     alpha = 0.3, passes = 1, rate = 0, progress = FALSE
   )
   expect_equal(rr$mean, ra$mean)
   expect_message(
-    unit_relevance(m, x, "conv2", channel = 2, seed = "active", passes = 1, rate = 0,
+    unit_relevance(m, x, "conv2", channels = 2, seed = "active", passes = 1, rate = 0,
       progress = FALSE
     ),
     "Thresholds"
@@ -207,7 +207,7 @@ test_that("rate 0 gives sd exactly 0 and equals plain LRP", {
   r1 <- unit_relevance(m, x, "conv3", seed = "all", passes = 1, rate = 0.5, progress = FALSE)
   expect_true(all(is.na(r1$sd)))
   expect_equal(r1$mean, r0$mean)
-  rc <- unit_relevance(m, x, "conv3", channel = 1, seed = "class", class = 1, passes = 30,
+  rc <- unit_relevance(m, x, "conv3", channels = 1, seed = "class", class = 1, passes = 30,
     rate = 0, progress = FALSE
   )
   expect_true(all(rc$sd == 0))
@@ -220,7 +220,7 @@ test_that("Monte-Carlo results: reproducible, thread-independent, quantiles of t
   run <- function(threads) {
     withr::with_options(list(cphap.threads = threads), {
       set.seed(99)
-      unit_relevance(m, x, "conv2", channel = 1:3, passes = 40, rate = 0.5, progress = FALSE)
+      unit_relevance(m, x, "conv2", channels = 1:3, passes = 40, rate = 0.5, progress = FALSE)
     })
   }
   r1 <- run(1)
@@ -228,11 +228,11 @@ test_that("Monte-Carlo results: reproducible, thread-independent, quantiles of t
   expect_identical(as.data.frame(r1), as.data.frame(r2))
   expect_true(any(r1$sd > 0))
   set.seed(100)
-  r3 <- unit_relevance(m, x, "conv2", channel = 1:3, passes = 40, rate = 0.5, progress = FALSE)
+  r3 <- unit_relevance(m, x, "conv2", channels = 1:3, passes = 40, rate = 0.5, progress = FALSE)
   expect_false(identical(r3$mean, r1$mean))
   # one unit alone gets the same masks as in a call with several units
   set.seed(99)
-  r4 <- unit_relevance(m, x, "conv2", channel = 2, passes = 40, rate = 0.5, progress = FALSE)
+  r4 <- unit_relevance(m, x, "conv2", channels = 2, passes = 40, rate = 0.5, progress = FALSE)
   expect_identical(r4$mean, r1$mean[r1$channel == 2])
   # dropout on the seeded layer's path matters; default is conv1 here
   expect_equal(attr(r1, "dropout"), "conv1")
@@ -241,7 +241,7 @@ test_that("Monte-Carlo results: reproducible, thread-independent, quantiles of t
     "layer 1 (Conv1D)"
   )
   expect_equal(
-    attr(unit_relevance(m, x, "conv3", channel = 1, seed = "class", class = 1, passes = 3,
+    attr(unit_relevance(m, x, "conv3", channels = 1, seed = "class", class = 1, passes = 3,
       progress = FALSE
     ), "dropout"),
     "layer 7 (Skipping)"
@@ -249,7 +249,7 @@ test_that("Monte-Carlo results: reproducible, thread-independent, quantiles of t
   # C quantiles equal R's quantile(type = 7) over the passes: check with
   # passes = 2 where the quantiles are linear interpolations of two values
   set.seed(1)
-  r5 <- unit_relevance(m, x[1, , , drop = FALSE], "conv2", channel = 1, passes = 2,
+  r5 <- unit_relevance(m, x[1, , , drop = FALSE], "conv2", channels = 1, passes = 2,
     rate = 0.5, progress = FALSE
   )
   lo <- r5$mean - r5$sd / sqrt(2)
@@ -262,17 +262,17 @@ test_that("dropout_layers choices: input, names, indices", {
   m <- relu_net(bias = 0.1)
   set.seed(9)
   x <- array(rnorm(2 * 60), c(1, 2, 60))
-  ri <- unit_relevance(m, x, "conv2", channel = 1, passes = 20, dropout_layers = "input",
+  ri <- unit_relevance(m, x, "conv2", channels = 1, passes = 20, dropout_layers = "input",
     progress = FALSE
   )
   expect_equal(attr(ri, "dropout"), "input")
   expect_true(any(ri$sd > 0))
-  rn <- unit_relevance(m, x, "conv2", channel = 1, passes = 20, dropout_layers = 1,
+  rn <- unit_relevance(m, x, "conv2", channels = 1, passes = 20, dropout_layers = 1,
     progress = FALSE
   )
   expect_true(any(rn$sd > 0))
   # dropout after the seeded layer has no effect on its relevance
-  ra <- unit_relevance(m, x, "conv2", channel = 1, passes = 20, dropout_layers = "conv3",
+  ra <- unit_relevance(m, x, "conv2", channels = 1, passes = 20, dropout_layers = "conv3",
     progress = FALSE
   )
   expect_true(all(ra$sd == 0))
@@ -282,7 +282,7 @@ test_that("batch norm is folded and residual networks work under Monte-Carlo dro
   fx <- read_fixture("resnet")
   m <- cphap_model(fx$model)
   set.seed(2)
-  r <- unit_relevance(m, fx$x[1:2, , , drop = FALSE], "res2", channel = 1:2, passes = 10,
+  r <- unit_relevance(m, fx$x[1:2, , , drop = FALSE], "res2", channels = 1:2, passes = 10,
     progress = FALSE
   )
   expect_true(all(is.finite(r$mean)))
@@ -294,7 +294,7 @@ test_that("result columns, print, summary, as.data.frame and autoplot", {
   m <- cphap_model(small_valid_net())
   set.seed(1)
   x <- array(rnorm(2 * 2 * 40), c(2, 2, 40))
-  r <- unit_relevance(m, x, c("conv1", "conv2"), channel = 1:2, passes = 10, progress = FALSE)
+  r <- unit_relevance(m, x, c("conv1", "conv2"), channels = 1:2, passes = 10, progress = FALSE)
   expect_s3_class(r, "cphap_relevance")
   expect_named(as.data.frame(r), c(
     "sample", "layer", "channel", "seed", "node", "class", "input_channel", "position",
@@ -308,7 +308,7 @@ test_that("result columns, print, summary, as.data.frame and autoplot", {
   s <- summary(r)
   expect_equal(nrow(s), 8)
   expect_output(print(s), "Relevance per seed")
-  p <- ggplot2::autoplot(r, sample = 2, layer = "conv2", channel = 1)
+  p <- ggplot2::autoplot(r, sample = 2, layer = "conv2", channels = 1)
   expect_s3_class(p, "ggplot")
   expect_s3_class(ggplot2::autoplot(r, band = "quantile"), "ggplot")
   expect_s3_class(ggplot2::autoplot(lrp(m, x)), "ggplot")
@@ -334,7 +334,7 @@ test_that("bad input gives clear errors naming the argument", {
   expect_error(ur("conv9"), "layer.*unknown layer")
   expect_error(ur(7), "layer.*positions between 1 and 3")
   expect_error(ur(), "layer.*missing")
-  expect_error(ur("conv1", channel = 6), "channel.*between 1 and 5")
+  expect_error(ur("conv1", channels = 6), "channel.*between 1 and 5")
   expect_error(ur("conv1", seed = "node"), "node.*required")
   expect_error(ur("conv1", seed = "node", node = 17), "node.*between 1 and 16")
   expect_error(ur("conv1", node = 2), "node.*only used")
