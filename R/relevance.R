@@ -101,10 +101,10 @@
 #'   * `conservation`: sum of the input relevance minus `seeded` (mean over
 #'     passes), 0 when relevance is conserved.
 #'
-#'   Attributes hold the rules, the rule used on each layer (`rule_table`,
-#'   see [rule_table()]; the print shows it), passes, rate and dropout
-#'   layers (and for class seeds `class_seed` and, for margins, `runner_up`,
-#'   the runner-up class of every sample); see
+#'   Attributes hold the rules, the rule used on each layer up to the seed
+#'   (`rule_table`, see [rule_table()]; the print shows it), passes, rate and
+#'   dropout layers (and for class seeds `class_seed` and, for margins,
+#'   `runner_up`, the runner-up class of every sample); see
 #'   [autoplot.cphap_relevance()] and [summary.cphap_relevance()].
 #' @seealso [lrp()] for relevance of a class output, [lrp_rules()].
 #' @examples
@@ -655,10 +655,20 @@ build_relevance <- function(model, x, parts, seed, rules, passes, rate, mc_on) {
   drops <- unique(unlist(lapply(parts, function(p) p$drop)))
   structure(out,
     class = c("cphap_relevance", "data.frame"),
-    rules = rules, rule_table = rule_table(model, rules), passes = passes, rate = rate,
+    rules = rules, rule_table = used_rules(model, rules, parts, seed), passes = passes,
+    rate = rate,
     dropout = if (mc_on) drop_label(model, drops) else character(),
     input_names = model$input_names
   )
+}
+
+# The rule table of the layers relevance passed through: up to the seeded
+# layer (all layers for class seeds).
+used_rules <- function(model, rules, parts, seed) {
+  tab <- rule_table(model, rules)
+  rows <- unlist(lapply(parts, function(p) p$row))
+  top <- if (seed == "class") nrow(tab) else max(model$interp$node[rows])
+  tab[tab$index <= top, , drop = FALSE]
 }
 
 #' @export
