@@ -5,18 +5,18 @@
 
 # Cluster a window matrix; returns a cphap_clusters object. The
 # self-organising map takes its number of clusters from som_dim, not k.
-run_clustering <- function(windows, k, method, ...) {
+run_clustering <- function(windows, k, method, ..., weights = NULL) {
   if (method == "som") {
-    return(cluster_windows(windows, method = method, ...))
+    return(cluster_windows(windows, method = method, ..., weights = weights))
   }
-  cluster_windows(windows, k = k, method = method, ...)
+  cluster_windows(windows, k = k, method = method, ..., weights = weights)
 }
 
 # Score windows against fitted clusters: data frame cluster, distance,
-# distance_ratio, entropy.
+# distance_ratio, ambiguity, atypicality.
 score_windows <- function(cl, windows) {
   s <- stats::predict(cl, windows)
-  s[, c("cluster", "distance", "distance_ratio", "entropy")]
+  s[, c("cluster", "distance", "distance_ratio", "ambiguity", "atypicality")]
 }
 
 # Per-window z-normalisation (population sd; constant windows become 0), as

@@ -9,8 +9,9 @@
 #' representative pattern (per-time mean), its spread (per-time standard
 #' deviation) and its size. Every window also gets its distance to the
 #' centroid of its cluster, the ratio of that distance to the cluster's mean
-#' member distance, and the normalised entropy of its soft assignment, which
-#' measure how well the window belongs to its pattern.
+#' member distance, its ambiguity between patterns and its atypicality
+#' within its pattern, which measure how well the window belongs to its
+#' pattern.
 #'
 #' @section Methods:
 #' * `"kmeans"` (default): Euclidean k-means on the windows as given.
@@ -48,20 +49,66 @@
 #'   the number of units and `n_start` is not used. Units without members
 #'   have `NA` patterns and are never assigned.
 #'
-#' Clusters of k-means and k-Shape are numbered by decreasing size.
+#' Clusters of k-means and k-Shape are numbered by decreasing size (total
+#' weight when `weights` are given).
+#'
+#' @section Weights:
+#' `weights` gives every window a frequency weight. [cphap()] clusters each
+#' distinct window of a layer once, with a weight equal to the number of
+#' the layer's units that fire at that sample and node position, as the
+#' original authors did (a window that fires 5 units counts 5 times, but is
+#' not copied 5 times). k-means then runs weighted: weighted greedy
+#' k-means++ seeding (first centre drawn proportional to the weight,
+#' candidates proportional to weight x squared distance), weighted Lloyd
+#' iterations (centres are weighted means) until no assignment changes, and
+#' weighted Hartigan moves (a window of weight \eqn{v} moves from \eqn{j}
+#' to \eqn{l} when \eqn{v W_l/(W_l+v)\,d_l^2 < v W_j/(W_j-v)\,d_j^2}, with
+#' \eqn{W} the clusters' total weights), best of `n_start` restarts. With
+#' whole-number weights every Lloyd step, the centres and the objective are
+#' those of k-means on the windows repeated weight times, at a fraction of
+#' the cost. k-Shape and the self-organising map need whole-number weights
+#' and see each window repeated. Means, sds, mean distances, variances and
+#' mixing weights are weighted (sd with denominator total weight - 1, as
+#' for the repeated windows); `size` counts windows, `weighted_size` sums
+#' their weights.
 #'
 #' @section Uncertainty of belonging:
-#' The soft assignment is the posterior of a Gaussian mixture whose means
-#' are the centroids, whose mixing weights are the cluster shares and whose
-#' covariance in cluster \eqn{j} is \eqn{\sigma_j^2 I} with \eqn{\sigma_j^2}
-#' the mean squared member distance divided by the window length, floored at
-#' `1e-6` times the pooled value (`variance_floor` in the result). Its
-#' entropy is divided by \eqn{\log k} (over clusters with members), so it
-#' lies in \[0, 1\]: 0 when the window belongs to one cluster without doubt,
-#' 1 when all clusters are equally likely. The distance ratio is the
-#' window's distance over the mean member distance of its cluster (1 when
-#' both are 0). High values of either mean "unlike what this cluster usually
-#' holds". Use [predict()][predict.cphap_clusters] to score new windows.
+#' Every window gets two calibrated quantities from a Gaussian mixture with
+#' one component per cluster (windows z-normalised for k-Shape). Component
+#' \eqn{j} has the cluster's weighted mean \eqn{\mu_j} and mixing weight
+#' \eqn{\pi_j} (its share of the total weight). Let \eqn{W_j} be the
+#' cluster's total weight, \eqn{s^2_{jt}} its weighted (maximum-likelihood)
+#' variance at time \eqn{t} and \eqn{p_t = \sum_j W_j s^2_{jt} / \sum_j W_j}
+#' the pooled within-cluster variance (floored at \eqn{10^{-6}} times its
+#' mean).
+#' * `ambiguity` (between patterns): the entropy of the posterior
+#'   \eqn{q_j \propto \pi_j \exp(-\frac12 \sum_t (x_t - \mu_{jt})^2 / p_t)}
+#'   over the clusters with members (pooled diagonal covariance), divided
+#'   by \eqn{\log k} (\eqn{k} of them; 0 when \eqn{k = 1}): 0 when one
+#'   pattern explains the window, 1 when all are equally likely, about
+#'   \eqn{\log 2 / \log k} half-way between two equally common patterns.
+#'   The covariance is pooled because with one covariance per cluster the
+#'   posterior of a window far from every centre (such as the point
+#'   half-way between two) is decided by small differences between the
+#'   clusters' estimated variances rather than by where the window lies.
+#' * `atypicality` (within its pattern): with the cluster's own diagonal
+#'   covariance, shrunk towards the pooled one,
+#'   \deqn{v_{jt} = \frac{W_j s^2_{jt} + 2 p_t}{W_j + 2},}{v_jt = (W_j s2_jt + 2 p_t) / (W_j + 2),}
+#'   and \eqn{D^2_j(x) = \sum_t (x_t - \mu_{jt})^2 / v_{jt}}, the weighted
+#'   share of the cluster's own training windows whose \eqn{D^2_j} is below
+#'   the window's (ties count half). On the training windows it is spread
+#'   evenly over \[0, 1\] (median 0.5); a window farther out than every
+#'   training window of its pattern gets 1, so it flags inputs unlike
+#'   anything seen in training, whatever their distance to other patterns.
+#' * `distance_ratio`: the window's distance to its centroid over the mean
+#'   member distance of its cluster (1 when both are 0).
+#'
+#' The original work reported, per pattern, the mean base-2 entropy of the
+#' posteriors of Gaussian-mixture sub-clusters; see [pattern_entropy()].
+#' An isotropic mixture (one variance per cluster) gives an entropy that is
+#' near 0 for almost every window and cannot flag unusual windows, so it
+#' is not used. Use [predict()][predict.cphap_clusters] to score new
+#' windows.
 #'
 #' Results are reproducible with [set.seed()]: one number is drawn from R's
 #' random number generator per call and the random streams of restarts and
@@ -88,6 +135,9 @@
 #'   `c(max(1, max(som_dim) / 2), 0.5)`.
 #' @param threads Number of threads, or `NULL` for the option
 #'   `cphap.threads` (default: all available cores).
+#' @param weights Optional frequency weight per window (positive; whole
+#'   numbers for k-Shape and the map), see the section Weights. `NULL`
+#'   weights every window 1.
 #'
 #' @return An object of class `cphap_clusters`, a list with
 #' * `cluster`: integer cluster of every window (`n`);
@@ -95,10 +145,13 @@
 #'   cluster means; k-Shape: the z-normalised shapes; SOM: the prototypes);
 #' * `mean`, `sd`: `k` x `m` matrices, per-time mean and standard deviation
 #'   of the members (sd with denominator size - 1, 0 for one member);
-#' * `size`: integer members per cluster;
-#' * `distance`, `distance_ratio`, `entropy`: per window, see above;
+#' * `size`: integer members (windows) per cluster; `weighted_size`: their
+#'   total weight; `weights`: the window weights (all 1 without `weights`);
+#' * `distance`, `distance_ratio`, `ambiguity`, `atypicality`: per window,
+#'   see above;
 #' * `model`: what scoring new windows needs: `weight` (cluster shares),
-#'   `variance` (\eqn{\sigma_j^2}), `mean_distance`, `variance_floor`;
+#'   `mean_distance`, `mixture` (means, shrunk variances, log mixing
+#'   weights and the sorted reference distances of every cluster);
 #' * `method`, `metric` (`"euclidean"` or `"shape"`), `k`, `n_windows`,
 #'   `window_length`, `objective` (total within-cluster sum of squared
 #'   distances), `iterations`, `converged`, `best_restart`, `settings`
@@ -129,11 +182,12 @@
 cluster_windows <- function(windows, k = 12, method = c("kmeans", "kshape", "som"),
                             n_start = 10, max_iter = 100, som_dim = c(8, 8), ...,
                             som_epochs = NULL, som_rate = c(0.05, 0.01),
-                            som_radius = NULL, threads = NULL) {
+                            som_radius = NULL, threads = NULL, weights = NULL) {
   check_dots_empty_cl(...)
   method <- match_arg_cl(method, c("kmeans", "kshape", "som"))
   windows <- check_windows(windows)
   n <- nrow(windows)
+  weights <- check_window_weights(weights, n, whole = method != "kmeans")
   threads <- check_threads(threads)
   n_start <- check_whole(n_start, "n_start", min = 1)
   max_iter <- check_whole(max_iter, "max_iter", min = 1)
@@ -157,8 +211,26 @@ cluster_windows <- function(windows, k = 12, method = c("kmeans", "kshape", "som
     k <- check_whole(k, "k", min = 1, max = n, max_what = "the number of windows")
   }
   if (method == "kshape") warn_constant_windows(windows)
-  fit <- fit_partition(windows, method, k, n_start, max_iter, threads, settings)
-  new_cphap_clusters(windows, fit, method, threads, settings)
+  fit <- fit_partition(windows, method, k, n_start, max_iter, threads, settings,
+                       weights)
+  new_cphap_clusters(windows, fit, method, threads, settings, weights)
+}
+
+# Window weights: NULL (all 1) or one positive finite weight per window;
+# whole numbers when the method repeats windows instead of weighting them.
+check_window_weights <- function(weights, n, whole = FALSE) {
+  if (is.null(weights)) return(NULL)
+  ok <- is.numeric(weights) && length(weights) == n && !anyNA(weights) &&
+    all(is.finite(weights)) && all(weights > 0) &&
+    (!whole || all(weights == round(weights)))
+  if (!ok) {
+    what <- if (whole) "a positive whole number" else "a positive finite number"
+    cli::cli_abort(
+      "{.arg weights} must hold {what} per window ({n}) for this method.",
+      call = sys.call(-1)
+    )
+  }
+  as.double(weights)
 }
 
 # k-Shape cannot place constant windows: they z-normalise to zeros and have
@@ -175,9 +247,22 @@ warn_constant_windows <- function(windows) {
   }
 }
 
-# Runs the C clustering routine of `method`; returns its raw list.
+# Runs the C clustering routine of `method`; returns its raw list. With
+# weights, k-means weights every window; k-Shape and the map see every
+# window repeated weight times (identical rows always share their cluster).
 fit_partition <- function(windows, method, k, n_start, max_iter, threads,
-                          settings = NULL) {
+                          settings = NULL, weights = NULL) {
+  if (!is.null(weights)) {
+    if (method == "kmeans") {
+      return(.Call(cp_kmeans_weighted_r, windows, weights, k, n_start,
+                   max_iter, TRUE, NULL, threads))
+    }
+    rep_rows <- rep.int(seq_len(nrow(windows)), as.integer(weights))
+    fit <- fit_partition(windows[rep_rows, , drop = FALSE], method, k,
+                         n_start, max_iter, threads, settings)
+    fit$cluster <- fit$cluster[match(seq_len(nrow(windows)), rep_rows)]
+    return(fit)
+  }
   switch(method,
     kmeans = .Call(cp_kmeans_r, windows, k, n_start, max_iter, threads),
     kshape = .Call(cp_kshape_r, windows, k, n_start, max_iter, threads),
@@ -191,19 +276,22 @@ method_metric <- function(method) if (method == "kshape") "shape" else "euclidea
 
 # Builds the cphap_clusters object: statistics of the partition and the soft
 # assignment of the training windows.
-new_cphap_clusters <- function(windows, fit, method, threads, settings) {
+new_cphap_clusters <- function(windows, fit, method, threads, settings,
+                               weights = NULL) {
   metric <- method_metric(method)
   centroids <- fit$centers
   colnames(centroids) <- colnames(windows)
   stats <- .Call(cp_cluster_stats_r, windows, fit$cluster, centroids, metric,
-                 threads)
-  model <- list(weight = stats$weight, variance = stats$variance,
-                mean_distance = stats$mean_distance,
-                variance_floor = stats$variance_floor)
+                 threads, weights)
+  wts <- weights %||% rep(1, nrow(windows))
+  mixture <- belonging_fit(metric_windows(windows, metric), fit$cluster, wts,
+                           nrow(centroids))
+  model <- list(weight = stats$weight,
+                mean_distance = stats$mean_distance, mixture = mixture)
   soft <- .Call(cp_soft_assign_r, windows, centroids, model$weight,
-                model$variance, ifelse(is.na(model$mean_distance), 0,
-                                       model$mean_distance),
+                ifelse(is.na(model$mean_distance), 0, model$mean_distance),
                 metric, fit$cluster, threads)
+  bel <- belonging_score(mixture, metric_windows(windows, metric), fit$cluster)
   colnames(stats$mean) <- colnames(stats$sd) <- colnames(windows)
   grid <- NULL
   if (method == "som") {
@@ -219,9 +307,12 @@ new_cphap_clusters <- function(windows, fit, method, threads, settings) {
       mean = stats$mean,
       sd = stats$sd,
       size = stats$size,
+      weighted_size = stats$weighted_size,
+      weights = wts,
       distance = soft$distance,
       distance_ratio = soft$distance_ratio,
-      entropy = soft$entropy,
+      ambiguity = bel$ambiguity,
+      atypicality = bel$atypicality,
       model = model,
       method = method,
       metric = metric,
@@ -239,10 +330,16 @@ new_cphap_clusters <- function(windows, fit, method, threads, settings) {
   )
 }
 
+# The windows in the space the clusters live in: z-normalised rows for the
+# shape metric, as given otherwise.
+metric_windows <- function(windows, metric) {
+  if (metric == "shape") znorm_windows(windows) else windows
+}
+
 # Scores windows against fitted clusters: nearest centroid among clusters
-# with members (or the given assignment), distance, distance ratio and
-# normalised entropy of the soft assignment. Reused to score test samples
-# against training patterns.
+# with members (or the given assignment), distance, distance ratio,
+# ambiguity and atypicality. Reused to score test samples against training
+# patterns.
 soft_assign <- function(object, windows, cluster = NULL, threads = NULL) {
   windows <- check_windows(windows)
   if (ncol(windows) != object$window_length) {
@@ -253,9 +350,11 @@ soft_assign <- function(object, windows, cluster = NULL, threads = NULL) {
   }
   threads <- check_threads(threads)
   md <- object$model$mean_distance
-  .Call(cp_soft_assign_r, windows, object$centroids, object$model$weight,
-        object$model$variance, ifelse(is.na(md), 0, md), object$metric,
-        cluster, threads)
+  s <- .Call(cp_soft_assign_r, windows, object$centroids, object$model$weight,
+             ifelse(is.na(md), 0, md), object$metric, cluster, threads)
+  bel <- belonging_score(object$model$mixture,
+                         metric_windows(windows, object$metric), s$cluster)
+  c(s, bel[c("ambiguity", "atypicality")])
 }
 
 #' @rdname cluster_windows
@@ -286,16 +385,17 @@ print.cphap_clusters <- function(x, ...) {
   more <- sum(x$size > 0) - length(shown)
   if (more > 0) sizes <- paste0(sizes, ", ... (", more, " more)")
   cli::cli_text("Sizes: {sizes}")
-  q <- stats::quantile(x$entropy, c(0.5, 0.9), names = FALSE)
+  q <- stats::quantile(x$ambiguity, c(0.5, 0.9), names = FALSE)
   q <- formatC(q, format = "f", digits = 3)
-  cli::cli_text("Entropy of belonging: median {q[1]}, 90% quantile {q[2]}")
+  cli::cli_text("Ambiguity between patterns: median {q[1]}, 90% quantile {q[2]}")
   invisible(x)
 }
 
 #' @rdname cluster_windows
 #' @return `summary()` returns a data frame with one row per cluster:
 #'   `cluster`, `size`, `share`, `mean_distance` (mean member distance to
-#'   the centroid), `mean_entropy` and `max_distance_ratio`.
+#'   the centroid), `mean_ambiguity`, `mean_atypicality` and
+#'   `max_distance_ratio`.
 #' @export
 summary.cphap_clusters <- function(object, ...) {
   k <- object$k
@@ -310,7 +410,8 @@ summary.cphap_clusters <- function(object, ...) {
     size = object$size,
     share = object$size / object$n_windows,
     mean_distance = agg(object$distance, mean),
-    mean_entropy = agg(object$entropy, mean),
+    mean_ambiguity = agg(object$ambiguity, mean),
+    mean_atypicality = agg(object$atypicality, mean),
     max_distance_ratio = agg(object$distance_ratio, max)
   )
   attr(out, "method") <- object$method
@@ -332,7 +433,8 @@ print.summary.cphap_clusters <- function(x, ...) {
 #' @param row.names,optional Ignored; present for compatibility with
 #'   [as.data.frame()].
 #' @return `as.data.frame()` returns one row per window: `window` (row of
-#'   `windows`), `cluster`, `distance`, `distance_ratio`, `entropy`.
+#'   `windows`), `cluster`, `distance`, `distance_ratio`, `ambiguity`,
+#'   `atypicality`, `weight`.
 #' @export
 as.data.frame.cphap_clusters <- function(x, row.names = NULL, optional = FALSE,
                                          ...) {
@@ -341,16 +443,20 @@ as.data.frame.cphap_clusters <- function(x, row.names = NULL, optional = FALSE,
     cluster = x$cluster,
     distance = x$distance,
     distance_ratio = x$distance_ratio,
-    entropy = x$entropy
+    ambiguity = x$ambiguity,
+    atypicality = x$atypicality,
+    weight = x$weights
   )
 }
 
 #' Score new windows against fitted clusters
 #'
 #' Assigns each new window to the nearest centroid (among clusters with
-#' members) and reports its distance, distance ratio and normalised entropy
-#' of belonging under the fitted clusters' mixture model (see
-#' [cluster_windows()]). Use it to ask how well a test sample's periods fit
+#' members) and reports its distance, distance ratio, ambiguity between
+#' patterns and atypicality within its pattern under the fitted clusters'
+#' mixture model (see the section "Uncertainty of belonging" of
+#' [cluster_windows()]). A window unlike every training window of its
+#' pattern gets an atypicality near 1. Use it to ask how well a test sample's periods fit
 #' the patterns learned from the training data.
 #'
 #' @param object A `cphap_clusters` object from [cluster_windows()].
@@ -360,7 +466,7 @@ as.data.frame.cphap_clusters <- function(x, row.names = NULL, optional = FALSE,
 #'   `cphap.threads`.
 #' @param ... Not used.
 #' @return A data frame with one row per new window: `window`, `cluster`,
-#'   `distance`, `distance_ratio`, `entropy`.
+#'   `distance`, `distance_ratio`, `ambiguity`, `atypicality`.
 #' @export
 #' @examples
 #' set.seed(1)
@@ -368,14 +474,15 @@ as.data.frame.cphap_clusters <- function(x, row.names = NULL, optional = FALSE,
 #' shapes <- rbind(sin(2 * pi * tt), tt)
 #' train <- shapes[rep(1:2, 50), ] + matrix(rnorm(100 * 30, sd = 0.1), 100)
 #' fit <- cluster_windows(train, k = 2)
-#' test <- rbind(shapes[1, ], (shapes[1, ] + shapes[2, ]) / 2)
+#' # a centre, the average of the two centres, an amplified pattern
+#' test <- rbind(shapes[1, ], (shapes[1, ] + shapes[2, ]) / 2, 5 * shapes[1, ])
 #' predict(fit, test)
 predict.cphap_clusters <- function(object, newdata, threads = NULL, ...) {
   if (missing(newdata)) return(as.data.frame(object))
   s <- soft_assign(object, newdata, threads = threads)
   data.frame(window = seq_along(s$cluster), cluster = s$cluster,
              distance = s$distance, distance_ratio = s$distance_ratio,
-             entropy = s$entropy)
+             ambiguity = s$ambiguity, atypicality = s$atypicality)
 }
 
 #' Validity indices of a partition of windows
@@ -545,17 +652,17 @@ suggest_k_result <- function(result, k, index, method, n_start, max_iter, sample
   if (is.null(method)) {
     method <- if (result$settings$method == "som") "kmeans" else result$settings$method
   }
-  sets <- result$sets[result$sets$set %in% names(result$clusters) & result$sets$n_windows >= 3L, ]
+  sets <- result$sets[result$sets$set %in% names(result$clusters) & result$sets$n_distinct >= 3L, ]
   if (nrow(sets) == 0L) {
     cli::cli_abort("{.arg windows}: the result has no window set with at least 3 windows.", call = NULL)
   }
   parts <- lapply(seq_len(nrow(sets)), function(i) {
-    nw <- sets$n_windows[i]
+    nw <- sets$n_distinct[i]
     kk <- if (is.null(k)) 2:min(15L, nw - 1L) else k[k <= nw]
     if (length(kk) == 0L) {
       return(NULL)
     }
-    sk <- suggest_k(result_windows(result, sets$set[i]), kk,
+    sk <- suggest_k(result_windows(result, sets[i, ]), kk,
       index = index, method = method, n_start = n_start, max_iter = max_iter,
       sample_size = sample_size, threads = threads
     )

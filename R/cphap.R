@@ -11,10 +11,15 @@
 #'    and the input periods they see;
 #' 3. [period_windows()]: the windows of those periods (inside the series),
 #'    cut from z-normalised series, per layer and input channel (or jointly);
-#' 4. [cluster_windows()]: clustering of each window set into `k` patterns
-#'    (k-means by default),
-#'    with the per-time mean and sd of every cluster and, per window, the
-#'    normalised entropy of its soft assignment and its distance ratio;
+#'    periods of several units at the same sample and node position cut the
+#'    same window, which is kept once with a weight equal to the number of
+#'    its firing units (as the original authors did);
+#' 4. [cluster_windows()]: weighted clustering of each set of distinct
+#'    windows into `k` patterns (k-means by default; see its section
+#'    Weights),
+#'    with the per-time mean and sd of every cluster and, per window, its
+#'    ambiguity between patterns, its atypicality within its pattern and
+#'    its distance ratio;
 #' 5. the unit x pattern counts: how often each unit's periods fall into
 #'    each cluster.
 #'
@@ -24,12 +29,13 @@
 #' @param layers Names or positions of interpretable layers; `NULL` for all.
 #' @param alpha Share of activations above the threshold, in (0, 1).
 #' @param k Number of clusters per window set, at least 1 and at most the
-#'   number of windows of every set (not used by `"som"`, whose number of
+#'   number of distinct windows of every set (not used by `"som"`, whose number of
 #'   clusters is the number of map units, `som_dim` in `...`), or `"auto"`:
 #'   per set, the `k` in 2 to 15 with the largest mean silhouette width
-#'   ([suggest_k()]; the candidates stop below the number of windows). That
-#'   clusters every set 14 times (with `n_start` and `max_iter` from `...`):
-#'   about 10 s instead of 1 s for two layers of [demo_model()] on GunPoint.
+#'   ([suggest_k()] on the distinct windows; the candidates stop below their
+#'   number). That clusters every set 14 times (with `n_start` and
+#'   `max_iter` from `...`): about 10 s instead of 1 s for two layers of
+#'   [demo_model()] on GunPoint.
 #' @param method Clustering method of [cluster_windows()]: `"kmeans"`
 #'   (default), `"kshape"` or `"som"`.
 #' @param joint Cluster multivariate windows jointly (all input channels in
@@ -43,17 +49,33 @@
 #' * `thresholds`: a `cphap_thresholds` data frame;
 #' * `periods`: a `cphap_periods` data frame (all highly activated nodes);
 #' * `sets`: one row per clustered window set: `set`, `layer`,
-#'   `input_channel` (`NA` when joint), `n_windows`, `window_length`, `k`
+#'   `input_channel` (`NA` when joint), `n_windows` (periods inside the
+#'   series, one per firing unit), `n_distinct` (distinct windows, one per
+#'   sample and node position: what is clustered), `window_length`, `k`
 #'   (the number of clusters; `NA` without windows);
 #' * `clusters`: a named list (by `set`) of `cphap_clusters` objects (see
 #'   [cluster_windows()]);
 #' * `patterns`: per set, cluster and time point: `set`, `layer`,
-#'   `input_channel`, `cluster`, `time`, `mean`, `sd`, `size`, `share`;
+#'   `input_channel`, `cluster`, `time`, `mean`, `sd` (weighted), `size`
+#'   (distinct windows), `weighted_size` (their firing units), `share`
+#'   (of the set's distinct windows);
+#' * `windows`: per distinct clustered window: `set`, `window`, `sample`,
+#'   `layer`, `position`, `start`, `end`, `input_channel`, `weight` (number
+#'   of firing units), `channels` (list: the firing units), `cluster`;
 #' * `assignments`: per clustered period: `set`, `period` (row of
-#'   `periods`), `sample`, `layer`, `channel`, `position`, `start`, `end`,
-#'   `input_channel`, `cluster`, `entropy`, `distance_ratio`;
+#'   `periods`), `window` (row of that set in `windows`), `sample`, `layer`,
+#'   `channel`, `position`, `start`, `end`,
+#'   `input_channel`, `cluster`, `ambiguity`, `atypicality`,
+#'   `distance_ratio` (those of its window; see [cluster_windows()]);
 #' * `unit_pattern`: `set`, `layer`, `input_channel`, `channel`, `cluster`,
-#'   `count`, `share` (of the unit's clustered periods);
+#'   `count` (the unit's windows in the pattern, from the windows' channel
+#'   lists), `share` (of the unit's clustered windows), and the original
+#'   work's association: `associated` (`TRUE` when the unit's share is above
+#'   the 90th percentile, type 7, of the shares of all units in that
+#'   pattern), `iou` (intersection over union of the unit's windows and the
+#'   pattern's: count / (unit's windows + pattern's windows - count)) and
+#'   `iou_rank` (the unit's rank in the pattern by decreasing `iou`, 1 =
+#'   highest);
 #' * `x`: the series the windows were cut from (`[n, C, L]`, z-normalised
 #'   when `normalize`), `model` and `settings` (with `sample_ids`, the row
 #'   names of `x` or else its indices, and `data_name`, the name of `x`
@@ -114,6 +136,7 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
   clusters <- list()
   pats <- list()
   asg <- list()
+  wins <- list()
   for (q in seq_len(nrow(ip))) {
     ws <- windows_of(model, xw, per, rows[q], NULL, joint)
     for (b in seq_along(ws)) {
@@ -121,9 +144,12 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
       ich <- if (joint) NA_integer_ else as.integer(b)
       set <- set_name(ip$name[q], b, C, joint)
       nw <- nrow(w)
+      pidx <- attr(w, "period")
+      dw <- distinct_windows(per, pidx)
+      nd <- length(dw$first)
       sets[[set]] <- data.frame(
         set = set, layer = ip$name[q], input_channel = ich, n_windows = nw,
-        window_length = ncol(w), k = NA_integer_
+        n_distinct = nd, window_length = ncol(w), k = NA_integer_
       )
       if (nw == 0L) {
         cli::cli_inform("Layer {.val {ip$name[q]}}: no highly activated period inside the series; nothing to cluster.")
@@ -132,26 +158,36 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
       }
       kk <- k
       if (k_auto) {
-        choice <- auto_k(w, method, list(...))
+        choice <- auto_k(w[dw$first, , drop = FALSE], method, list(...))
         kk <- attr(choice, "best_k")
         if (nrow(choice) > 0L) k_choice[[set]] <- cbind(set = set, choice)
       }
-      if (kk > nw && method != "som") {
-        cli::cli_abort("{.arg k} = {kk} is more than the {nw} window{?s} of layer {.val {ip$name[q]}}; choose {.arg k} <= {nw}.",
+      if (kk > nd && method != "som") {
+        cli::cli_abort("{.arg k} = {kk} is more than the {nd} distinct window{?s} of layer {.val {ip$name[q]}}; choose {.arg k} <= {nd}.",
           call = NULL
         )
       }
-      cl <- run_clustering(w, kk, method, ...)
+      cl <- run_clustering(w[dw$first, , drop = FALSE], kk, method, ...,
+                           weights = dw$weight)
       sets[[set]]$k <- as.integer(cl$k %||% kk)
       clusters[[set]] <- cl
       pats[[set]] <- pattern_table(cl, set, ip$name[q], ich, joint, C, ip$size[q])
-      pidx <- attr(w, "period")
+      g <- dw$window
+      wins[[set]] <- data.frame(
+        set = set, window = seq_len(nd), sample = per$sample[pidx[dw$first]],
+        layer = per$layer[pidx[dw$first]], position = per$position[pidx[dw$first]],
+        start = per$start[pidx[dw$first]], end = per$end[pidx[dw$first]],
+        input_channel = ich, weight = dw$weight,
+        channels = I(unname(split(per$channel[pidx], factor(g, levels = seq_len(nd))))),
+        cluster = as.integer(cl$cluster)
+      )
       asg[[set]] <- data.frame(
-        set = set, period = pidx, sample = per$sample[pidx], layer = per$layer[pidx],
+        set = set, period = pidx, window = g, sample = per$sample[pidx],
+        layer = per$layer[pidx],
         channel = per$channel[pidx], position = per$position[pidx],
         start = per$start[pidx], end = per$end[pidx], input_channel = ich,
-        cluster = as.integer(cl$cluster), entropy = cl$entropy,
-        distance_ratio = cl$distance_ratio
+        cluster = as.integer(cl$cluster)[g], ambiguity = cl$ambiguity[g],
+        atypicality = cl$atypicality[g], distance_ratio = cl$distance_ratio[g]
       )
       progress_tick(bar)
     }
@@ -160,11 +196,13 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
   lv <- model$interp$name
   sets <- if (length(sets)) do.call(rbind, unname(sets)) else
     data.frame(set = character(), layer = character(), input_channel = integer(),
-               n_windows = integer(), window_length = integer(), k = integer())
+               n_windows = integer(), n_distinct = integer(), window_length = integer(),
+               k = integer())
   sets$layer <- factor(sets$layer, levels = lv)
   rownames(sets) <- NULL
   patterns <- bind_or_empty(pats, empty_patterns(lv))
   assignments <- bind_or_empty(asg, empty_assignments(lv))
+  windows <- bind_or_empty(wins, empty_windows(lv))
   up <- unit_pattern_table(assignments, clusters, lv)
   if (k_auto && nrow(sets) > 0L) {
     done <- !is.na(sets$k)
@@ -173,7 +211,8 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
   structure(
     list(
       thresholds = th, periods = per, sets = sets, clusters = clusters,
-      patterns = patterns, assignments = assignments, unit_pattern = up,
+      patterns = patterns, assignments = assignments, windows = windows,
+      unit_pattern = up,
       x = xw, model = model,
       settings = list(
         alpha = alpha, k = k, method = method, joint = joint, normalize = normalize,
@@ -207,12 +246,26 @@ auto_k <- function(w, method, dots) {
   out
 }
 
-# The windows of one clustered set of a result (as they were clustered).
-result_windows <- function(result, set) {
-  srow <- result$sets[result$sets$set == set, ]
-  row <- match(as.character(srow$layer), result$model$interp$name)
-  ws <- windows_of(result$model, result$x, result$periods, row, NULL, result$settings$joint)
-  if (result$settings$joint) ws[[1]] else ws[[srow$input_channel]]
+# The distinct windows of the periods `pidx` of one layer: periods at the
+# same sample and node position cut the same window, so each (sample,
+# position) is one window whose weight is the number of its firing units.
+# first: the first period of every distinct window (in period order);
+# window: the distinct window of every period; weight: periods per window.
+distinct_windows <- function(per, pidx) {
+  key <- paste(per$sample[pidx], per$position[pidx])
+  ukey <- unique(key)
+  window <- match(key, ukey)
+  list(first = match(ukey, key), window = window,
+       weight = as.double(tabulate(window, length(ukey))))
+}
+
+empty_windows <- function(levels) {
+  data.frame(
+    set = character(), window = integer(), sample = integer(),
+    layer = factor(character(), levels = levels), position = integer(),
+    start = integer(), end = integer(), input_channel = integer(),
+    weight = double(), channels = I(list()), cluster = integer()
+  )
 }
 
 bind_or_empty <- function(parts, empty) {
@@ -229,16 +282,17 @@ empty_patterns <- function(levels) {
   data.frame(
     set = character(), layer = factor(character(), levels = levels),
     input_channel = integer(), cluster = integer(), time = integer(), mean = double(),
-    sd = double(), size = integer(), share = double()
+    sd = double(), size = integer(), weighted_size = double(), share = double()
   )
 }
 
 empty_assignments <- function(levels) {
   data.frame(
-    set = character(), period = integer(), sample = integer(),
+    set = character(), period = integer(), window = integer(), sample = integer(),
     layer = factor(character(), levels = levels), channel = integer(),
     position = integer(), start = integer(), end = integer(), input_channel = integer(),
-    cluster = integer(), entropy = double(), distance_ratio = double()
+    cluster = integer(), ambiguity = double(), atypicality = double(),
+    distance_ratio = double()
   )
 }
 
@@ -257,6 +311,7 @@ pattern_table <- function(cl, set, layer, ich, joint, C, size) {
     time = rep(as.integer(time), each = k),
     mean = as.vector(cl$mean), sd = as.vector(cl$sd),
     size = rep(as.integer(cl$size), times = m),
+    weighted_size = rep(as.double(cl$weighted_size), times = m),
     share = rep(cl$size / tot, times = m)
   )
 }
@@ -266,24 +321,46 @@ unit_pattern_table <- function(assignments, clusters, levels) {
     return(data.frame(
       set = character(), layer = factor(character(), levels = levels),
       input_channel = integer(), channel = integer(), cluster = integer(),
-      count = integer(), share = double()
+      count = integer(), share = double(), associated = logical(),
+      iou = double(), iou_rank = integer()
     ))
   }
   parts <- lapply(split(assignments, factor(assignments$set, levels = unique(assignments$set))), function(a) {
-    k <- clusters[[a$set[1]]]$k %||% nrow(clusters[[a$set[1]]]$mean)
+    cl <- clusters[[a$set[1]]]
+    k <- cl$k
     units <- sort(unique(a$channel))
     tab <- table(factor(a$channel, levels = units), factor(a$cluster, levels = seq_len(k)))
     tot <- rowSums(tab)
-    data.frame(
+    share <- tab / tot
+    out <- data.frame(
       set = a$set[1], layer = a$layer[1], input_channel = a$input_channel[1],
       channel = rep(units, times = k), cluster = rep(seq_len(k), each = length(units)),
-      count = as.integer(tab), share = as.vector(tab / tot)
+      count = as.integer(tab), share = as.vector(share)
     )
+    cbind(out, unit_pattern_association(unclass(tab), cl$size))
   })
   out <- do.call(rbind, unname(parts))
   out$layer <- factor(as.character(out$layer), levels = levels)
   rownames(out) <- NULL
   out
+}
+
+# The original work's unit-pattern association for a units x patterns count
+# table (each unit's windows are distinct, so a count is the size of the
+# intersection of the unit's windows and the pattern's): associated when the
+# unit's share exceeds the 90th percentile (type 7) of the pattern's column
+# of shares; iou = count / (unit's windows + pattern's windows - count);
+# iou_rank = rank of the unit within the pattern by decreasing iou (ties:
+# lower unit first). Columns in the order of as.vector(tab).
+unit_pattern_association <- function(tab, pattern_size) {
+  share <- tab / rowSums(tab)
+  q90 <- apply(share, 2, stats::quantile, probs = 0.9, names = FALSE, type = 7)
+  associated <- share > rep(q90, each = nrow(share))
+  union <- outer(rowSums(tab), pattern_size, "+") - tab
+  iou <- ifelse(union > 0, tab / union, 0)
+  rank <- apply(iou, 2, function(v) order(order(-v, seq_along(v))))
+  data.frame(associated = as.vector(associated), iou = as.vector(iou),
+             iou_rank = as.integer(rank))
 }
 
 # Find the set of a layer and input channel in a result.
@@ -327,23 +404,39 @@ find_set <- function(result, layer = NULL, input_channel = NULL) {
 #' @param input_channel The input channel whose clusters are counted
 #'   (multivariate input clustered per channel); `NULL` for the first.
 #' @param share Return shares of each unit's periods (rows sum to 1) instead
-#'   of counts.
+#'   of counts (the same as `value = "share"`).
+#' @param value Which column of the unit x pattern table to return:
+#'   `"count"`, `"share"`, `"associated"` (the original work's rule: the
+#'   unit's share is above the 90th percentile of the pattern's column of
+#'   shares), `"iou"` (intersection over union of the unit's windows and the
+#'   pattern's) or `"iou_rank"` (1 = the unit with the highest `iou` in the
+#'   pattern). `NULL`: `"share"` when `share` is `TRUE`, else `"count"`.
 #' @return A matrix with one row per unit that has clustered periods and one
-#'   column per cluster.
+#'   column per cluster (logical for `"associated"`).
 #' @examples
 #' res <- cphap(demo_model(), gunpoint$train, layers = "conv2", k = 4)
 #' head(unit_pattern_matrix(res))
 #' head(unit_pattern_matrix(res, share = TRUE))
+#' # the units associated with each pattern, and their ranking by IoU
+#' head(unit_pattern_matrix(res, value = "associated"))
+#' head(unit_pattern_matrix(res, value = "iou_rank"))
 #' @export
-unit_pattern_matrix <- function(result, layer = NULL, input_channel = NULL, share = FALSE) {
+unit_pattern_matrix <- function(result, layer = NULL, input_channel = NULL, share = FALSE,
+                                value = NULL) {
   check_result(result)
   check_flag(share, "share")
+  choices <- c("count", "share", "associated", "iou", "iou_rank")
+  if (is.null(value)) value <- if (share) "share" else "count"
+  if (!is.character(value) || length(value) != 1L || !value %in% choices) {
+    cli::cli_abort("{.arg value} must be one of {.val {choices}}.", call = NULL)
+  }
   s <- find_set(result, layer, input_channel)
   up <- result$unit_pattern[result$unit_pattern$set == s$set, ]
   units <- sort(unique(up$channel))
   k <- max(up$cluster)
-  mat <- matrix(0, length(units), k, dimnames = list(unit = units, cluster = seq_len(k)))
-  mat[cbind(match(up$channel, units), up$cluster)] <- if (share) up$share else up$count
+  mat <- matrix(if (value == "associated") FALSE else 0, length(units), k,
+                dimnames = list(unit = units, cluster = seq_len(k)))
+  mat[cbind(match(up$channel, units), up$cluster)] <- up[[value]]
   mat
 }
 
@@ -374,7 +467,8 @@ summary.cphap_result <- function(object, ...) {
   per_cluster <- if (nrow(a) > 0L) {
     a$ratio_above_2 <- a$distance_ratio > 2
     stats::aggregate(
-      cbind(mean_entropy = a$entropy, share_ratio_above_2 = a$ratio_above_2) ~ set + cluster,
+      cbind(mean_ambiguity = a$ambiguity, mean_atypicality = a$atypicality,
+            share_ratio_above_2 = a$ratio_above_2) ~ set + cluster,
       data = a, FUN = mean
     )
   } else {
@@ -404,7 +498,7 @@ print.summary.cphap_result <- function(x, ...) {
   cat(cli::rule("Window sets"), "\n", sep = "")
   print(x$sets, row.names = FALSE)
   if (!is.null(x$clusters)) {
-    cat(cli::rule("Clusters: mean entropy, share of distance ratios > 2, size"), "\n", sep = "")
+    cat(cli::rule("Clusters: mean ambiguity, mean atypicality, share of distance ratios > 2, size"), "\n", sep = "")
     print(x$clusters, row.names = FALSE, digits = 3)
   }
   invisible(x)
@@ -415,7 +509,7 @@ print.summary.cphap_result <- function(x, ...) {
 #' @param x A `cphap_result`.
 #' @param row.names,optional Unused (for compatibility with the generic).
 #' @param what Which table: `"assignments"` (default: one row per clustered
-#'   period with its cluster and uncertainty), `"periods"`, `"patterns"`,
+#'   period with its cluster and uncertainty), `"periods"`, `"patterns"`, `"windows"`,
 #'   `"unit_pattern"`, `"thresholds"` or `"sets"`.
 #' @param ... Unused.
 #' @return A data frame (see [cphap()] for the columns).
@@ -425,7 +519,7 @@ print.summary.cphap_result <- function(x, ...) {
 #' head(as.data.frame(res, what = "unit_pattern"))
 #' @export
 as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
-                                       what = c("assignments", "periods", "patterns", "unit_pattern", "thresholds", "sets"),
+                                       what = c("assignments", "periods", "patterns", "windows", "unit_pattern", "thresholds", "sets"),
                                        ...) {
   what <- match.arg(what)
   out <- x[[what]]
@@ -441,12 +535,13 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #'
 #' For one sample, lists the highly activated nodes of the requested units
 #' with their input periods and scores each period's window against the
-#' patterns that [cphap()] found: the nearest cluster, the normalised
-#' entropy of the soft assignment (0 = belongs to one pattern without doubt,
-#' 1 = equally close to all) and the distance ratio (distance to the
-#' cluster's centroid over the cluster's mean member distance; above 1 means
-#' less typical than the average member). High values mean "this input is
-#' unlike what the unit usually sees in the training data".
+#' patterns that [cphap()] found: the nearest cluster, the ambiguity
+#' between patterns (0 = one pattern explains it, 1 = all patterns equally
+#' likely), the atypicality within its pattern (the share of the pattern's
+#' training windows that lie closer to its centre; near 1 = unlike anything
+#' the pattern holds) and the distance ratio (distance to the cluster's
+#' centroid over the cluster's mean member distance). See the section
+#' "Uncertainty of belonging" of [cluster_windows()] for the formulas.
 #'
 #' @param result A `cphap_result` from [cphap()].
 #' @param sample Indices of the samples: in the series of `result` or, when
@@ -465,7 +560,8 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #'   of the series; printed and plotted with its row name and data set, as
 #'   "gunpoint$test series 19"), `layer`,
 #'   `channel`, `position`, `activation`, `threshold`, `start`, `end`,
-#'   `inside`, `input_channel`, `cluster`, `entropy`, `distance_ratio`
+#'   `inside`, `input_channel`, `cluster`, `ambiguity`, `atypicality`,
+#'   `distance_ratio`
 #'   (cluster columns `NA` for periods that reach outside the series). Use
 #'   [autoplot()][autoplot.cphap_explanation] to draw it. Its attribute
 #'   `series` holds the samples' series (as clustered), an array
@@ -544,7 +640,8 @@ explain_one <- function(result, sample, rows, channel, xn) {
     class(base) <- "data.frame"
     series <- result$x[sample, , , drop = FALSE]
     a <- result$assignments
-    a <- a[a$period %in% idx, c("period", "input_channel", "cluster", "entropy", "distance_ratio")]
+    a <- a[a$period %in% idx, c("period", "input_channel", "cluster", "ambiguity",
+                                "atypicality", "distance_ratio")]
     base$period <- idx
     out <- merge_explanation(base, a, result)
   } else {
@@ -575,13 +672,14 @@ explain_one <- function(result, sample, rows, channel, xn) {
         s <- score_windows(result$clusters[[srow$set[1]]], w)
         scored[[length(scored) + 1L]] <- data.frame(
           period = attr(w, "period"), input_channel = srow$input_channel[1],
-          cluster = as.integer(s$cluster), entropy = s$entropy, distance_ratio = s$distance_ratio
+          cluster = as.integer(s$cluster), ambiguity = s$ambiguity,
+          atypicality = s$atypicality, distance_ratio = s$distance_ratio
         )
       }
     }
     a <- if (length(scored)) do.call(rbind, scored) else
       data.frame(period = integer(), input_channel = integer(), cluster = integer(),
-                 entropy = double(), distance_ratio = double())
+                 ambiguity = double(), atypicality = double(), distance_ratio = double())
     out <- merge_explanation(base, a, result)
   }
   list(
@@ -594,13 +692,14 @@ explain_one <- function(result, sample, rows, channel, xn) {
 merge_explanation <- function(base, a, result) {
   cols <- c(
     "sample", "layer", "channel", "position", "activation", "threshold", "start", "end",
-    "inside", "input_channel", "cluster", "entropy", "distance_ratio"
+    "inside", "input_channel", "cluster", "ambiguity", "atypicality", "distance_ratio"
   )
   if (nrow(base) == 0L) {
     out <- empty_periods(result$model$interp$name)
     out$input_channel <- integer()
     out$cluster <- integer()
-    out$entropy <- double()
+    out$ambiguity <- double()
+    out$atypicality <- double()
     out$distance_ratio <- double()
     return(out[, cols])
   }

@@ -161,7 +161,9 @@ activations <- function(model, x, layers = NULL, format = c("long", "array")) {
   rows <- resolve_layers(model, layers)
   ip <- model$interp[rows, , drop = FALSE]
   if (format == "long") {
-    # the data frame is built in C, each value written once into its column
+    # the data frame is built in C, each value written once into its column;
+    # a layer asked for twice is listed once (it is a level of a factor)
+    ip <- ip[!duplicated(ip$name), , drop = FALSE]
     return(.Call(cp_activations_long_r, model$spec, x, as.integer(ip$node - 1L),
       as.character(ip$name), cphap_threads()))
   }

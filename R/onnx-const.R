@@ -67,6 +67,19 @@ fold_error <- function(ctx, msg, .envir = parent.frame()) {
   onnx_abort(ctx, msg, .envir = .envir)
 }
 
+# Constants made by folding stay small (shapes, not data).
+fold_size <- function(ctx, d) {
+  n <- prod(as.numeric(d))
+  if (!is.finite(n) || n > 1e7) fold_error(ctx, "evaluating this constant would create {format(n)} values.")
+  invisible(n)
+}
+
+# Inputs each folded operator needs.
+fold_arity <- c(
+  Reshape = 2, Gather = 2, Range = 3, Expand = 2, Add = 2, Sub = 2, Mul = 2,
+  Div = 2, Pow = 2, Equal = 2, Where = 3, Slice = 1, Concat = 1
+)
+
 ints_attr <- function(ctx, name, default = NULL) {
   v <- attr_get(ctx, name, default)
   if (!is.null(v) && (!is.numeric(v) || anyNA(v))) {
@@ -89,6 +102,7 @@ fold_binary <- function(f) {
   function(ctx, ins) {
     od <- bcast_dims(lapply(ins, function(e) e$d))
     if (is.null(od)) fold_error(ctx, "the shapes of its constant inputs do not broadcast.")
+    fold_size(ctx, od)
     vals <- lapply(ins, bcast_values, od = od)
     int <- all(vapply(ins, function(e) e$int, logical(1)))
     const_entry(f(vals, int), od, int)
@@ -205,7 +219,7 @@ onnx_fold <- list(
     r <- length(e$d)
     get <- function(name, i) {
       v <- ints_attr(ctx, name)
-      if (is.null(v) && length(ins) >= i && !is.null(ctx$ins[[i]])) v <- ctx$ins[[i]]$v
+      if (is.null(v) && !is.null(in_at(ctx, i))) v <- in_at(ctx, i)$v
       v
     }
     starts <- get("starts", 2)
@@ -261,6 +275,7 @@ onnx_fold <- list(
   ConstantOfShape = function(ctx, ins) {
     d <- ins[[1]]$v
     if (anyNA(d) || any(d < 0)) fold_error(ctx, "the shape depends on the batch size or is negative.")
+    fold_size(ctx, d)
     val <- attr_get(ctx, "value")
     fill <- if (is.null(val)) 0 else val$values[1]
     int <- !is.null(val) && val$data_type %in% c(2:7, 9L, 12:13)
@@ -272,12 +287,14 @@ onnx_fold <- list(
     s <- ins[[3]]$v
     if (anyNA(c(a, b, s)) || s == 0) fold_error(ctx, "its bounds depend on the batch size or its step is zero.")
     n <- max(ceiling((b - a) / s), 0)
+    fold_size(ctx, n)
     const_entry(a + s * (seq_len(n) - 1), n, ins[[1]]$int)
   },
   Expand = function(ctx, ins) {
     if (anyNA(ins[[2]]$v) || any(ins[[2]]$v < 0 | ins[[2]]$v > 1e8)) fold_error(ctx, "its shape is invalid.")
     od <- bcast_dims(list(ins[[1]]$d, as.integer(ins[[2]]$v)))
     if (is.null(od)) fold_error(ctx, "the shapes do not broadcast.")
+    fold_size(ctx, od)
     const_entry(bcast_values(ins[[1]], od), od, ins[[1]]$int)
   },
   Add = fold_binary(function(x, int) x[[1]] + x[[2]]),

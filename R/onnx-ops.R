@@ -20,18 +20,19 @@ fusable_layer <- function(ctx, e) {
 }
 
 # Record the node's output: a new activation on layer `node`.
-set_act <- function(ctx, node, shape) {
-  set_tensor(ctx$st, ctx$nd$output[1], act_entry(node, shape))
+set_act <- function(ctx, node, shape, order = NULL) {
+  set_tensor(ctx$st, ctx$nd$output[1], act_entry(node, shape, order))
 }
 
-add_layer <- function(ctx, layer, e, dim_out, shape, inputs = e$node) {
+add_layer <- function(ctx, layer, e, dim_out, shape, inputs = e$node, order = NULL) {
   node <- emit_layer(ctx$st, layer, inputs, dim_out, ctx$nd$output[1])
-  set_act(ctx, node, shape)
+  set_act(ctx, node, shape, order)
 }
 
-# Same tensor under a new name and shape (Identity, reshapes).
+# Same tensor under a new name and shape (Identity, reshapes): the values
+# keep their order.
 relabel <- function(ctx, e, shape = e$shape) {
-  set_act(ctx, e$node, shape)
+  set_act(ctx, e$node, shape, e$order)
   invisible()
 }
 
@@ -48,10 +49,10 @@ op_activation <- function(act, slope = NULL) {
       st$layers[[e$node]]$activation_name <- act
       st$layers[[e$node]]$negative_slope <- neg
       st$out_name[e$node] <- ctx$nd$output[1]
-      return(set_act(ctx, e$node, e$shape))
+      return(set_act(ctx, e$node, e$shape, e$order))
     }
     layer <- list(type = "Activation", act_name = act, negative_slope = neg)
-    add_layer(ctx, layer, e, node_dims(ctx$st, e$node), e$shape)
+    add_layer(ctx, layer, e, node_dims(ctx$st, e$node), e$shape, order = e$order)
   }
 }
 
@@ -71,7 +72,7 @@ op_softmax <- function(log) {
     if (a == 0L || prod(reduced) != prod(s)) {
       onnx_abort(ctx, "a softmax over axis {a} of a tensor of shape {shape_text(s)} is not supported; cphap applies softmax over the class outputs only.")
     }
-    e <- need_dims(ctx, e, c(prod(s), 1L))
+    e <- need_dims(ctx, e, c(prod(s), 1L), plain = FALSE)
     op_activation("softmax")(ctx_with_input(ctx, e))
     if (log) ctx$st$log_softmax <- get(ctx$nd$output[1], envir = ctx$st$tensors)$node
     invisible()
@@ -106,13 +107,19 @@ op_dropout <- function(ctx) {
   if (!is.finite(ratio) || ratio < 0 || ratio >= 1) {
     onnx_abort(ctx, "its ratio {ratio} is not in [0, 1).")
   }
-  add_layer(ctx, list(type = "Skipping", rate = ratio), e, node_dims(ctx$st, e$node), e$shape)
+  add_layer(ctx, list(type = "Skipping", rate = ratio), e, node_dims(ctx$st, e$node), e$shape, order = e$order)
 }
 
 # Explicit pads, or those implied by auto_pad, for one spatial axis.
-spatial_pads <- function(ctx, L, k, stride, dil) {
+# Explicit pads, or those implied by auto_pad, for the time axis. two_d:
+# 2-D pads (h_begin, t_begin, h_end, t_end) with no padding of the unit height.
+spatial_pads <- function(ctx, L, k, stride, dil, two_d = FALSE) {
   auto <- attr_get(ctx, "auto_pad", "NOTSET")
-  pads <- ints_attr(ctx, "pads", c(0, 0))
+  pads <- ints_attr(ctx, "pads", rep(0, if (two_d) 4L else 2L))
+  if (two_d && length(pads) == 4L) {
+    if (any(pads[c(1L, 3L)] != 0)) onnx_abort(ctx, "pads the height axis; only the time axis can be padded.")
+    pads <- pads[c(2L, 4L)]
+  }
   if (length(pads) != 2L) {
     onnx_abort(ctx, "has {length(pads)} pads; a one-dimensional layer has 2 (begin, end).")
   }
@@ -133,10 +140,13 @@ spatial_pads <- function(ctx, L, k, stride, dil) {
   )
 }
 
-one_value <- function(ctx, name, default) {
-  v <- ints_attr(ctx, name, default)
+# A per-axis attribute (kernel_shape, strides, dilations) of a 1-D layer; for
+# a 2-D layer of unit height (two_d) its height entry must be 1.
+one_value <- function(ctx, name, default, two_d = FALSE) {
+  v <- ints_attr(ctx, name, if (two_d) c(1, default) else default)
+  if (two_d && length(v) == 2L && !is.na(v[1]) && v[1] == 1) v <- v[2]
   if (length(v) != 1L) {
-    onnx_abort(ctx, "attribute {.field name} has {length(v)} values; two-dimensional layers are not supported.",
+    onnx_abort(ctx, "attribute {.field name} is {.val v}; two-dimensional layers are not supported (only a height of one).",
       "cphap reads one-dimensional (time-series) networks."
     )
   }
@@ -147,13 +157,14 @@ one_value <- function(ctx, name, default) {
 op_conv <- function(ctx) {
   e <- act_in(ctx)
   w <- const_in(ctx, 2L, "weight")
-  if (length(w$d) == 4L || length(e$shape) == 3L) {
-    onnx_abort(ctx, "two-dimensional convolutions are not supported.",
+  two_d <- length(w$d) == 4L
+  if (two_d && w$d[3] != 1L || length(w$d) > 4L || !two_d && length(e$shape) == 3L) {
+    onnx_abort(ctx, "two-dimensional convolutions are not supported (only a kernel of height one, as tf2onnx writes 1-D convolutions).",
       "cphap reads one-dimensional (time-series) networks; Conv weights must be out x in x kernel."
     )
   }
-  if (length(w$d) != 3L) onnx_abort(ctx, "its weight has {length(w$d)} dimensions; a 1-D convolution has 3.")
-  s <- series_shape(ctx, e)
+  if (length(w$d) < 3L) onnx_abort(ctx, "its weight has {length(w$d)} dimensions; a 1-D convolution has 3.")
+  s <- series_shape(ctx, e, two_d = two_d)
   group <- attr_get(ctx, "group", 1)
   if (group != 1) {
     onnx_abort(ctx, "grouped convolutions (group = {group}) are not supported.",
@@ -163,12 +174,13 @@ op_conv <- function(ctx) {
   if (w$d[2] != s[1]) {
     onnx_abort(ctx, "its weight expects {w$d[2]} input channel{?s} but its input has {s[1]}.")
   }
-  k <- w$d[3]
-  ks <- ints_attr(ctx, "kernel_shape", k)
-  if (length(ks) != 1L || ks != k) onnx_abort(ctx, "kernel_shape {.val ks} disagrees with its weight (kernel {k}).")
-  stride <- one_value(ctx, "strides", 1)
-  dil <- one_value(ctx, "dilations", 1)
-  pads <- spatial_pads(ctx, s[2], k, stride, dil)
+  k <- w$d[length(w$d)]
+  if (one_value(ctx, "kernel_shape", k, two_d) != k) {
+    onnx_abort(ctx, "kernel_shape {.val attr_get(ctx, 'kernel_shape')} disagrees with its weight (kernel {k}).")
+  }
+  stride <- one_value(ctx, "strides", 1, two_d)
+  dil <- one_value(ctx, "dilations", 1, two_d)
+  pads <- spatial_pads(ctx, s[2], k, stride, dil, two_d)
   b <- const_in(ctx, 3L, "bias", optional = TRUE)
   if (!is.null(b) && length(b$v) != w$d[1]) {
     onnx_abort(ctx, "its bias has {length(b$v)} values for {w$d[1]} output channels.")
@@ -177,21 +189,26 @@ op_conv <- function(ctx) {
   if (lout < 1) onnx_abort(ctx, "its kernel spans more points than its (padded) input of length {s[2] + sum(pads)}.")
   e <- need_dims(ctx, e, s)
   layer <- list(
-    type = "Conv1D", weight = c_array(w$v, w$d),
+    type = "Conv1D", weight = c_array(w$v, w$d[c(1L, 2L, length(w$d))]),
     bias = if (is.null(b)) rep(0, w$d[1]) else b$v, activation_name = "linear",
     stride = stride, padding = as.integer(pads), dilation = dil
   )
-  add_layer(ctx, layer, e, c(w$d[1], lout), c(w$d[1], lout))
+  add_layer(ctx, layer, e, c(w$d[1], lout), if (two_d) c(w$d[1], 1L, lout) else c(w$d[1], lout))
 }
 
 # A dense layer out x in from activation e (flattened) with weight W.
-onnx_dense_layer <- function(ctx, e, W, bias) {
+onnx_dense_layer <- function(ctx, e, W, bias, lead = integer()) {
   n_in <- prod(node_dims(ctx$st, e$node))
   if (ncol(W) != n_in) {
     onnx_abort(ctx, "its weight takes {ncol(W)} input{?s} but its input has {n_in} values.")
   }
+  if (!is.null(e$order)) { # a flattened transposed view: reorder the columns
+    Wp <- W
+    Wp[, e$order] <- W
+    W <- Wp
+  }
   layer <- list(type = "Dense", weight = W, bias = bias, activation_name = "linear")
-  add_layer(ctx, layer, e, c(nrow(W), 1L), nrow(W))
+  add_layer(ctx, layer, e, c(nrow(W), 1L), c(lead, nrow(W)))
 }
 
 flat_input <- function(ctx, e) {
@@ -224,13 +241,20 @@ op_gemm <- function(ctx) {
 }
 
 op_matmul <- function(ctx) {
-  if (!is.null(ctx$ins[[1]]) && ctx$ins[[1]]$kind == "const") {
+  if (!is.null(in_at(ctx, 1L)) && in_at(ctx, 1L)$kind == "const") {
     onnx_abort(ctx, "a constant times the network tensor is not supported; the weight must be the second input.")
   }
-  e <- flat_input(ctx, act_in(ctx))
+  e <- act_in(ctx)
+  lead <- e$shape[-length(e$shape)]
+  if (length(e$shape) > 1L && all(lead == 1L)) { # [batch, 1, ..., features]
+    e$shape <- e$shape[length(e$shape)]
+  } else {
+    lead <- integer()
+  }
+  e <- flat_input(ctx, e)
   B <- const_in(ctx, 2L, "weight")
   if (length(B$d) != 2L) onnx_abort(ctx, "its weight must be a matrix (in x out).")
-  onnx_dense_layer(ctx, e, t(c_array(B$v, B$d)), rep(0, B$d[2]))
+  onnx_dense_layer(ctx, e, t(c_array(B$v, B$d)), rep(0, B$d[2]), lead)
 }
 
 # Add (and Sub) of a constant: folded into the bias of the layer before.
@@ -245,21 +269,23 @@ add_const <- function(ctx, e, cst, sign) {
     onnx_abort(ctx, "its constant of shape {.val cst$d} does not broadcast to {shape_text(e$shape)}.")
   }
   d <- node_dims(ctx$st, e$node)
-  per <- matrix(bcast_values(cst, full), nrow = d[1], byrow = TRUE) # channels x time
+  v <- bcast_values(cst, full)
+  if (!is.null(e$order)) v[e$order] <- v
+  per <- matrix(v, nrow = d[1], byrow = TRUE) # channels x time
   if (any(per != per[, 1])) {
     onnx_abort(ctx, "its constant varies along time; only one bias value per channel is supported.")
   }
   st <- ctx$st
   st$layers[[e$node]]$bias <- l$bias + sign * per[, 1]
   st$out_name[e$node] <- ctx$nd$output[1]
-  set_act(ctx, e$node, e$shape)
+  set_act(ctx, e$node, e$shape, e$order)
 }
 
 op_add <- function(sign) {
   force(sign)
   function(ctx) {
-    a <- ctx$ins[[1]]
-    b <- ctx$ins[[2]]
+    a <- in_at(ctx, 1L)
+    b <- in_at(ctx, 2L)
     if (is.null(a) || is.null(b)) onnx_abort(ctx, "needs two inputs.")
     if (a$kind == "const" && sign > 0) {
       tmp <- a
@@ -275,13 +301,17 @@ op_add <- function(sign) {
     if (!identical(a$shape, b$shape)) {
       onnx_abort(ctx, "adds tensors of shapes {shape_text(a$shape)} and {shape_text(b$shape)}; only equal shapes are supported (no broadcasting).")
     }
+    if (!identical(a$order, b$order)) {
+      onnx_abort(ctx, "adds two tensors whose values are laid out differently (one is transposed).")
+    }
     want <- node_dims(ctx$st, a$node)
     if (!identical(want, node_dims(ctx$st, b$node))) {
-      want <- if (length(a$shape) == 2L) a$shape else c(prod(a$shape), 1L)
-      a <- need_dims(ctx, a, want)
-      b <- need_dims(ctx, b, want)
+      plain <- is.null(a$order) && length(a$shape) == 2L
+      want <- if (plain) a$shape else c(prod(a$shape), 1L)
+      a <- need_dims(ctx, a, want, plain = plain)
+      b <- need_dims(ctx, b, want, plain = plain)
     }
-    add_layer(ctx, list(type = "Add"), a, want, a$shape, inputs = c(a$node, b$node))
+    add_layer(ctx, list(type = "Add"), a, want, a$shape, inputs = c(a$node, b$node), order = a$order)
   }
 }
 
@@ -292,14 +322,15 @@ op_pool <- function(type) {
     only_first_output(ctx)
     ks <- ints_attr(ctx, "kernel_shape")
     if (is.null(ks)) onnx_abort(ctx, "its kernel_shape is missing.")
-    if (length(ks) != 1L || length(e$shape) == 3L) {
-      onnx_abort(ctx, "two-dimensional pooling is not supported.", "cphap reads one-dimensional (time-series) networks.")
+    two_d <- length(ks) == 2L && ks[1] == 1 && length(e$shape) == 3L
+    if (length(ks) != 1L && !two_d || length(e$shape) == 3L && !two_d) {
+      onnx_abort(ctx, "two-dimensional pooling is not supported (only a kernel of height one).", "cphap reads one-dimensional (time-series) networks.")
     }
-    s <- series_shape(ctx, e)
-    k <- one_value(ctx, "kernel_shape", ks)
-    stride <- one_value(ctx, "strides", 1)
-    if (one_value(ctx, "dilations", 1) != 1L) onnx_abort(ctx, "dilated pooling is not supported.")
-    pads <- spatial_pads(ctx, s[2], k, stride, 1)
+    s <- series_shape(ctx, e, two_d = two_d)
+    k <- one_value(ctx, "kernel_shape", ks[length(ks)], two_d)
+    stride <- one_value(ctx, "strides", 1, two_d)
+    if (one_value(ctx, "dilations", 1, two_d) != 1L) onnx_abort(ctx, "dilated pooling is not supported.")
+    pads <- spatial_pads(ctx, s[2], k, stride, 1, two_d)
     lp <- s[2] + sum(pads)
     if (lp < k) onnx_abort(ctx, "its kernel ({k}) is longer than its (padded) input ({lp}).")
     lout <- (lp - k) %/% stride + 1
@@ -324,7 +355,9 @@ op_pool <- function(type) {
       node <- emit_layer(ctx$st, pl, e$node, c(s[1], lp))
       e$node <- node
     }
-    add_layer(ctx, list(type = type, kernel_size = k, strides = stride), e, c(s[1], lout), c(s[1], lout))
+    add_layer(ctx, list(type = type, kernel_size = k, strides = stride), e, c(s[1], lout),
+      if (two_d) c(s[1], 1L, lout) else c(s[1], lout)
+    )
   }
 }
 
@@ -332,9 +365,12 @@ op_global <- function(method) {
   force(method)
   function(ctx) {
     e <- act_in(ctx)
-    s <- series_shape(ctx, e)
+    two_d <- length(e$shape) == 3L
+    s <- series_shape(ctx, e, two_d = two_d)
     e <- need_dims(ctx, e, s)
-    add_layer(ctx, list(type = "GlobalPooling", method = method), e, c(s[1], 1L), c(s[1], 1L))
+    add_layer(ctx, list(type = "GlobalPooling", method = method), e, c(s[1], 1L),
+      if (two_d) c(s[1], 1L, 1L) else c(s[1], 1L)
+    )
   }
 }
 
@@ -342,17 +378,36 @@ op_reduce <- function(method) {
   force(method)
   function(ctx) {
     e <- act_in(ctx)
-    s <- series_shape(ctx, e, "a [batch, channels, length] input (reduced over time)")
     axes <- attr_or_input(ctx, "axes", 2L)
-    if (is.null(axes) || !identical(norm_axis(ctx, axes, 3L), 2L)) {
-      onnx_abort(ctx, "reduces over axes {.val axes}; only the time axis (2 or -1) of [batch, channels, length] is supported.")
-    }
-    e <- need_dims(ctx, e, s)
+    r <- length(e$shape) + 1L
+    if (is.null(axes)) onnx_abort(ctx, "reducing over every axis is not supported; give the time axis.")
+    axes <- sort(norm_axis(ctx, axes, r))
     keep <- attr_get(ctx, "keepdims", 1) == 1
-    add_layer(ctx, list(type = "GlobalPooling", method = method), e, c(s[1], 1L),
-      if (keep) c(s[1], 1L) else s[1]
-    )
+    s <- e$shape
+    cl <- channels_last_view(ctx, e)
+    if (cl && identical(axes, 1L)) { # [batch, length, channels] over time
+      C <- s[2]
+      e$order <- NULL
+      out <- if (keep) c(1L, C) else C
+    } else if (r == 3L && identical(axes, 2L) || r == 4L && s[2] == 1L && axes[length(axes)] == 3L &&
+      all(axes %in% 2:3)) {
+      e <- need_dims(ctx, e, s[c(1L, length(s))])
+      C <- s[1]
+      out <- if (keep) c(C, s[-1] * 0L + 1L) else s[-(axes)]
+    } else {
+      onnx_abort(ctx, "reduces over axes {.val axes} of {shape_text(s)}; only the time axis of a series is supported.")
+    }
+    add_layer(ctx, list(type = "GlobalPooling", method = method), e, c(C, 1L), out)
   }
+}
+
+# A [batch, length, channels] view of a series layer (a transposition).
+channels_last_view <- function(ctx, e) {
+  d <- node_dims(ctx$st, e$node)
+  if (is.null(e$order) || length(e$shape) != 2L || !identical(e$shape, rev(d))) {
+    return(FALSE)
+  }
+  identical(transpose_entry(act_entry(e$node, d), c(2L, 1L))$order, e$order)
 }
 
 op_batchnorm <- function(ctx) {
@@ -362,8 +417,13 @@ op_batchnorm <- function(ctx) {
     onnx_abort(ctx, "batch normalization in training mode is not supported; export the model in eval mode.")
   }
   s <- e$shape
-  if (length(s) == 3L) onnx_abort(ctx, "two-dimensional batch normalization is not supported.")
-  want <- if (length(s) == 2L) s else c(s[1], 1L)
+  if (length(s) == 3L && s[2] == 1L) {
+    want <- s[c(1L, 3L)]
+  } else if (length(s) >= 3L) {
+    onnx_abort(ctx, "two-dimensional batch normalization is not supported.")
+  } else {
+    want <- if (length(s) == 2L) s else c(s[1], 1L)
+  }
   if (length(s) == 0L) onnx_abort(ctx, "its input has no channel axis.")
   nf <- want[1]
   pars <- lapply(2:5, function(i) {
@@ -388,7 +448,7 @@ flatten_to <- function(ctx, e) {
   if (d[2] == 1L) {
     return(relabel(ctx, e, n))
   }
-  add_layer(ctx, list(type = "Flatten"), e, c(n, 1L), n)
+  add_layer(ctx, list(type = "Flatten"), e, c(n, 1L), n, order = e$order)
 }
 
 op_flatten <- function(ctx) {
@@ -400,22 +460,18 @@ op_flatten <- function(ctx) {
   flatten_to(ctx, e)
 }
 
-# Shapes equal once axes of length one are dropped: the values keep their order.
-same_but_units <- function(a, b) identical(as.integer(a[a != 1L]), as.integer(b[b != 1L]))
-
+# A reshape keeps the values' order: flattening becomes a Flatten layer,
+# anything else a new shape (operators that need a series check it).
 reshape_to <- function(ctx, e, s2) {
   if (length(s2) == 1L && length(e$shape) > 1L && s2 == prod(e$shape)) {
     return(flatten_to(ctx, e))
-  }
-  if (!same_but_units(e$shape, s2)) {
-    onnx_abort(ctx, "reshapes {shape_text(e$shape)} to {shape_text(s2)}; only flattening or adding/dropping axes of length one is supported.")
   }
   relabel(ctx, e, s2)
 }
 
 op_reshape <- function(ctx) {
   e <- act_in(ctx)
-  tgt <- ctx$ins[[2]]
+  tgt <- in_at(ctx, 2L)
   if (is.null(tgt) || tgt$kind != "const") onnx_abort(ctx, "its target shape must be a constant.")
   t <- tgt$v
   if (length(t) == 0L) onnx_abort(ctx, "reshaping to a scalar drops the batch axis.")
@@ -472,16 +528,10 @@ op_transpose <- function(ctx) {
   perm <- ints_attr(ctx, "perm", rev(seq_len(r) - 1))
   if (length(perm) != r || !setequal(perm, seq_len(r) - 1L)) onnx_abort(ctx, "its perm is not a permutation of the axes.")
   perm <- as.integer(perm)
-  if (isTRUE(e$channels_last) && identical(perm, c(0L, 2L, 1L))) {
-    return(set_act(ctx, 0L, rev(e$shape)))
-  }
   if (perm[1] != 0L) onnx_abort(ctx, "transposing the batch axis is not supported.")
-  s2 <- c(0L, e$shape)[perm + 1L][-1]
-  moved <- perm[-1][c(0L, e$shape)[perm + 1L][-1] != 1L]
-  if (is.unsorted(moved)) {
-    onnx_abort(ctx, "transposing the channel and time axes is only supported right at the input (channels-last models).")
-  }
-  relabel(ctx, e, s2)
+  fold_size(ctx, e$shape)
+  t <- transpose_entry(e, perm[-1])
+  set_act(ctx, t$node, t$shape, t$order)
 }
 
 op_pad <- function(ctx) {
@@ -497,8 +547,7 @@ op_pad <- function(ctx) {
     cv <- const_in(ctx, 3L, "constant value", optional = TRUE)
     value <- if (is.null(cv) || length(cv$v) == 0L) 0 else cv$v[1]
   }
-  s <- series_shape(ctx, e)
-  r <- 3L
+  r <- length(e$shape) + 1L
   axes <- const_in(ctx, 4L, "axes", optional = TRUE)
   ax <- if (is.null(axes)) seq_len(r) - 1L else norm_axis(ctx, axes$v, r)
   if (length(pads) != 2L * length(ax)) onnx_abort(ctx, "has {length(pads)} pads for {length(ax)} axes.")
@@ -514,9 +563,12 @@ op_pad <- function(ctx) {
   }
   if (any(p < 0)) onnx_abort(ctx, "negative pads (cropping) are not supported.")
   if (any(p > 1e8)) onnx_abort(ctx, "its pads are too large.")
+  s <- series_shape(ctx, e, two_d = r == 4L)
   e <- need_dims(ctx, e, s)
   layer <- list(type = "Padding", padding = as.integer(p), mode = "constant", value = value)
-  add_layer(ctx, layer, e, c(s[1], s[2] + sum(p)), c(s[1], s[2] + sum(p)))
+  out <- e$shape
+  out[length(out)] <- s[2] + sum(p)
+  add_layer(ctx, layer, e, c(s[1], s[2] + sum(p)), out)
 }
 
 op_shape <- function(ctx) {

@@ -27,10 +27,14 @@
 #'   softmax: class predictions and `predict(type = "prob")` are unchanged,
 #'   but `predict(type = "output")` then gives probabilities, not their
 #'   logarithm.
-#' * Layout: `Identity`, `Flatten`, `Reshape`, `Squeeze` and `Unsqueeze` that
-#'   flatten or only add or drop axes of length one, `Transpose` of a
-#'   channels-last input (the model then takes channels-first input, like
-#'   every cphap model), `Cast` to a floating-point type.
+#' * Layout: `Identity`, `Flatten`, `Reshape`, `Squeeze`, `Unsqueeze` and
+#'   `Transpose` (any that keep the batch axis first: cphap follows where
+#'   every value goes, so channels-last inputs and the transposes tf2onnx
+#'   writes around Keras layers read exactly; the operators that need a
+#'   series check that they get one), `Cast` to a floating-point type. A
+#'   channels-last model is read so that it takes channels-first input, like
+#'   every cphap model. Two-dimensional `Conv`, pooling, batch normalization
+#'   and `Pad` of height one (tf2onnx's form of 1-D layers) are read as 1-D.
 #' * Constants: initializers in float32, float64 and float16 (raw or typed
 #'   fields) and integer tensors; `Constant` nodes and sub-graphs that compute
 #'   shapes (`Shape`, `Gather`, `Concat`, `Slice`, `Unsqueeze`, arithmetic,
@@ -38,7 +42,8 @@
 #'
 #' Anything else (another operator, 2-D convolutions, grouped convolutions,
 #' recurrent layers, several inputs, weights in external files) is an error
-#' that names the operator and the node.
+#' that names the operator and the node; so is a file that is not a complete
+#' ONNX model. These errors have class `cphap_onnx_error`.
 #'
 #' @param path Path to an `.onnx` file, or a raw vector holding its bytes.
 #' @param input_length Length of the input series, needed when the file
@@ -55,19 +60,23 @@
 #'   m <- read_onnx(f)
 #'   print(m)
 #' }
-#' # A tiny model built from its bytes: input [batch, 1, 8], a dense layer to
-#' # two classes, written with cphap's own ONNX writer when available.
-#' if (exists("write_onnx", asNamespace("cphap"))) {
-#'   net <- list(input_dim = c(1, 8), layers = list(
-#'     list(type = "Flatten"),
-#'     list(type = "Dense", weight = matrix(seq(-1, 1, length.out = 16), 2, 8),
-#'          bias = c(0, 0.5))
-#'   ))
-#'   tmp <- tempfile(fileext = ".onnx")
-#'   getExportedValue("cphap", "write_onnx")(cphap_model(net), tmp)
-#'   m2 <- read_onnx(tmp)
-#'   predict(m2, matrix(1:8, 1), type = "prob")
-#' }
+#' # A small network written with write_onnx() and read back
+#' net <- list(input_dim = c(1, 8), layers = list(
+#'   list(type = "Conv1D", weight = array(seq(-1, 1, length.out = 6), c(2, 1, 3)),
+#'        bias = c(0, 0.1), activation_name = "relu"),
+#'   list(type = "Flatten"),
+#'   list(type = "Dense", weight = matrix(seq(-1, 1, length.out = 24), 2, 12),
+#'        bias = c(0, 0.5))
+#' ))
+#' tmp <- tempfile(fileext = ".onnx")
+#' write_onnx(cphap_model(net), tmp)
+#' m2 <- read_onnx(tmp)
+#' m2
+#' x <- matrix(sin(1:16), 2, 8)
+#' predict(m2, x, type = "output")
+#' predict(m2, x, type = "prob") # softmax of the linear outputs
+#' # The same file from its bytes
+#' identical(predict(read_onnx(readBin(tmp, "raw", file.size(tmp))), x), predict(m2, x))
 #' @export
 read_onnx <- function(path, input_length = NULL) {
   check_whole(input_length, "input_length", min = 1, allow_null = TRUE)
@@ -89,7 +98,9 @@ read_onnx <- function(path, input_length = NULL) {
   g <- onnx_decode(bytes, source)
   # a warning while translating means invalid values slipped through a check
   withCallingHandlers(onnx_translate(g, input_length, source), warning = function(w) {
-    onnx_stop(c("The ONNX model holds invalid values.", x = conditionMessage(w)), formatted = TRUE)
+    if (!inherits(w, "rlang_warning")) { # cphap's own warnings pass
+      onnx_stop(c("The ONNX model holds invalid values.", x = conditionMessage(w)), formatted = TRUE)
+    }
   })
 }
 
@@ -162,8 +173,29 @@ const_entry <- function(v, d = length(v), int = FALSE) {
   list(kind = "const", v = as.double(v), d = as.integer(d), int = int)
 }
 
-act_entry <- function(node, shape) {
-  list(kind = "act", node = as.integer(node), shape = as.integer(shape))
+# order: NULL when the tensor's values are laid out as the cphap layer
+# computes them; else, for each value in the tensor's own (C) order, its
+# position in the layer's output (e.g. a channels-last view of a series).
+act_entry <- function(node, shape, order = NULL) {
+  list(kind = "act", node = as.integer(node), shape = as.integer(shape), order = order)
+}
+
+# The entry seen through a transposition p of its axes (1-based, batch
+# excluded): same layer, new shape and order.
+transpose_entry <- function(e, p) {
+  s <- e$shape
+  s2 <- s[p]
+  n <- prod(s)
+  if (n > 0 && length(s) > 1L) {
+    idx2 <- c_index(s2)
+    idx1 <- matrix(0, nrow(idx2), length(s))
+    idx1[, p] <- idx2
+    f1 <- as.vector(idx1 %*% c_strides(s)) + 1
+    ord <- if (is.null(e$order)) f1 else e$order[f1]
+    e$order <- if (identical(as.numeric(ord), as.numeric(seq_len(n)))) NULL else as.integer(ord)
+  }
+  e$shape <- as.integer(s2)
+  e
 }
 
 # Append a cphap layer fed by `inputs` (layer indices, 0 = input); returns
@@ -187,7 +219,8 @@ node_dims <- function(st, node) {
 # formatted by a small subset of cli's inline markup ({x}, {.val x},
 # {.field x}, {.code text}, {?s}). cli::cli_abort() costs tens of
 # milliseconds per call, too slow for the mutation fuzzing of the reader.
-onnx_stop <- function(bullets, call = NULL, .envir = parent.frame(), formatted = FALSE) {
+onnx_stop <- function(bullets, call = NULL, .envir = parent.frame(), formatted = FALSE,
+                      class = NULL) {
   lines <- if (formatted) bullets else vapply(bullets, onnx_format, character(1), env = .envir)
   nm <- names(bullets)
   if (!is.null(nm)) {
@@ -195,7 +228,7 @@ onnx_stop <- function(bullets, call = NULL, .envir = parent.frame(), formatted =
     lines <- ifelse(is.na(mark) | nm == "", lines, paste0(mark, lines))
   }
   cond <- structure(
-    class = c("cphap_onnx_error", "error", "condition"),
+    class = c(class, "cphap_onnx_error", "error", "condition"),
     list(message = paste(lines, collapse = "\n"), call = call)
   )
   stop(cond)
@@ -251,24 +284,50 @@ node_label <- function(nd, k) {
   paste0(nm, " (", nd$op_type, ")")
 }
 
-onnx_abort <- function(ctx, msg, hint = NULL, .envir = parent.frame()) {
+onnx_abort <- function(ctx, msg, hint = NULL, .envir = parent.frame(), class = NULL) {
   bullets <- c(paste0("ONNX node ", ctx$label, ": ", onnx_format(msg, .envir)))
   if (!is.null(hint)) bullets <- c(bullets, i = onnx_format(hint, .envir))
-  onnx_stop(bullets, formatted = TRUE)
+  onnx_stop(bullets, formatted = TRUE, class = class)
 }
 
 # ---- the graph ----------------------------------------------------------------
 
 onnx_translate <- function(g, input_length, source) {
-  st <- onnx_state(g)
+  layouts <- "first"
+  has_transpose <- any(vapply(g$graph$nodes, function(nd) nd$op_type == "Transpose", logical(1)))
+  if (has_transpose) layouts <- c(layouts, "last")
+  best <- NULL
+  for (layout in layouts) {
+    st <- onnx_state(g)
+    res <- tryCatch(onnx_translate_as(st, g, input_length, source, layout),
+      cphap_onnx_error = function(e) {
+        attr(e, "reached") <- st$reached %||% 0L
+        e
+      }
+    )
+    if (inherits(res, "cphap_model")) {
+      return(res)
+    }
+    if (is.null(best) || attr(res, "reached") > attr(best, "reached")) best <- res
+    # channels last only helps when channels first met a transposed view
+    if (!inherits(res, "cphap_onnx_layout")) break
+  }
+  stop(best)
+}
+
+# Translate with the input read channels first (as the file declares) or,
+# for graphs that transpose it, channels last.
+onnx_translate_as <- function(st, g, input_length, source, layout) {
   graph <- g$graph
   for (t in graph$initializers) {
     set_tensor(st, t$name, tensor_const(t, paste0("initializer '", t$name, "'")))
   }
-  onnx_input(st, graph, input_length)
+  onnx_input(st, graph, input_length, layout)
   for (k in seq_along(graph$nodes)) {
+    st$reached <- k
     onnx_node(st, graph$nodes[[k]], k)
   }
+  st$reached <- length(graph$nodes) + 1L
   net <- onnx_output(st, graph)
   model <- tryCatch(cphap_model(net), error = function(e) {
     msg <- conditionMessage(e)
@@ -296,7 +355,7 @@ tensor_const <- function(t, what) {
   const_entry(t$values, t$dims, int)
 }
 
-onnx_input <- function(st, graph, input_length) {
+onnx_input <- function(st, graph, input_length, layout = "first") {
   init <- vapply(graph$initializers, function(t) t$name, character(1))
   inputs <- Filter(function(v) !v$name %in% init, graph$inputs)
   if (length(inputs) != 1L) {
@@ -322,7 +381,7 @@ onnx_input <- function(st, graph, input_length) {
       i = "Two-dimensional networks (images) are not supported; cphap reads one-dimensional (time-series) networks."
     ), call = NULL)
   }
-  cl <- length(d) == 3L && input_channels_last(graph, v$name)
+  cl <- length(d) == 3L && layout == "last"
   time_axis <- if (length(d) == 2L || cl) 2L else 3L
   chan_axis <- if (length(d) == 2L) NA_integer_ else if (cl) 3L else 2L
   if (!is.na(chan_axis) && is.na(d[chan_axis])) {
@@ -348,18 +407,9 @@ onnx_input <- function(st, graph, input_length) {
   st$input_name <- v$name
   st$channels_last <- cl
   st$batch <- d[1] # NA when symbolic
-  shape <- if (length(d) == 2L) L else if (cl) c(L, C) else c(C, L)
-  e <- act_entry(0L, shape)
-  e$channels_last <- cl
+  e <- act_entry(0L, if (length(d) == 2L) L else c(C, L))
+  if (cl) e <- transpose_entry(e, c(2L, 1L))
   set_tensor(st, v$name, e)
-}
-
-# A rank-3 input read only by Transpose(perm = 0, 2, 1) nodes is channels-last.
-input_channels_last <- function(graph, name) {
-  readers <- Filter(function(nd) name %in% nd$input, graph$nodes)
-  length(readers) > 0L && all(vapply(readers, function(nd) {
-    nd$op_type == "Transpose" && identical(as.integer(nd$attributes[["perm"]]), c(0L, 2L, 1L))
-  }, logical(1)))
 }
 
 onnx_output <- function(st, graph) {
@@ -379,6 +429,11 @@ onnx_output <- function(st, graph) {
   if (e$kind != "act" || e$node == 0L) {
     onnx_stop("The ONNX graph output {.val name} does not depend on a network layer (it is a constant or the input itself).",
       call = NULL
+    )
+  }
+  if (!is.null(e$order)) {
+    onnx_stop("The ONNX graph output {.val name} is a transposed view of the network's last layer, which cphap cannot output.",
+      class = "cphap_onnx_layout"
     )
   }
   if (!is.na(st$log_softmax) && st$log_softmax != e$node) {
@@ -428,6 +483,8 @@ onnx_node <- function(st, nd, k) {
     return(set_tensor(st, nd$output[1], op_constant(ctx)))
   }
   if (all_const && op %in% names(onnx_fold)) {
+    need <- fold_arity[op]
+    if (!is.na(need) && length(given) < need) onnx_abort(ctx, "needs {need} inputs, not {length(given)}.")
     return(set_tensor(st, nd$output[1], onnx_fold[[op]](ctx, given)))
   }
   if (!op %in% names(onnx_ops)) {
@@ -468,7 +525,7 @@ attr_or_input <- function(ctx, name, input, default = NULL) {
   if (!is.null(v)) {
     return(v)
   }
-  e <- if (length(ctx$ins) >= input) ctx$ins[[input]] else NULL
+  e <- in_at(ctx, input)
   if (is.null(e)) {
     return(default)
   }
@@ -478,9 +535,12 @@ attr_or_input <- function(ctx, name, input, default = NULL) {
   e$v
 }
 
+# Input i of the node (NULL when absent or optional and not given).
+in_at <- function(ctx, i) if (length(ctx$ins) >= i) ctx$ins[[i]] else NULL
+
 # The activation input at position i (an error when it is a constant).
 act_in <- function(ctx, i = 1L) {
-  e <- if (length(ctx$ins) >= i) ctx$ins[[i]] else NULL
+  e <- in_at(ctx, i)
   if (is.null(e)) onnx_abort(ctx, "input {i} is missing.")
   if (e$kind != "act") {
     onnx_abort(ctx, "input {i} ({.val e$name}) is a constant; cphap expects the network tensor here.")
@@ -490,7 +550,7 @@ act_in <- function(ctx, i = 1L) {
 
 # A constant input at position i (NULL when optional and absent).
 const_in <- function(ctx, i, what, optional = FALSE) {
-  e <- if (length(ctx$ins) >= i) ctx$ins[[i]] else NULL
+  e <- in_at(ctx, i)
   if (is.null(e)) {
     if (optional) {
       return(NULL)
@@ -515,8 +575,16 @@ only_first_output <- function(ctx) {
 }
 
 # Make the cphap layer behind activation e have dims `want` (c(C, L)),
-# inserting a Flatten when the values are only laid out differently.
-need_dims <- function(ctx, e, want) {
+# inserting a Flatten when the values are only laid out differently. plain:
+# the operator needs the tensor in the layer's own order (series
+# operators), not a transposed view.
+need_dims <- function(ctx, e, want, plain = TRUE) {
+  if (plain && !is.null(e$order)) {
+    onnx_abort(ctx, "its input is a transposed view of a series (for example channels last, [batch, length, channels]); this operator needs [batch, channels, length].",
+      "cphap reads a transposition of the input or of flattened features only.",
+      class = "cphap_onnx_layout"
+    )
+  }
   st <- ctx$st
   have <- node_dims(st, e$node)
   want <- as.integer(want)
@@ -528,19 +596,24 @@ need_dims <- function(ctx, e, want) {
     e$node <- node
     return(e)
   }
-  onnx_abort(ctx, "its input has shape {paste(c('batch', e$shape), collapse = ' x ')} but the values are laid out as {have[1]} channel{?s} x {have[2]} point{?s}; reshapes that move values between the channel and time axes are not supported.")
+  onnx_abort(ctx, "its input has shape {shape_text(e$shape)} but the values are laid out as {have[1]} channel{?s} x {have[2]} point{?s}; reshapes that move values between the channel and time axes are not supported.")
 }
 
-# Shape of an activation as c(channels, length): rank-2 tensors only.
-series_shape <- function(ctx, e, what = "a [batch, channels, length] input") {
+# The series behind a 1-D operator's input: c(channels, length). With
+# two_d, a 2-D operator on [batch, channels, 1, length] (how tf2onnx writes
+# 1-D layers) is read as 1-D.
+series_shape <- function(ctx, e, what = "a [batch, channels, length] input", two_d = FALSE) {
   s <- e$shape
-  if (length(s) == 3L) {
-    onnx_abort(ctx, "its input has 2-D spatial shape {paste(c('batch', s), collapse = ' x ')}; two-dimensional layers are not supported.",
+  if (two_d && length(s) == 3L && s[2] == 1L) {
+    return(s[c(1L, 3L)])
+  }
+  if (length(s) == 3L || two_d) {
+    onnx_abort(ctx, "its input has 2-D spatial shape {shape_text(s)}; two-dimensional layers are not supported (only a height of one).",
       "cphap reads one-dimensional (time-series) networks."
     )
   }
   if (length(s) != 2L) {
-    onnx_abort(ctx, "needs {what}, got shape {paste(c('batch', s), collapse = ' x ')}.")
+    onnx_abort(ctx, "needs {what}, got shape {shape_text(s)}.")
   }
   s
 }

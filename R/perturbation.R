@@ -19,7 +19,11 @@
 #' * `"random"`: points drawn at random.
 #'
 #' The CPHAP paper's claim is that keeping the CPHAP periods keeps the units
-#' more active than keeping the top-relevance points.
+#' more active than keeping the top-relevance points. With `shares = NULL`
+#' that comparison cannot fail for `"cphap"`: a node's activation depends
+#' only on its receptive field, which is the period kept, so the unit's
+#' activation survives whole unless the period reaches into padding. For a
+#' test whose outcome is open, see [perturbation_curves()].
 #'
 #' @param model A [cphap_model()].
 #' @param x Series to perturb: a matrix `[n, L]`, an array `[n, C, L]` or a
@@ -50,7 +54,8 @@
 #'   those nodes still above the threshold). Attributes `sample_ids` (row
 #'   names of `x`, else indices) and `data_name` (the name of `x` when it
 #'   is a variable or a `$` chain) say which series `sample` indexes.
-#' @seealso [autoplot.cphap_perturbation()], [summary.cphap_perturbation()]
+#' @seealso [perturbation_curves()], [autoplot.cphap_perturbation()],
+#'   [summary.cphap_perturbation()]
 #' @examples
 #' m <- demo_model()
 #' thr <- thresholds(m, gunpoint$train, layers = "conv2")

@@ -114,10 +114,10 @@
 #'   * `conservation`: sum of the input relevance minus `seeded` (mean over
 #'     passes), 0 when relevance is conserved.
 #'
-#'   Attributes hold the rules, the rule used on each layer (`rule_table`,
-#'   see [rule_table()]; the print shows it), passes, rate and dropout
-#'   layers (and for class seeds `class_seed` and, for margins, `runner_up`,
-#'   the runner-up class of every sample); see
+#'   Attributes hold the rules, the rule used on each layer up to the seed
+#'   (`rule_table`, see [rule_table()]; the print shows it), passes, rate and
+#'   dropout layers (and for class seeds `class_seed` and, for margins,
+#'   `runner_up`, the runner-up class of every sample); see
 #'   [autoplot.cphap_relevance()] and [summary.cphap_relevance()].
 #'
 #'   With `format = "compact"`, a `cphap_relevance_compact` list: `seeds`, one
@@ -213,6 +213,73 @@ unit_relevance <- function(model, x, layer, channels = NULL,
   if (!is.null(cs)) out <- label_class_seed(out, cs)
   out <- with_identity(out, sel$id)
   if (format == "long") relevance_long(out) else out
+}
+
+#' Relevance of a unit as the original work computed it
+#'
+#' Runs [unit_relevance()] with the settings of the original work's code:
+#' relevance starts from the logit of the sample's true class (when labels
+#' are given, else its predicted class), only the relevance that flows
+#' through channel `channel` of `layer` is kept, the rules are
+#' [lrp_rules("original")][lrp_rules] (w^2 on the first convolution, z+ on
+#' every other convolution and dense layer including the output,
+#' winner-takes-all max pooling), and dropout with keep probability 0.5 is
+#' drawn on the output of the first block's non-linearity, before its
+#' pooling, in every Monte-Carlo pass.
+#'
+#' The defaults of [unit_relevance()] differ from this in three ways, each
+#' one argument away:
+#' * the seed: by default the unit's own activation map (`seed = "all"`),
+#'   which explains what the unit responds to, whatever the class; the
+#'   original seeded the true class logit (`seed = "class"`, `class = `
+#'   the labels), which explains the unit's share in one decision;
+#' * the rules: `"default"` uses epsilon on the output layer instead of z+
+#'   (see [lrp_rules()]; with a unit seed the output layer is not used);
+#' * dropout: by default on the model's own dropout layers before the
+#'   seeded layer (else the first interpretable layer), which is where the
+#'   trained network expects it; the original put it on the first block's
+#'   activations before pooling (`dropout_layers = ` that layer's index,
+#'   see `print(model)`).
+#'
+#' @inheritParams unit_relevance
+#' @param y True classes (labels or indices), one or one per sample; `NULL`
+#'   takes the labels of a `cphap_data` `x`, else the predicted classes.
+#' @param ... Further arguments to [unit_relevance()] (for example
+#'   `progress`).
+#' @return A `cphap_relevance` data frame, see [unit_relevance()].
+#' @seealso [unit_relevance()], [lrp_rules()]
+#' @examples
+#' m <- demo_model()
+#' set.seed(1)
+#' d <- subset(gunpoint$test, seq_along(gunpoint$test$y) <= 2)
+#' r <- original_relevance(m, d, "conv2", channels = 5, passes = 20)
+#' r
+#' @export
+original_relevance <- function(model, x, layer, channels = NULL, y = NULL, passes = 300,
+                               ..., channel = NULL) {
+  channels <- renamed_arg(channels, channel, "channels", "channel")
+  model <- check_model(model)
+  if (is.null(y) && inherits(x, "cphap_data")) y <- x$y
+  xa <- as_input(x, model)
+  id <- series_identity(substitute(x), xa, parent.frame())
+  samples <- list(...)$samples
+  if (!is.null(samples)) {
+    # labels of the whole data follow the chosen samples
+    if (length(y) == dim(xa)[1] && dim(xa)[1] > 1L) y <- y[samples]
+    id$ids <- id$ids[samples]
+  }
+  out <- unit_relevance(model, xa, layer, channels = channels, seed = "class", class = y,
+                        rules = "original", passes = passes, rate = 0.5,
+                        dropout_layers = first_block_activation(model), ...)
+  with_identity(out, id)
+}
+
+# The node of the first block's non-linearity: the input of the first
+# interpretable layer when that is a pooling, else the layer itself.
+first_block_activation <- function(model) {
+  node <- model$interp$node[1]
+  l <- model$layers[[node]]
+  if (l$type %in% c("MaxPooling1D", "AveragePooling1D")) l$input_layers[1] else node
 }
 
 #' Layer-wise relevance propagation from a class output
@@ -627,7 +694,8 @@ build_relevance <- function(model, x, parts, seed, rules, passes, rate, mc_on) {
       q05 = arr(col(function(p) p$res$q05)), q95 = arr(col(function(p) p$res$q95)), x = x
     ),
     class = "cphap_relevance_compact",
-    rules = rules, rule_table = rule_table(model, rules), passes = passes, rate = rate,
+    rules = rules, rule_table = used_rules(model, rules, parts, seed), passes = passes,
+    rate = rate,
     dropout = if (mc_on) drop_label(model, drops) else character(),
     input_names = model$input_names
   )
@@ -662,6 +730,15 @@ relevance_long <- function(object) {
   attributes(out)[keep] <- attributes(object)[keep]
   class(out) <- c("cphap_relevance", "data.frame")
   out
+}
+
+# The rule table of the layers relevance passed through: up to the seeded
+# layer (all layers for class seeds).
+used_rules <- function(model, rules, parts, seed) {
+  tab <- rule_table(model, rules)
+  rows <- unlist(lapply(parts, function(p) p$row))
+  top <- if (seed == "class") nrow(tab) else max(model$interp$node[rows])
+  tab[tab$index <= top, , drop = FALSE]
 }
 
 #' @export

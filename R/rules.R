@@ -34,6 +34,10 @@ rule_presets <- list(
   zplus = c(
     first = "zplus", conv = "zplus", dense = "zplus", output = "zplus",
     batchnorm = "zplus", maxpool = "wta", global_maxpool = "wta"
+  ),
+  original = c(
+    first = "w2", conv = "zplus", dense = "zplus", output = "zplus",
+    batchnorm = "zplus", maxpool = "wta", global_maxpool = "wta"
   )
 )
 
@@ -86,16 +90,26 @@ rule_presets <- list(
 #' relevance sums to the seeded relevance (conservation).
 #'
 #' Presets:
-#' * `"default"`: the original CPHAP work: `w2` on the first layer, z+ on
-#'   hidden convolutions and dense layers, winner-takes-all max pooling,
-#'   epsilon on the output layer.
+#' * `"default"`: `w2` on the first layer, z+ on hidden convolutions and
+#'   dense layers, winner-takes-all max pooling, epsilon on the output
+#'   layer. It differs from the original work in one place: the output
+#'   layer uses epsilon instead of z+, so that relevance started from a
+#'   class logit keeps the sign of each input's contribution to that logit
+#'   (z+ passes only the positive contributions, and a logit made mostly of
+#'   negative evidence then spreads its relevance over the few positive
+#'   ones).
+#' * `"original"`: the rules of the original work's code: `w2` on the first
+#'   convolution, z+ on every other convolution and dense layer including
+#'   the output, winner-takes-all max pooling. [original_relevance()]
+#'   adds the rest of the original setting (seed, channel, dropout).
 #' * `"epsilon"`: epsilon everywhere (with `epsilon` -> 0, zero biases and
 #'   ReLU / max pooling this equals gradient x input).
 #' * `"alpha_beta"`: alpha-beta (default alpha 2, beta 1) on hidden layers,
 #'   `w2` on the first, epsilon on the output.
 #' * `"zplus"`: z+ everywhere, the first layer included.
 #'
-#' @param preset One of `"default"`, `"epsilon"`, `"alpha_beta"`, `"zplus"`.
+#' @param preset One of `"default"`, `"epsilon"`, `"alpha_beta"`, `"zplus"`,
+#'   `"original"`.
 #' @param ... Overrides, `kind = "rule"`, for example `conv = "epsilon"`.
 #' @param epsilon Stabiliser of the epsilon rule and of proportional splits
 #'   (`>= 0`), added to the layer's output with its sign (see Details); a
@@ -107,6 +121,7 @@ rule_presets <- list(
 #' @seealso [rule_table()] for the rule each layer of a model gets, [unit_relevance()], [lrp()]
 #' @examples
 #' lrp_rules()
+#' lrp_rules("original")
 #' lrp_rules("epsilon", epsilon = 1e-6)
 #' lrp_rules(conv = "alpha_beta", alpha = 1.5, beta = 0.5, maxpool = "proportional")
 #' @export

@@ -132,6 +132,8 @@ static SEXP api_fit_result(const double *centers, const int *cl, int n, int k,
   return out;
 }
 
+static double *api_centers(SEXP centers, int m, int *k);
+
 /* kind 0: k-means, 1: k-Shape (rows are z-normalised first). */
 static SEXP api_partition(SEXP x, SEXP k, SEXP n_start, SEXP max_iter,
                           SEXP threads, int kind) {
@@ -163,6 +165,49 @@ SEXP cp_kmeans_r(SEXP x, SEXP k, SEXP n_start, SEXP max_iter, SEXP threads) {
 
 SEXP cp_kshape_r(SEXP x, SEXP k, SEXP n_start, SEXP max_iter, SEXP threads) {
   return api_partition(x, k, n_start, max_iter, threads, 1);
+}
+
+/* Window weights: NULL, or a double vector of n finite values > 0. */
+static const double *api_weights(SEXP weights, int n) {
+  if (Rf_isNull(weights)) return NULL;
+  if (!Rf_isReal(weights) || Rf_xlength(weights) != n) {
+    Rf_error("`weights` must be a double vector with one weight per window");
+  }
+  const double *pw = REAL(weights);
+  for (int i = 0; i < n; i++) {
+    if (!R_FINITE(pw[i]) || pw[i] <= 0.0) Rf_error("`weights` must be finite and > 0");
+  }
+  return pw;
+}
+
+SEXP cp_kmeans_weighted_r(SEXP x, SEXP weights, SEXP k, SEXP n_start,
+                          SEXP max_iter, SEXP hartigan, SEXP init,
+                          SEXP threads) {
+  int n, m;
+  double *rows = api_rows(x, "windows", &n, &m);
+  const double *wt = api_weights(weights, n);
+  if (!wt) Rf_error("`weights` must not be NULL");
+  int kk = api_int(k, "k", 1);
+  if (kk > n) Rf_error("`k` must not exceed the number of windows (%d)", n);
+  int ns = api_int(n_start, "n_start", 1);
+  int mi = api_int(max_iter, "max_iter", 1);
+  int hw = Rf_asLogical(hartigan);
+  if (hw == NA_LOGICAL) Rf_error("`hartigan` must be TRUE or FALSE");
+  const double *start = NULL;
+  if (!Rf_isNull(init)) {
+    int ki;
+    start = api_centers(init, m, &ki);
+    if (ki != kk) Rf_error("`init` must have k = %d rows", kk);
+  }
+  int nth = api_threads(threads);
+  uint64_t seed = cp_api_seed();
+  double *centers = (double *)R_alloc((size_t)kk * m, sizeof(double));
+  int *cl = (int *)R_alloc((size_t)n, sizeof(int));
+  cp_cluster_info info = {0.0, 0, 0, 0, 0};
+  int status = cp_kmeans_weighted(rows, wt, n, m, kk, ns, mi, hw, start, seed,
+                                  nth, centers, cl, &info);
+  cp_api_stop_status(status, "weighted k-means");
+  return api_fit_result(centers, cl, n, kk, m, &info);
 }
 
 SEXP cp_som_r(SEXP x, SEXP dims, SEXP epochs, SEXP rate, SEXP radius,
@@ -210,18 +255,21 @@ static double *api_centers(SEXP centers, int m, int *k) {
 }
 
 SEXP cp_cluster_stats_r(SEXP x, SEXP cluster, SEXP centers, SEXP metric,
-                        SEXP threads) {
+                        SEXP threads, SEXP weights) {
   int n, m, k;
   double *rows = api_rows(x, "windows", &n, &m);
+  const double *wt = api_weights(weights, n);
   double *cen = api_centers(centers, m, &k);
   int *cl = api_labels(cluster, n, k);
   int met = api_metric(metric);
   int nth = api_threads(threads);
   if (met == CP_METRIC_SHAPE) cp_znorm_rows(rows, n, m);
   const char *names[] = {"size", "mean", "sd", "distance", "mean_distance",
-                         "variance", "weight", "variance_floor"};
-  SEXP out = PROTECT(api_named_list(8, names));
+                         "variance", "weight", "variance_floor",
+                         "weighted_size"};
+  SEXP out = PROTECT(api_named_list(9, names));
   SEXP size = PROTECT(Rf_allocVector(INTSXP, k));
+  SEXP wsize = PROTECT(Rf_allocVector(REALSXP, k));
   SEXP dist = PROTECT(Rf_allocVector(REALSXP, n));
   SEXP mdist = PROTECT(Rf_allocVector(REALSXP, k));
   SEXP var = PROTECT(Rf_allocVector(REALSXP, k));
@@ -229,8 +277,8 @@ SEXP cp_cluster_stats_r(SEXP x, SEXP cluster, SEXP centers, SEXP metric,
   double *mean = (double *)R_alloc((size_t)k * m, sizeof(double));
   double *sd = (double *)R_alloc((size_t)k * m, sizeof(double));
   double vfloor = 0.0;
-  int status = cp_cluster_stats(rows, n, m, k, cl, cen, met, nth, INTEGER(size),
-                                mean, sd, REAL(dist), REAL(mdist), REAL(var),
+  int status = cp_cluster_stats(rows, wt, n, m, k, cl, cen, met, nth,
+                                INTEGER(size), REAL(wsize), mean, sd, REAL(dist), REAL(mdist), REAL(var),
                                 REAL(weight), &vfloor);
   cp_api_stop_status(status, "cluster statistics");
   double *pmd = REAL(mdist);
@@ -245,7 +293,8 @@ SEXP cp_cluster_stats_r(SEXP x, SEXP cluster, SEXP centers, SEXP metric,
   SET_VECTOR_ELT(out, 5, var);
   SET_VECTOR_ELT(out, 6, weight);
   SET_VECTOR_ELT(out, 7, Rf_ScalarReal(vfloor));
-  UNPROTECT(6);
+  SET_VECTOR_ELT(out, 8, wsize);
+  UNPROTECT(7);
   return out;
 }
 
@@ -257,21 +306,18 @@ static const double *api_kvec(SEXP v, int k, const char *what) {
   return REAL(v);
 }
 
-SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP variance,
-                      SEXP mean_distance, SEXP metric, SEXP cluster,
-                      SEXP threads) {
+SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP mean_distance,
+                      SEXP metric, SEXP cluster, SEXP threads) {
   int n, m, k;
   double *rows = api_rows(x, "windows", &n, &m);
   double *cen = api_centers(centers, m, &k);
   const double *w = api_kvec(weight, k, "weight");
-  const double *v = api_kvec(variance, k, "variance");
   const double *md = api_kvec(mean_distance, k, "mean_distance");
   int any = 0;
   for (int j = 0; j < k; j++) {
     if (!R_FINITE(w[j]) || w[j] < 0.0) Rf_error("`weight` must be finite and >= 0");
     if (w[j] > 0.0) {
       any = 1;
-      if (!R_FINITE(v[j]) || v[j] <= 0.0) Rf_error("`variance` must be finite and > 0");
       if (!R_FINITE(md[j]) || md[j] < 0.0) {
         Rf_error("`mean_distance` must be finite and >= 0");
       }
@@ -288,22 +334,20 @@ SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP variance,
   int met = api_metric(metric);
   int nth = api_threads(threads);
   if (met == CP_METRIC_SHAPE) cp_znorm_rows(rows, n, m);
-  const char *names[] = {"cluster", "distance", "distance_ratio", "entropy"};
-  SEXP out = PROTECT(api_named_list(4, names));
+  const char *names[] = {"cluster", "distance", "distance_ratio"};
+  SEXP out = PROTECT(api_named_list(3, names));
   SEXP cl = PROTECT(Rf_allocVector(INTSXP, n));
   SEXP dist = PROTECT(Rf_allocVector(REALSXP, n));
   SEXP ratio = PROTECT(Rf_allocVector(REALSXP, n));
-  SEXP ent = PROTECT(Rf_allocVector(REALSXP, n));
-  int status = cp_soft_assign(rows, n, m, k, cen, w, v, md, met, given, nth,
-                              INTEGER(cl), REAL(dist), REAL(ratio), REAL(ent));
-  cp_api_stop_status(status, "soft assignment");
+  int status = cp_soft_assign(rows, n, m, k, cen, w, md, met, given, nth,
+                              INTEGER(cl), REAL(dist), REAL(ratio));
+  cp_api_stop_status(status, "assignment");
   int *pc = INTEGER(cl);
   for (int i = 0; i < n; i++) pc[i] += 1;
   SET_VECTOR_ELT(out, 0, cl);
   SET_VECTOR_ELT(out, 1, dist);
   SET_VECTOR_ELT(out, 2, ratio);
-  SET_VECTOR_ELT(out, 3, ent);
-  UNPROTECT(5);
+  UNPROTECT(4);
   return out;
 }
 

@@ -32,9 +32,12 @@ SEXP cp_adam_r(SEXP par, SEXP grad, SEXP m, SEXP v, SEXP step, SEXP ctrl);
 SEXP cp_kmeans_r(SEXP x, SEXP k, SEXP n_start, SEXP max_iter, SEXP threads);
 SEXP cp_kshape_r(SEXP x, SEXP k, SEXP n_start, SEXP max_iter, SEXP threads);
 SEXP cp_som_r(SEXP x, SEXP dims, SEXP epochs, SEXP rate, SEXP radius, SEXP threads);
-SEXP cp_cluster_stats_r(SEXP x, SEXP cluster, SEXP centers, SEXP metric, SEXP threads);
-SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP variance,
-                      SEXP mean_distance, SEXP metric, SEXP cluster, SEXP threads);
+SEXP cp_cluster_stats_r(SEXP x, SEXP cluster, SEXP centers, SEXP metric, SEXP threads,
+                        SEXP weights);
+SEXP cp_kmeans_weighted_r(SEXP x, SEXP weights, SEXP k, SEXP n_start, SEXP max_iter,
+                          SEXP hartigan, SEXP init, SEXP threads);
+SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP mean_distance,
+                      SEXP metric, SEXP cluster, SEXP threads);
 SEXP cp_pairdist_r(SEXP x, SEXP metric, SEXP threads);
 SEXP cp_silhouette_r(SEXP d, SEXP cluster, SEXP k, SEXP threads);
 SEXP cp_calinski_harabasz_r(SEXP x, SEXP cluster, SEXP k, SEXP metric);
@@ -56,8 +59,9 @@ SEXP cp_onnx_decode_r(SEXP bytes);
   {"cp_kmeans_r", CP_FN(&cp_kmeans_r), 5}, \
   {"cp_kshape_r", CP_FN(&cp_kshape_r), 5}, \
   {"cp_som_r", CP_FN(&cp_som_r), 6}, \
-  {"cp_cluster_stats_r", CP_FN(&cp_cluster_stats_r), 5}, \
-  {"cp_soft_assign_r", CP_FN(&cp_soft_assign_r), 8}, \
+  {"cp_cluster_stats_r", CP_FN(&cp_cluster_stats_r), 6}, \
+  {"cp_kmeans_weighted_r", CP_FN(&cp_kmeans_weighted_r), 8}, \
+  {"cp_soft_assign_r", CP_FN(&cp_soft_assign_r), 7}, \
   {"cp_pairdist_r", CP_FN(&cp_pairdist_r), 3}, \
   {"cp_silhouette_r", CP_FN(&cp_silhouette_r), 4}, \
   {"cp_calinski_harabasz_r", CP_FN(&cp_calinski_harabasz_r), 4}, \

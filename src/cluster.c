@@ -64,8 +64,9 @@ double cp_total_ss(const double *x, int n, int m) {
   return total;
 }
 
-int cp_cluster_relabel(int n, int m, int k, int *cluster, double *centers) {
-  int *size = calloc((size_t)k, sizeof(int));
+int cp_cluster_relabel(int n, int m, int k, const double *wt, int *cluster,
+                       double *centers) {
+  double *size = calloc((size_t)k, sizeof(double));
   int *first = malloc(sizeof(int) * (size_t)k);
   int *order = malloc(sizeof(int) * (size_t)k);
   int *newlab = malloc(sizeof(int) * (size_t)k);
@@ -78,7 +79,8 @@ int cp_cluster_relabel(int n, int m, int k, int *cluster, double *centers) {
   for (int j = 0; j < k; j++) first[j] = n;
   for (int i = 0; i < n; i++) {
     int j = cluster[i];
-    if (size[j]++ == 0) first[j] = i;
+    if (first[j] == n) first[j] = i;
+    size[j] += wt ? wt[i] : 1.0;
   }
   /* insertion sort of labels: larger size first, then earlier appearance */
   for (int j = 0; j < k; j++) {
@@ -168,10 +170,11 @@ static void ctx_sqdists(const dist_ctx *c, const double *x, int j0, int cnt,
   for (int j = 0; j < cnt; j++) d2[j] *= 2.0 * m;
 }
 
-int cp_cluster_stats(const double *x, int n, int m, int k, const int *cluster,
-                     const double *centers, int metric, int threads, int *size,
-                     double *mean, double *sd, double *dist, double *mean_dist,
-                     double *var, double *weight, double *var_floor) {
+int cp_cluster_stats(const double *x, const double *wt, int n, int m, int k,
+                     const int *cluster, const double *centers, int metric,
+                     int threads, int *size, double *wsize, double *mean,
+                     double *sd, double *dist, double *mean_dist, double *var,
+                     double *weight, double *var_floor) {
   if (n < 1 || m < 1 || k < 1) return CP_ERR_INPUT;
   int nth = threads < 1 ? 1 : threads;
   double *d2 = malloc(sizeof(double) * (size_t)n);
@@ -195,41 +198,46 @@ int cp_cluster_stats(const double *x, int n, int m, int k, const int *cluster,
   /* per-time mean and sd (two passes), distances per cluster */
   for (int j = 0; j < k; j++) {
     size[j] = 0;
+    wsize[j] = 0.0;
     mean_dist[j] = 0.0;
     var[j] = 0.0;
   }
   memset(mean, 0, sizeof(double) * (size_t)k * m);
   memset(sd, 0, sizeof(double) * (size_t)k * m);
+  double wtot = 0.0, within = 0.0;
   for (int i = 0; i < n; i++) {
     int j = cluster[i];
+    double v = wt ? wt[i] : 1.0;
     size[j]++;
-    mean_dist[j] += dist[i];
-    var[j] += d2[i];
+    wsize[j] += v;
+    wtot += v;
+    mean_dist[j] += v * dist[i];
+    var[j] += v * d2[i];
+    within += v * d2[i];
     const double *xi = x + (size_t)i * m;
     double *mu = mean + (size_t)j * m;
-    for (int t = 0; t < m; t++) mu[t] += xi[t];
+    for (int t = 0; t < m; t++) mu[t] += v * xi[t];
   }
   for (int j = 0; j < k; j++) {
     double *mu = mean + (size_t)j * m;
-    for (int t = 0; t < m; t++) mu[t] = size[j] > 0 ? mu[t] / size[j] : NAN;
+    for (int t = 0; t < m; t++) mu[t] = size[j] > 0 ? mu[t] / wsize[j] : NAN;
   }
   for (int i = 0; i < n; i++) {
     int j = cluster[i];
+    double v = wt ? wt[i] : 1.0;
     const double *xi = x + (size_t)i * m;
     const double *mu = mean + (size_t)j * m;
     double *s = sd + (size_t)j * m;
-    for (int t = 0; t < m; t++) s[t] += (xi[t] - mu[t]) * (xi[t] - mu[t]);
+    for (int t = 0; t < m; t++) s[t] += v * (xi[t] - mu[t]) * (xi[t] - mu[t]);
   }
   for (int j = 0; j < k; j++) {
     double *s = sd + (size_t)j * m;
     for (int t = 0; t < m; t++) {
-      s[t] = size[j] > 1 ? sqrt(s[t] / (size[j] - 1.0)) : (size[j] == 1 ? 0.0 : NAN);
+      s[t] = size[j] == 0 ? NAN : (wsize[j] > 1.0 ? sqrt(s[t] / (wsize[j] - 1.0)) : 0.0);
     }
   }
   /* variance floor */
-  double within = 0.0;
-  for (int i = 0; i < n; i++) within += d2[i];
-  double floor_v = 1e-6 * within / ((double)n * m);
+  double floor_v = 1e-6 * within / (wtot * m);
   if (!(floor_v > 0.0)) {
     floor_v = 1e-12 * cp_total_ss(x, n, m) / ((double)n * m);
     if (!(floor_v > 0.0)) floor_v = 1.0;
@@ -237,14 +245,14 @@ int cp_cluster_stats(const double *x, int n, int m, int k, const int *cluster,
   *var_floor = floor_v;
   for (int j = 0; j < k; j++) {
     if (size[j] > 0) {
-      mean_dist[j] /= size[j];
-      double v = var[j] / size[j] / m;
+      mean_dist[j] /= wsize[j];
+      double v = var[j] / wsize[j] / m;
       var[j] = v > floor_v ? v : floor_v;
     } else {
       mean_dist[j] = NAN;
       var[j] = floor_v;
     }
-    weight[j] = (double)size[j] / n;
+    weight[j] = wsize[j] / wtot;
   }
   ctx_free(&ctx);
   free(d2);
@@ -252,30 +260,22 @@ int cp_cluster_stats(const double *x, int n, int m, int k, const int *cluster,
 }
 
 int cp_soft_assign(const double *x, int n, int m, int k, const double *centers,
-                   const double *weight, const double *var,
-                   const double *mean_dist, int metric, const int *given,
-                   int threads, int *cluster, double *dist, double *ratio,
-                   double *entropy) {
+                   const double *weight, const double *mean_dist, int metric,
+                   const int *given, int threads, int *cluster, double *dist,
+                   double *ratio) {
   if (n < 0 || m < 1 || k < 1) return CP_ERR_INPUT;
   int nth = threads < 1 ? 1 : threads;
   int keff = 0;
   for (int j = 0; j < k; j++) keff += weight[j] > 0.0;
   if (keff == 0) return CP_ERR_INPUT;
-  double *lconst = malloc(sizeof(double) * (size_t)k);
-  double *dd = malloc(sizeof(double) * (size_t)nth * k * 2);
+  double *dd = malloc(sizeof(double) * (size_t)nth * k);
   dist_ctx ctx;
   int status = ctx_init(&ctx, centers, k, m, metric, nth);
-  if (status != CP_OK || !lconst || !dd) {
-    free(lconst);
+  if (status != CP_OK || !dd) {
     free(dd);
     if (status == CP_OK) ctx_free(&ctx);
     return CP_ERR_ALLOC;
   }
-  for (int j = 0; j < k; j++) {
-    /* log weight - (m / 2) log var; the 2 pi term cancels */
-    lconst[j] = weight[j] > 0.0 ? log(weight[j]) - 0.5 * m * log(var[j]) : -INFINITY;
-  }
-  double lognorm = keff > 1 ? log((double)keff) : 1.0;
   double work = (double)n * m * k * (metric == CP_METRIC_SHAPE ? m : 1);
   int par = work > CP_PAR_MIN_WORK && nth > 1;
   (void)par;
@@ -284,14 +284,15 @@ int cp_soft_assign(const double *x, int n, int m, int k, const double *centers,
 #endif
   for (int i = 0; i < n; i++) {
     int tid = CP_THREAD_ID();
-    double *d2 = dd + (size_t)tid * k * 2;
-    double *lp = d2 + k;
-    ctx_sqdists(&ctx, x + (size_t)i * m, 0, k, d2, tid);
+    double *d2 = dd + (size_t)tid * k;
     int a = given ? given[i] : -1;
     if (a < 0) {
+      ctx_sqdists(&ctx, x + (size_t)i * m, 0, k, d2, tid);
       for (int j = 0; j < k; j++) {
         if (weight[j] > 0.0 && (a < 0 || d2[j] < d2[a])) a = j;
       }
+    } else {
+      ctx_sqdists(&ctx, x + (size_t)i * m, a, 1, d2 + a, tid);
     }
     cluster[i] = a;
     dist[i] = sqrt(d2[a]);
@@ -301,31 +302,8 @@ int cp_soft_assign(const double *x, int n, int m, int k, const double *centers,
     } else {
       ratio[i] = dist[i] == 0.0 ? 1.0 : INFINITY;
     }
-    if (keff == 1) {
-      entropy[i] = 0.0;
-      continue;
-    }
-    double mx = -INFINITY;
-    for (int j = 0; j < k; j++) {
-      lp[j] = weight[j] > 0.0 ? lconst[j] - 0.5 * d2[j] / var[j] : -INFINITY;
-      if (lp[j] > mx) mx = lp[j];
-    }
-    double s = 0.0;
-    for (int j = 0; j < k; j++) {
-      if (weight[j] > 0.0) s += exp(lp[j] - mx);
-    }
-    double ls = log(s), h = 0.0;
-    for (int j = 0; j < k; j++) {
-      if (!(weight[j] > 0.0)) continue;
-      double lq = lp[j] - mx - ls;
-      double q = exp(lq);
-      if (q > 0.0) h -= q * lq;
-    }
-    h /= lognorm;
-    entropy[i] = h < 0.0 ? 0.0 : (h > 1.0 ? 1.0 : h);
   }
   ctx_free(&ctx);
-  free(lconst);
   free(dd);
   return CP_OK;
 }

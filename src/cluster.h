@@ -36,6 +36,19 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
               uint64_t seed, int threads, double *centers, int *cluster,
               cp_cluster_info *info);
 
+/* Weighted k-means (weights > 0): weighted greedy k-means++ seeding (first
+ * center drawn proportional to the weight, candidates proportional to
+ * weight x squared distance), weighted Lloyd iterations until no label
+ * changes (at most max_iter) and, when hartigan is non-zero, weighted
+ * Hartigan moves; best of n_start restarts. init (k x m) or NULL: start
+ * from these centers (one run, no seeding). With integer weights every step
+ * equals plain k-means on rows repeated weight times. Labels are ordered by
+ * decreasing total weight. */
+int cp_kmeans_weighted(const double *x, const double *wt, int n, int m, int k,
+                       int n_start, int max_iter, int hartigan,
+                       const double *init, uint64_t seed, int threads,
+                       double *centers, int *cluster, cp_cluster_info *info);
+
 /* k-Shape (Paparrizos and Gravano 2015) on rows that are already
  * z-normalised (see cp_znorm_rows). Seeding: k-means++ style with
  * probability proportional to the shape-based distance; refinement:
@@ -65,30 +78,30 @@ void cp_znorm_rows(double *x, int n, int m);
 double cp_sbd(const double *x, double xnorm, const double *c, double cnorm,
               int m, int *shift, double *cc);
 
-/* Per-cluster statistics of a partition: size, per-time mean and sd
- * (denominator size - 1; 0 for a single member; NaN for an empty cluster),
- * distance of every window to its centroid, the cluster's mean member
- * distance, isotropic variance = max(mean squared member distance / m,
- * floor) and weight = size / n. The floor is 1e-6 times the pooled
- * within-cluster variance (1e-12 times the total variance when that is zero,
- * 1 when the data are constant); it is returned in *var_floor. */
-int cp_cluster_stats(const double *x, int n, int m, int k, const int *cluster,
-                     const double *centers, int metric, int threads, int *size,
-                     double *mean, double *sd, double *dist, double *mean_dist,
-                     double *var, double *weight, double *var_floor);
+/* Per-cluster statistics of a partition with window weights wt (NULL: all
+ * 1, frequency weights): size (windows), wsize (total weight), weighted
+ * per-time mean and sd (denominator wsize - 1; 0 when wsize <= 1; NaN for
+ * an empty cluster), distance of every window to its centroid, the
+ * cluster's weighted mean member distance, isotropic variance = max(weighted
+ * mean squared member distance / m, floor) and weight = wsize / total
+ * weight. The floor is 1e-6 times the pooled within-cluster variance
+ * (1e-12 times the total variance when that is zero, 1 when the data are
+ * constant); it is returned in *var_floor. With integer weights everything
+ * equals the statistics of the rows repeated weight times. */
+int cp_cluster_stats(const double *x, const double *wt, int n, int m, int k,
+                     const int *cluster, const double *centers, int metric,
+                     int threads, int *size, double *wsize, double *mean,
+                     double *sd, double *dist, double *mean_dist, double *var,
+                     double *weight, double *var_floor);
 
-/* Soft assignment of windows to fitted clusters: posterior of the Gaussian
- * mixture with means = centers, isotropic variances var and mixing weights
- * weight (clusters with weight 0 are left out), normalised entropy
- * H / log(k_eff) in [0, 1] (0 when k_eff = 1), distance to the assigned
- * centroid and its ratio to the cluster's mean member distance (1 when
- * both are 0, Inf when only the mean is 0). given: the assignment, or NULL
- * to assign each window to its nearest centroid with positive weight. */
+/* Assignment of windows to fitted clusters: the given cluster, or (given
+ * NULL) the nearest centroid among clusters with positive weight; distance
+ * to that centroid and its ratio to the cluster's mean member distance (1
+ * when both are 0, Inf when only the mean is 0). */
 int cp_soft_assign(const double *x, int n, int m, int k, const double *centers,
-                   const double *weight, const double *var,
-                   const double *mean_dist, int metric, const int *given,
-                   int threads, int *cluster, double *dist, double *ratio,
-                   double *entropy);
+                   const double *weight, const double *mean_dist, int metric,
+                   const int *given, int threads, int *cluster, double *dist,
+                   double *ratio);
 
 /* Pairwise distances between the n rows of x into d (n x n, symmetric,
  * zero diagonal). */

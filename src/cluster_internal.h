@@ -4,6 +4,7 @@
 #define CP_CLUSTER_INTERNAL_H
 
 #include <math.h>
+#include <string.h>
 #include "cluster.h"
 
 #ifdef _OPENMP
@@ -80,11 +81,44 @@ void cp_sbd_row(const cp_sbd_plan *p, const double *x, double xnorm,
                 const double *cent, const double *cspec, const double *cnorm,
                 int k, double *sbd, int *shift, double *work);
 
-/* Relabel a partition so that labels run by decreasing cluster size (ties:
- * first appearance); centers (k x m) are permuted to match. Returns a status. */
 /* Total sum of squares around the per-time means (x: n x m, row-major). */
 double cp_total_ss(const double *x, int n, int m);
-int cp_cluster_relabel(int n, int m, int k, int *cluster, double *centers);
+
+/* Relabel a partition so that labels run by decreasing cluster size, the
+ * total weight wt of the members (NULL: their number; ties: first
+ * appearance); centers (k x m) are permuted to match. Returns a status. */
+int cp_cluster_relabel(int n, int m, int k, const double *wt, int *cluster,
+                       double *centers);
+
+/* Index drawn with probability proportional to v (v >= 0, sum total > 0);
+ * entries of 0 are never drawn. */
+static inline int cp_draw_index(const double *v, int n, double total, cp_rng *rng) {
+  double u = cp_rng_unif(rng) * total, acc = 0.0;
+  int last = -1;
+  for (int i = 0; i < n; i++) {
+    if (v[i] > 0.0) {
+      acc += v[i];
+      last = i;
+      if (acc > u) return i;
+    }
+  }
+  return last;
+}
+
+/* Keep restart r as the best so far: copy its centers (k x m) and labels
+ * (n) and fill *info. */
+static inline void cp_keep_restart(const double *cent, const int *cl, int n,
+                                   int m, int k, double obj, int iter, int conv,
+                                   int r, int moves, double *centers,
+                                   int *cluster, cp_cluster_info *info) {
+  memcpy(centers, cent, sizeof(double) * (size_t)k * m);
+  memcpy(cluster, cl, sizeof(int) * (size_t)n);
+  info->objective = obj;
+  info->iterations = iter;
+  info->converged = conv;
+  info->restart = r;
+  info->moves = moves;
+}
 
 /* Exact cluster means and sizes of a partition (sequential, fixed order);
  * empty clusters keep their previous center. */

@@ -101,20 +101,6 @@ static void km_min_dist(const km_work *w, const double *c, const double *d2,
   }
 }
 
-/* Index drawn with probability proportional to v (sum total > 0). */
-static int km_draw(const double *v, int n, double total, cp_rng *rng) {
-  double u = cp_rng_unif(rng) * total, acc = 0.0;
-  int last = -1;
-  for (int i = 0; i < n; i++) {
-    if (v[i] > 0.0) {
-      acc += v[i];
-      last = i;
-      if (acc > u) return i;
-    }
-  }
-  return last;
-}
-
 /* Greedy k-means++ seeding: 2 + log k candidates drawn per center with
  * probability proportional to the squared distance to the nearest chosen
  * center; the candidate that lowers the potential most is kept. */
@@ -135,7 +121,7 @@ static int km_seed(km_work *w, cp_rng *rng) {
     } else {
       double best_pot = INFINITY;
       for (int tr = 0; tr < trials; tr++) {
-        int idx = km_draw(w->d2, n, total, rng);
+        int idx = cp_draw_index(w->d2, n, total, rng);
         km_min_dist(w, x + (size_t)idx * m, w->d2, w->cand);
         double pot = km_sum(w->cand, n);
         if (pick < 0 || pot < best_pot) {
@@ -1145,7 +1131,7 @@ static int km_swap(km_work *w, cp_rng *rng, int trials, double *obj, int *iter,
       w->cand[i] = bd;
     }
     double total = km_sum(w->cand, n);
-    int pick = total > 0.0 ? km_draw(w->cand, n, total, rng)
+    int pick = total > 0.0 ? cp_draw_index(w->cand, n, total, rng)
                            : (int)cp_rng_int(rng, (uint64_t)n);
     memcpy(w->cent + (size_t)drop * m, x + (size_t)pick * m, sizeof(double) * m);
     km_assign_swap(w, drop);
@@ -1322,7 +1308,7 @@ static int km_seed_lockstep(km_work *w, km_work *sub, int R, uint64_t seed) {
         }
         base[r] = nc;
         for (int tr = 0; tr < trials; tr++) {
-          s.cand[nc] = km_draw(sub[r].upper, n, total, &rng[r]);
+          s.cand[nc] = cp_draw_index(sub[r].upper, n, total, &rng[r]);
           s.own[nc++] = r;
         }
       }
@@ -1599,13 +1585,8 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
     }
     if (r == 0 || obj < best_obj) {
       best_obj = obj;
-      memcpy(centers, w.cent, sizeof(double) * km);
-      memcpy(cluster, w.cl, sizeof(int) * (size_t)n);
-      info->objective = obj;
-      info->iterations = iter;
-      info->converged = conv;
-      info->restart = r;
-      info->moves = moves;
+      cp_keep_restart(w.cent, w.cl, n, m, k, obj, iter, conv, r, moves,
+                      centers, cluster, info);
     }
   }
   if (polish_best) {
@@ -1626,7 +1607,7 @@ int cp_kmeans(const double *x, int n, int m, int k, int n_start, int max_iter,
     info->objective = obj;
     info->moves = moves;
   }
-  status = cp_cluster_relabel(n, m, k, cluster, centers);
+  status = cp_cluster_relabel(n, m, k, NULL, cluster, centers);
 done:
   free(w.cent);
   free(w.old);

@@ -368,16 +368,11 @@ int cp_kshape(const double *x, int n, int m, int k, int n_start, int max_iter,
     }
     if (r == 0 || obj < best_obj) {
       best_obj = obj;
-      memcpy(centers, w.cent, sizeof(double) * (size_t)k * m);
-      memcpy(cluster, w.cl, sizeof(int) * (size_t)n);
-      info->objective = obj;
-      info->iterations = iter;
-      info->converged = conv;
-      info->restart = r;
-      info->moves = 0;
+      cp_keep_restart(w.cent, w.cl, n, m, k, obj, iter, conv, r, 0, centers,
+                      cluster, info);
     }
   }
-  status = cp_cluster_relabel(n, m, k, cluster, centers);
+  status = cp_cluster_relabel(n, m, k, NULL, cluster, centers);
 done:
   free(w.xnorm);
   free(w.cent);

@@ -180,51 +180,67 @@ test_that("large k-means problems (Lloyd restarts, polished best) beat stats::km
   expect_equal(ours$objective, tot_withinss(blobs, ours$cluster))
 })
 
-test_that("entropy lies in [0, 1] and is near 0 at a centroid of separated clusters", {
+test_that("ambiguity is near 0 at a centroid and high half-way between two", {
   set.seed(41)
   centers <- matrix(c(0, 0, 10, 10, 0, 10, 0, 10), 4)
   x <- centers[rep(1:4, each = 25), ] + matrix(stats::rnorm(200, sd = 0.5), 100)
   fit <- cluster_windows(x, k = 4)
-  expect_true(all(fit$entropy >= 0 & fit$entropy <= 1))
-  at_center <- predict(fit, fit$centroids)
+  expect_true(all(fit$ambiguity >= 0 & fit$ambiguity <= 1))
+  expect_true(all(fit$atypicality >= 0 & fit$atypicality <= 1))
+  at_center <- predict(fit, fit$mean)
   expect_equal(at_center$cluster, 1:4)
-  expect_true(all(at_center$entropy < 1e-8))
-  expect_equal(at_center$distance, rep(0, 4))
+  expect_true(all(at_center$ambiguity < 1e-3))
+  expect_equal(at_center$atypicality, rep(0, 4))
   # windows on the way from one centroid to another pass a point of doubt
   path <- t(vapply(seq(0, 1, by = 0.001), function(s) {
     (1 - s) * fit$centroids[1, ] + s * fit$centroids[2, ]
   }, numeric(2)))
-  h <- predict(fit, path)$entropy
+  h <- predict(fit, path)$ambiguity
   expect_gt(max(h), 0.4)
-  expect_lt(h[1], 1e-8)
+  expect_lt(h[1], 1e-3)
   # distance ratio averages to 1 within each cluster
   df <- as.data.frame(fit)
   expect_equal(as.vector(tapply(df$distance_ratio, df$cluster, mean)), rep(1, 4))
-  # k = 1 gives zero entropy
+  # k = 1 gives zero ambiguity
   one <- cluster_windows(x, k = 1)
-  expect_equal(one$entropy, rep(0, 100))
+  expect_equal(one$ambiguity, rep(0, 100))
 })
 
-test_that("the soft assignment follows the documented mixture", {
+test_that("ambiguity and atypicality follow the documented mixture", {
   set.seed(42)
   x <- rbind(matrix(stats::rnorm(60), 20), matrix(stats::rnorm(60, 2), 20))
-  fit <- cluster_windows(x, k = 2)
+  w <- rep(c(1, 3), 20)
+  fit <- cluster_windows(x, k = 2, weights = w)
   m <- ncol(x)
-  d2 <- vapply(1:2, function(j) colSums((t(x) - fit$centroids[j, ])^2), numeric(40))
-  var <- vapply(1:2, function(j) mean(d2[fit$cluster == j, j]) / m, numeric(1))
-  expect_equal(fit$model$variance, var)
-  w <- fit$size / 40
-  lp <- sweep(-0.5 * sweep(d2, 2, var, "/"), 2, log(w) - 0.5 * m * log(var), "+")
+  W <- vapply(1:2, function(j) sum(w[fit$cluster == j]), 1)
+  mu <- t(vapply(1:2, function(j) colSums(x[fit$cluster == j, ] * w[fit$cluster == j]) / W[j],
+                 numeric(m)))
+  s2 <- t(vapply(1:2, function(j) {
+    d <- sweep(x[fit$cluster == j, ], 2, mu[j, ])
+    colSums(d^2 * w[fit$cluster == j]) / W[j]
+  }, numeric(m)))
+  pooled <- colSums(s2 * W) / sum(W)
+  v <- (s2 * W + 2 * rep(pooled, each = 2)) / (W + 2)
+  D2 <- vapply(1:2, function(j) colSums((t(x) - mu[j, ])^2 / v[j, ]), numeric(40))
+  P2 <- vapply(1:2, function(j) colSums((t(x) - mu[j, ])^2 / pooled), numeric(40))
+  lp <- sweep(-0.5 * P2, 2, log(W / sum(W)), "+")
   p <- exp(lp - apply(lp, 1, max))
   p <- p / rowSums(p)
   h <- -rowSums(ifelse(p > 0, p * log(p), 0)) / log(2)
-  expect_equal(fit$entropy, h, tolerance = 1e-10)
+  expect_equal(fit$ambiguity, h, tolerance = 1e-10)
+  own <- D2[cbind(1:40, fit$cluster)]
+  aty <- vapply(1:40, function(i) {
+    same <- fit$cluster == fit$cluster[i]
+    (sum(w[same & own < own[i]]) + 0.5 * sum(w[same & own == own[i]])) / sum(w[same])
+  }, 1)
+  expect_equal(fit$atypicality, aty, tolerance = 1e-12)
+  d2 <- vapply(1:2, function(j) colSums((t(x) - fit$centroids[j, ])^2), numeric(40))
   own <- sqrt(d2[cbind(1:40, fit$cluster)])
   expect_equal(fit$distance, own)
-  expect_equal(fit$distance_ratio, own / tapply(own, fit$cluster, mean)[fit$cluster],
-               ignore_attr = TRUE)
-  # per-time sd of the members
-  sd1 <- apply(x[fit$cluster == 1, ], 2, stats::sd)
+  md <- vapply(1:2, function(j) sum((own * w)[fit$cluster == j]) / W[j], 1)
+  expect_equal(fit$distance_ratio, own / md[fit$cluster], ignore_attr = TRUE)
+  # weighted per-time sd of the members (as for repeated windows)
+  sd1 <- apply(x[rep(which(fit$cluster == 1), w[fit$cluster == 1]), ], 2, stats::sd)
   expect_equal(unname(fit$sd[1, ]), sd1)
 })
 
@@ -293,7 +309,8 @@ test_that("as.data.frame, summary, print and predict have the documented shape",
   fit <- cluster_windows(d$x, k = 4, n_start = 2)
   expect_s3_class(fit, "cphap_clusters")
   df <- as.data.frame(fit)
-  expect_named(df, c("window", "cluster", "distance", "distance_ratio", "entropy"))
+  expect_named(df, c("window", "cluster", "distance", "distance_ratio", "ambiguity",
+                     "atypicality", "weight"))
   expect_equal(nrow(df), 40L)
   s <- summary(fit)
   expect_s3_class(s, "data.frame")
@@ -302,7 +319,8 @@ test_that("as.data.frame, summary, print and predict have the documented shape",
   expect_snapshot(print(fit))
   p <- predict(fit, d$x)
   expect_equal(p$cluster, fit$cluster)
-  expect_equal(p$entropy, fit$entropy)
+  expect_equal(p$ambiguity, fit$ambiguity)
+  expect_equal(p$atypicality, fit$atypicality)
   expect_equal(predict(fit), df)
   expect_error(predict(fit, d$x[, 1:5]), "newdata")
 })
@@ -333,7 +351,8 @@ test_that("degenerate data do not break the engine", {
   fit <- cluster_windows(x, k = 3)
   expect_equal(sum(fit$size), 8L)
   expect_equal(fit$objective, 0)
-  expect_true(all(fit$entropy >= 0 & fit$entropy <= 1))
+  expect_true(all(fit$ambiguity >= 0 & fit$ambiguity <= 1))
+  expect_true(all(fit$atypicality >= 0 & fit$atypicality <= 1))
   set.seed(91)
   y <- matrix(stats::rnorm(30), 6)
   all_own <- cluster_windows(y, k = 6)

@@ -51,18 +51,21 @@ test_that("cphap() returns the documented structure", {
   expect_s3_class(res, "cphap_result")
   expect_s3_class(res$thresholds, "cphap_thresholds")
   expect_s3_class(res$periods, "cphap_periods")
-  expect_named(res$sets, c("set", "layer", "input_channel", "n_windows", "window_length", "k"))
+  expect_named(res$sets, c("set", "layer", "input_channel", "n_windows", "n_distinct",
+                           "window_length", "k"))
   expect_named(res$patterns, c("set", "layer", "input_channel", "cluster", "time", "mean",
-                               "sd", "size", "share"))
-  expect_named(res$assignments, c("set", "period", "sample", "layer", "channel", "position",
-                                  "start", "end", "input_channel", "cluster", "entropy",
-                                  "distance_ratio"))
+                               "sd", "size", "weighted_size", "share"))
+  expect_named(res$assignments, c("set", "period", "window", "sample", "layer", "channel",
+                                  "position", "start", "end", "input_channel", "cluster",
+                                  "ambiguity", "atypicality", "distance_ratio"))
   expect_named(res$unit_pattern, c("set", "layer", "input_channel", "channel", "cluster",
-                                   "count", "share"))
+                                   "count", "share", "associated", "iou", "iou_rank"))
   expect_equal(nrow(res$assignments), sum(res$periods$inside))
-  expect_true(all(res$assignments$entropy >= 0 & res$assignments$entropy <= 1))
+  expect_true(all(res$assignments$ambiguity >= 0 & res$assignments$ambiguity <= 1))
+  expect_true(all(res$assignments$atypicality >= 0 & res$assignments$atypicality <= 1))
   expect_true(all(res$assignments$distance_ratio >= 0))
-  # pattern mean and sd are the per-time mean and sd of the members
+  # pattern mean and sd are the per-time mean and sd of the members, every
+  # period counted (a window firing several units weighs that many)
   w <- period_windows(m, x, res$periods, "conv2")[[1]]
   a <- res$assignments[res$assignments$set == "conv2", ]
   expect_equal(attr(w, "period"), a$period)
@@ -70,7 +73,8 @@ test_that("cphap() returns the documented structure", {
   mem <- w[a$cluster == 2, , drop = FALSE]
   expect_equal(pt$mean, unname(colMeans(mem)))
   expect_equal(pt$sd, unname(apply(mem, 2, sd)))
-  expect_equal(pt$size[1], nrow(mem))
+  expect_equal(pt$weighted_size[1], nrow(mem))
+  expect_equal(pt$size[1], nrow(unique(mem)))
   # unit x pattern counts add up to the periods of each unit
   up <- unit_pattern_matrix(res, "conv2")
   expect_equal(sum(up), nrow(a))
@@ -103,15 +107,16 @@ test_that("explain_sample() scores a sample's periods against the patterns", {
   e <- explain_sample(res, 4, "conv2")
   expect_s3_class(e, "cphap_explanation")
   expect_named(e, c("sample", "layer", "channel", "position", "activation", "threshold",
-                    "start", "end", "inside", "input_channel", "cluster", "entropy",
-                    "distance_ratio"))
+                    "start", "end", "inside", "input_channel", "cluster", "ambiguity",
+                    "atypicality", "distance_ratio"))
   ref <- res$assignments[res$assignments$sample == 4 & res$assignments$layer == "conv2", ]
   expect_equal(nrow(e), nrow(ref))
   expect_equal(e$cluster, ref$cluster)
   # the same series given as new data is scored identically
   e2 <- explain_sample(res, 2, "conv2", newdata = x[c(1, 4), ])
   expect_equal(e2$cluster, e$cluster)
-  expect_equal(e2$entropy, e$entropy, tolerance = 1e-10)
+  expect_equal(e2$ambiguity, e$ambiguity, tolerance = 1e-10)
+  expect_equal(e2$atypicality, e$atypicality, tolerance = 1e-10)
   expect_equal(e2$distance_ratio, e$distance_ratio, tolerance = 1e-10)
   expect_equal(e2$sample, rep(2L, nrow(e2)))
   e3 <- explain_sample(res, 4, "conv2", channels = 2)
@@ -166,9 +171,9 @@ test_that("no periods at all: empty tables with the right columns and a message"
   expect_equal(nrow(res$assignments), 0L)
   expect_equal(nrow(res$patterns), 0L)
   expect_equal(nrow(res$unit_pattern), 0L)
-  expect_named(res$assignments, c("set", "period", "sample", "layer", "channel", "position",
-                                  "start", "end", "input_channel", "cluster", "entropy",
-                                  "distance_ratio"))
+  expect_named(res$assignments, c("set", "period", "window", "sample", "layer", "channel",
+                                  "position", "start", "end", "input_channel", "cluster",
+                                  "ambiguity", "atypicality", "distance_ratio"))
   expect_equal(res$sets$n_windows, c(0L, 0L, 0L))
   expect_output(print(res), "0 highly activated")
   expect_error(autoplot(res), "no clustered periods")

@@ -117,6 +117,7 @@ test_that("the long format holds the arrays' values in array order, for any chun
     }))
     ref$layer <- factor(ref$layer, levels = names(arr))
     expect_identical(long, ref)
+    expect_identical(activations(m, x, layers = c(2, 1, 2)), activations(m, x, layers = 2:1))
     expect_identical(dim(arr[[1]]), c(37L, interpretable_layers(m)$channels[1],
       interpretable_layers(m)$length[1]))
     # the arrays agree with the plain-R forward pass

@@ -52,6 +52,21 @@ test_that("an index with side effects is not evaluated again", {
   expect_equal(attr(lrp(m, gunpoint$test$x[c(k, 7:8), ]), "sample_ids"), c("4", "7", "8"))
 })
 
+test_that("original_relevance() names the series and takes samples with their labels", {
+  m <- demo_model()
+  set.seed(1)
+  a <- original_relevance(m, gunpoint$test, "conv2", channels = 5, passes = 3, samples = c(19, 40),
+    progress = FALSE)
+  expect_equal(attr(a, "sample_ids"), c("19", "40"))
+  expect_equal(attr(a, "data_name"), "gunpoint$test")
+  expect_equal(unique(a$class[a$sample == 2]), as.character(gunpoint$test$y[40]))
+  set.seed(1)
+  b <- original_relevance(m, gunpoint$test$x[c(19, 40), ], "conv2", channels = 5,
+    y = gunpoint$test$y[c(19, 40)], passes = 3, progress = FALSE)
+  expect_equal(as.data.frame(a), as.data.frame(b))
+  expect_equal(attr(b, "sample_ids"), c("19", "40"))
+})
+
 test_that("row names are kept as ids, and computed series are numbered", {
   m <- demo_model()
   x <- gunpoint$test$x[1:4, ]

@@ -195,6 +195,12 @@ test_that("Gemm transB / alpha / beta and MatMul + Add are dense layers", {
     m <- expect_same_net(onnx_build(nodes, list(Wt = t(W), bias = b), 12), net1)
     expect_length(m$layers, 1L)
   }
+  # MatMul on [batch, 1, features] (a dense layer applied to a 3-D tensor)
+  nodes <- list(
+    onnx_node("MatMul", c("x", "Wt"), "z"), onnx_node("Add", c("z", "bias"), "z2"),
+    onnx_node("Squeeze", "z2", "y", list(axes = a_ints(1)))
+  )
+  expect_same_net(onnx_build(nodes, list(Wt = t(W), bias = b), c(1, 12), opset = 11), net1)
   # a conv bias added as a separate [C, 1] constant
   Wc <- rand(3, 1, 2)
   bc <- rnorm(3)
@@ -354,7 +360,7 @@ test_that("reshapes: Flatten, shape sub-graphs, Squeeze and Unsqueeze of unit ax
   # moving values between channels and time is refused
   nodes <- list(onnx_node("Reshape", c("x", "tgt"), "r"), onnx_node("Conv", c("r", "W2"), "y"))
   expect_error(read_onnx(onnx_build(nodes, list(tgt = i64(c(-1, 2, 5)), W2 = rand(1, 2, 2)), c(1, 10))),
-    "only flattening or adding/dropping axes")
+    "reshapes that move values between the channel and time axes")
   nodes <- list(onnx_node("Flatten", "x", "f", list(axis = a_int(2))), onnx_node("Relu", "f", "y"))
   expect_error(read_onnx(onnx_build(nodes, list(), c(1, 10))), "flattening from axis 2")
 })
@@ -395,7 +401,7 @@ test_that("residual Add, constant Pad and a channels-last input", {
   n <- list(onnx_node("Pad", c("x", "pads"), "y"))
   expect_error(read_onnx(onnx_build(n, list(pads = i64(c(0, 1, 0, 0, 0, 0))), c(2, 12))), "only the last \\(time\\) axis")
   n <- list(onnx_node("Transpose", "x", "t", list(perm = a_ints(c(0, 2, 1)))), onnx_node("Relu", "x", "r"), onnx_node("Add", c("t", "r"), "y"))
-  expect_error(read_onnx(onnx_build(n, list(), c(12, 2))), "only supported right at the input")
+  expect_error(read_onnx(onnx_build(n, list(), c(12, 2))), "only equal shapes")
 })
 
 test_that("Constant nodes, Identity, Cast and constant folding", {
@@ -463,7 +469,11 @@ test_that("bad files and unsupported networks are clear R errors", {
   u2d <- onnx_build(list(
     onnx_node("Unsqueeze", c("x", "ax"), "x4"), onnx_node("Conv", c("x4", "W"), "y", name = "conv2d")
   ), list(ax = i64(2), W = array(rnorm(6), c(3, 1, 1, 2))), c(1, 8))
-  expect_error(read_onnx(u2d), "'conv2d' \\(Conv\\): two-dimensional convolutions")
+  expect_s3_class(read_onnx(u2d), "cphap_model") # a kernel of height one is 1-D
+  w2d <- onnx_build(list(
+    onnx_node("Unsqueeze", c("x", "ax"), "x4"), onnx_node("Conv", c("x4", "W"), "y", name = "conv2d")
+  ), list(ax = i64(2), W = array(rnorm(12), c(3, 1, 2, 2))), c(1, 8))
+  expect_error(read_onnx(w2d), "'conv2d' \\(Conv\\): two-dimensional convolutions")
   # LSTM
   lstm <- onnx_build(list(onnx_node("LSTM", c("x", "W", "R"), "y", name = "rnn")), list(W = rand(1, 8, 1), R = rand(1, 8, 2)), c(1, 12))
   expect_error(read_onnx(lstm), "'rnn' \\(LSTM\\): recurrent layers")
@@ -503,4 +513,74 @@ test_that("bad files and unsupported networks are clear R errors", {
   expect_error(read_onnx(as.raw(c(0x0b, 0x01))), "wire type")
   expect_error(read_onnx(c(pb_key(7, 2), pb_varint(2^40))), "runs past the end")
   expect_error(read_onnx(c(pb_key(1, 0), as.raw(rep(0xff, 11)))), "varint")
+})
+
+test_that("a Keras-style graph from tf2onnx: channels last, 2-D layers of height one, transposes", {
+  set.seed(17)
+  W <- rand(4, 2, 3)
+  b <- rnorm(4)
+  Wk <- rand(24, 3) # Keras Dense kernel: rows in time-major order t * 4 + c
+  bk <- rnorm(3)
+  nodes <- list(
+    onnx_node("Unsqueeze", "x", "x4", list(axes = a_ints(1))),
+    onnx_node("Transpose", "x4", "xt", list(perm = a_ints(c(0, 3, 1, 2)))),
+    onnx_node("Conv", c("xt", "W4", "b"), "c", list(
+      kernel_shape = a_ints(c(1, 3)), pads = a_ints(c(0, 1, 0, 1)), strides = a_ints(c(1, 1)), dilations = a_ints(c(1, 1))
+    )),
+    onnx_node("Relu", "c", "r"),
+    onnx_node("MaxPool", "r", "p", list(kernel_shape = a_ints(c(1, 2)), strides = a_ints(c(1, 2)))),
+    onnx_node("Transpose", "p", "pt", list(perm = a_ints(c(0, 2, 3, 1)))),
+    onnx_node("Squeeze", "pt", "ps", list(axes = a_ints(1))),
+    onnx_node("Reshape", c("ps", "shape"), "f"),
+    onnx_node("MatMul", c("f", "Wk"), "z"),
+    onnx_node("Add", c("z", "bk"), "zb"),
+    onnx_node("Softmax", "zb", "y", list(axis = a_int(-1)))
+  )
+  bytes <- onnx_build(nodes, list(
+    W4 = array(W, c(4, 2, 1, 3)), b = b, shape = i64(c(-1, 24)), Wk = Wk, bk = bk
+  ), c(12, 2), opset = 11)
+  # the same network channels first: the dense columns in channel-major order
+  cm <- as.vector(outer(0:5 * 4, 0:3, `+`)) + 1 # column c * 6 + t <- Keras row t * 4 + c
+  net <- list(input_dim = c(2, 12), layers = list(
+    list(type = "Conv1D", weight = W, bias = b, padding = c(1, 1), activation_name = "relu"),
+    list(type = "MaxPooling1D", kernel_size = 2),
+    list(type = "Flatten"),
+    list(type = "Dense", weight = t(Wk[cm, ]), bias = bk, activation_name = "softmax")
+  ))
+  m <- expect_same_net(bytes, net)
+  expect_true(m$onnx$channels_last)
+  expect_equal(interpretable_layers(m)$name, "conv1")
+  # a global average over time in the channels-last layout (Keras
+  # GlobalAveragePooling1D): ReduceMean over axis 1
+  nodes2 <- c(nodes[1:7], list(
+    onnx_node("ReduceMean", "ps", "g", list(axes = a_ints(1), keepdims = a_int(0))),
+    onnx_node("MatMul", c("g", "Wg"), "y")
+  ))
+  Wg <- rand(4, 3)
+  net2 <- list(input_dim = c(2, 12), layers = list(
+    net$layers[[1]], net$layers[[2]], list(type = "GlobalPooling", method = "average"),
+    list(type = "Dense", weight = t(Wg), bias = rep(0, 3))
+  ))
+  expect_same_net(onnx_build(nodes2, list(W4 = array(W, c(4, 2, 1, 3)), b = b, Wg = Wg), c(12, 2), opset = 11), net2)
+  # a transpose and its inverse between two convolutions change nothing
+  W2 <- rand(3, 4, 2)
+  nodes4 <- list(
+    onnx_node("Conv", c("x", "W2"), "c"),
+    onnx_node("Transpose", "c", "t1", list(perm = a_ints(c(0, 2, 1)))),
+    onnx_node("Relu", "t1", "r"),
+    onnx_node("Transpose", "r", "t2", list(perm = a_ints(c(0, 2, 1)))),
+    onnx_node("GlobalMaxPool", "t2", "g"), onnx_node("Flatten", "g", "y")
+  )
+  net4 <- list(input_dim = c(4, 9), layers = list(
+    list(type = "Conv1D", weight = W2, bias = rep(0, 3), activation_name = "relu"),
+    list(type = "GlobalPooling", method = "max"), list(type = "Flatten")
+  ))
+  m4 <- expect_same_net(onnx_build(nodes4, list(W2 = W2), c(4, 9)), net4)
+  expect_false(m4$onnx$channels_last)
+  # a series op on the transposed view is refused, naming the node
+  nodes3 <- c(nodes[1:7], list(onnx_node("Conv", c("ps", "W2"), "y", name = "late")))
+  expect_error(
+    read_onnx(onnx_build(nodes3, list(W4 = array(W, c(4, 2, 1, 3)), b = b, W2 = rand(2, 6, 2)), c(12, 2))),
+    "'late' \\(Conv\\): its input is a transposed view"
+  )
 })

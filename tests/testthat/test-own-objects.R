@@ -63,11 +63,15 @@ test_that("suggest_k() takes a cphap result and cphap() takes k = 'auto'", {
   sk <- suggest_k(res, k = 2:4, n_start = 2)
   expect_setequal(unique(sk$set), c("conv1", "conv2"))
   expect_named(attr(sk, "best_k"), c("conv1", "conv2"))
-  # the same as suggest_k() on the clustered windows
-  w <- period_windows(m, x, res$periods, "conv2")[[1]]
+  # the same as suggest_k() on the clustered (distinct) windows
+  distinct <- function(layer) {
+    w <- period_windows(m, x, res$periods, layer)[[1]]
+    p <- res$periods[attr(w, "period"), ]
+    w[!duplicated(paste(p$sample, p$position)), , drop = FALSE]
+  }
   set.seed(6)
-  invisible(suggest_k(period_windows(m, x, res$periods, "conv1")[[1]], k = 2:4, n_start = 2))
-  direct <- suggest_k(w, k = 2:4, n_start = 2)
+  invisible(suggest_k(distinct("conv1"), k = 2:4, n_start = 2))
+  direct <- suggest_k(distinct("conv2"), k = 2:4, n_start = 2)
   expect_equal(sk$value[sk$set == "conv2"], direct$value)
   set.seed(7)
   expect_message(auto <- cphap(m, x, layers = "conv2", k = "auto", n_start = 2), "k chosen")

@@ -21,6 +21,11 @@ run_case <- function(m, x, case) {
     expect_true(node %in% ip$node)
     ip$name[ip$node == node]
   }
+  # the reference seeds the raw logit, also where a predicted class's logit
+  # is negative (which warns)
+  quiet <- function(expr) {
+    withCallingHandlers(expr, cphap_negative_logit = function(w) invokeRestart("muffleWarning"))
+  }
   switch(sd$type,
     all = unit_relevance(m, x, lname(sd$node), channels = sd$channel, seed = "all",
       rules = rules, passes = 1, rate = 0, progress = FALSE
@@ -28,11 +33,11 @@ run_case <- function(m, x, case) {
     node = unit_relevance(m, x, lname(sd$node), channels = sd$channel, seed = "node",
       node = sd$position, rules = rules, passes = 1, rate = 0, progress = FALSE
     ),
-    class = lrp(m, x, class = sd$class, rules = rules),
-    class_filter = unit_relevance(m, x, lname(sd$node), channels = sd$channel,
+    class = quiet(lrp(m, x, class = sd$class, rules = rules)),
+    class_filter = quiet(unit_relevance(m, x, lname(sd$node), channels = sd$channel,
       seed = "class", class = sd$class, rules = rules, passes = 1, rate = 0,
       progress = FALSE
-    )
+    ))
   )
 }
 
@@ -382,4 +387,10 @@ test_that("relevance results carry and print the rule of every layer", {
   expect_equal(tab$rule[c(4, 6)], c("w2", "epsilon"))
   expect_output(print(r), "Rule per layer: 4 Conv1D w2, 5 MaxPooling1D wta, 6 Conv1D epsilon")
   expect_null(attr(as.data.frame(r), "rule_table"))
+  # unit seeds: the layers up to the seeded one
+  u <- unit_relevance(m, fx$x[1, , , drop = FALSE], "conv1", channels = 1, passes = 1,
+    rate = 0, progress = FALSE
+  )
+  expect_equal(attr(u, "rule_table")$index, 1:5)
+  expect_output(print(u), "Rule per layer: 4 Conv1D w2, 5 MaxPooling1D wta\n")
 })
