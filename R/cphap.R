@@ -408,7 +408,7 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #' @export
 explain_sample <- function(result, sample, layer = NULL, channel = NULL, newdata = NULL) {
   check_result(result)
-  model <- result$model
+  model <- check_model(result$model, "result$model")
   clustered <- unique(as.character(result$sets$layer[result$sets$set %in% names(result$clusters)]))
   if (is.null(layer)) {
     rows <- match(clustered, model$interp$name)

@@ -91,6 +91,7 @@ forward_nodes <- function(model, x, nodes) {
 #' predict(m, x, type = "prob")
 #' @export
 predict.cphap_model <- function(object, newdata, type = c("class", "prob"), ...) {
+  object <- check_model(object, "object")
   type <- match.arg(type)
   x <- as_input(newdata, object, "newdata")
   out <- forward_nodes(object, x, length(object$layers))[[1]]

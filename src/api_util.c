@@ -70,7 +70,7 @@ void cp_api_net(SEXP spec, cp_net *net) {
       Rf_xlength(dims) != 2 || TYPEOF(par) != REALSXP || TYPEOF(state) != REALSXP)
     Rf_error("invalid model spec: wrong types");
   R_xlen_t n_nodes = Rf_xlength(is) / CP_S_NCOL;
-  if (n_nodes < 1 || Rf_xlength(is) != n_nodes * CP_S_NCOL ||
+  if (n_nodes < 1 || n_nodes > INT_MAX || Rf_xlength(is) != n_nodes * CP_S_NCOL ||
       Rf_xlength(ds) != n_nodes * CP_D_NCOL)
     Rf_error("invalid model spec: wrong sizes");
   cp_layer *layers = (cp_layer *)R_alloc((size_t)n_nodes, sizeof(cp_layer));
