@@ -100,8 +100,8 @@ check_events <- function(events, dims, levels, arg = "events") {
   }
   for (col in c("sample", "channel", "start", "end")) {
     v <- events[[col]]
-    if (!is.numeric(v) || anyNA(v) || any(v != round(v))) {
-      data_abort("Column {.field {col}} of {.arg {arg}} must hold whole numbers without NA.")
+    if (!is.numeric(v) || anyNA(v) || any(v != round(v)) || any(abs(v) > .Machine$integer.max)) {
+      data_abort("Column {.field {col}} of {.arg {arg}} must hold whole numbers without NA, at most 2147483647 in size.")
     }
     events[[col]] <- as.integer(v)
   }
@@ -282,6 +282,7 @@ as.data.frame.cphap_dataset <- function(x, row.names = NULL, optional = FALSE, .
 # ---- argument checks shared by the data functions ----
 
 check_data_count <- function(x, arg, min = 0, max = Inf) {
+  if (max > .Machine$integer.max) max <- .Machine$integer.max
   ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) &&
     x == round(x) && x >= min && x <= max
   if (!ok) {

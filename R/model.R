@@ -114,9 +114,9 @@ finish_model <- function(model) {
 
 check_input_dim <- function(d) {
   if (!is.numeric(d) || !(length(d) %in% 1:2) || anyNA(d) || any(d < 1) ||
-    any(d != round(d))) {
+    any(d != round(d)) || any(d > .Machine$integer.max)) {
     cli::cli_abort(
-      "{.arg x$input_dim} must be {.code c(channels, length)} with positive whole numbers, not {.val {format_value(d)}}.",
+      "{.arg x$input_dim} must be {.code c(channels, length)} with whole numbers between 1 and 2147483647, not {.val {format_value(d)}}.",
       call = NULL
     )
   }

@@ -81,6 +81,10 @@
 #'   * `conservation`: sum of the input relevance minus `seeded` (mean over
 #'     passes), 0 when relevance is conserved.
 #'
+#'   Relevance that cannot be computed in double precision (inputs of extreme
+#'   magnitude, such as 1e308, or NA inputs) is `NA` in all these columns,
+#'   with a warning.
+#'
 #'   Attributes hold the rules, passes, rate and dropout layers; see
 #'   [autoplot.cphap_relevance()] and [summary.cphap_relevance()].
 #' @seealso [lrp()] for relevance of a class output, [lrp_rules()].
@@ -474,6 +478,7 @@ build_relevance <- function(model, x, parts, seed, rules, passes, rate, mc_on) {
     conservation = per_job(function(p) p$res$conservation),
     stringsAsFactors = FALSE
   )
+  out <- flag_nonfinite(out, x)
   drops <- unique(unlist(lapply(parts, function(p) p$drop)))
   structure(out,
     class = c("cphap_relevance", "data.frame"),
@@ -481,6 +486,25 @@ build_relevance <- function(model, x, parts, seed, rules, passes, rate, mc_on) {
     dropout = if (mc_on) drop_label(model, drops) else character(),
     input_names = model$input_names
   )
+}
+
+# Relevance that is not finite (the input's magnitude overflows double
+# precision, or the input holds NA) becomes NA, with a warning.
+flag_nonfinite <- function(out, x) {
+  cols <- c("mean", "sd", "q05", "q95", "seeded", "conservation")
+  bad <- !is.finite(out$mean) | !is.finite(out$q05) | !is.finite(out$q95) |
+    !is.finite(out$seeded) | !is.finite(out$conservation) |
+    (!is.na(out$sd) & !is.finite(out$sd))
+  if (!any(bad)) {
+    return(out)
+  }
+  for (cl in cols) out[[cl]][bad] <- NA_real_
+  big <- suppressWarnings(max(abs(x), na.rm = TRUE))
+  cli::cli_warn(c(
+    "{sum(bad)} of {nrow(out)} relevance values are not finite and were set to NA.",
+    i = if (anyNA(x)) "The input holds NA values." else "The largest input magnitude is {format(big, digits = 3)}: the computation overflows double precision; rescale the input."
+  ))
+  out
 }
 
 #' @export

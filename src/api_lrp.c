@@ -70,7 +70,7 @@ SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP par
   int *has_mask = (int *)R_alloc((size_t)nn, sizeof(int));
   for (int j = 0; j < nn; j++) has_mask[j] = m[4 + j] > 0.0;
   const long CL = (long)net.c_in * net.l_in;
-  const R_xlen_t len = (R_xlen_t)n_jobs * CL;
+  const R_xlen_t len = cp_api_len("relevance", n_jobs, (double)CL, 0);
   const char *names[] = {"mean", "sd", "q05", "q95", "seeded", "conservation", ""};
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
   for (int k = 0; k < 4; k++) SET_VECTOR_ELT(out, k, Rf_allocVector(REALSXP, len));

@@ -39,7 +39,7 @@ SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads) {
   SEXP out = PROTECT(Rf_allocVector(VECSXP, n_req));
   double **dst = (double **)R_alloc((size_t)(n_req > 0 ? n_req : 1), sizeof(double *));
   for (int q = 0; q < n_req; q++) {
-    R_xlen_t len = (R_xlen_t)n * cp_node_size(&net.L[req[q]]);
+    R_xlen_t len = cp_api_len("forward pass", n, (double)cp_node_size(&net.L[req[q]]), 0);
     SET_VECTOR_ELT(out, q, Rf_allocVector(REALSXP, len));
     dst[q] = REAL(VECTOR_ELT(out, q));
   }

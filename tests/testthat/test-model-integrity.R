@@ -176,3 +176,99 @@ test_that("readRDS() is a trust boundary: crafted files are rebuilt or rejected"
   expect_error(predict(readRDS(path), x), "not a valid")
   expect_error(print(readRDS(path)), "not a valid")
 })
+
+test_that("window results too large for int are an error saying how large", {
+  # 65537 channel copies x 65536 points: the column count wraps to 65536 in int
+  x <- rnorm(65536)
+  expect_error(
+    .Call(cphap:::cp_windows_r, x, c(1L, 1L, 65536L), 1L, 1L, 65536L, rep(1L, 65537L)),
+    "windows: result too large \\(65537 x 65536"
+  )
+  expect_error(
+    .Call(cphap:::cp_windows_r, x, c(-1L, -1L, 65536L), 1L, 1L, 1L, 1L),
+    "does not match"
+  )
+  m <- cphap_model(pad_net())
+  xs <- matrix(rnorm(6 * 32), 6, 32)
+  per <- activated_periods(m, xs, thresholds(m, xs, alpha = 0.5))
+  expect_error(
+    period_windows(m, xs, per, 1, input_channels = rep(1, 1e5), joint = TRUE),
+    "distinct"
+  )
+})
+
+test_that("thread counts are capped at 4 per core, with a message", {
+  m <- cphap_model(pad_net())
+  x <- matrix(rnorm(4 * 32), 4, 32)
+  ref <- predict(m, x, type = "prob")
+  for (th in c(1e5, 2^27, 1e12)) {
+    withr::local_options(cphap.threads = th)
+    expect_message(p <- predict(m, x, type = "prob"), "using [0-9]+ \\(4 per available core\\)")
+    expect_identical(p, ref)
+  }
+  withr::local_options(cphap.threads = 1e4)
+  expect_message(r <- unit_relevance(m, x[1:2, ], 1, channel = 1, passes = 2, progress = FALSE),
+                 "4 per available core")
+  expect_s3_class(r, "cphap_relevance")
+  expect_message(cluster_validity(matrix(rnorm(40), 20), rep(1:2, 10), threads = 1e6),
+                 "4 per available core")
+  expect_lte(suppressMessages(withr::with_options(list(cphap.threads = 2^27), cphap:::cphap_threads())),
+             4L * parallel::detectCores())
+})
+
+test_that("cluster_validity() accepts any distinct labels (1 and 1e9 are two clusters)", {
+  set.seed(3)
+  w <- rbind(matrix(rnorm(100), 10), matrix(rnorm(100, 3), 10))
+  a <- cluster_validity(w, rep(c(1, 2), each = 10))
+  expect_true(all(is.finite(a)))
+  expect_identical(cluster_validity(w, rep(c(1, 1e9), each = 10)), a)
+  expect_identical(cluster_validity(w, rep(c(5, 1e12), each = 10)), a)
+  expect_error(cluster_validity(w, rep(c(1, 1.5), each = 10)), "whole-number")
+})
+
+test_that("non-finite relevance is NA with a warning, never silent", {
+  set.seed(1)
+  m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
+                            pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
+  x <- matrix(1e308, 2, 64)
+  expect_true(all(is.finite(predict(m, x, type = "prob"))))
+  expect_warning(r <- unit_relevance(m, x, 1, passes = 3, progress = FALSE),
+                 "not finite and were set to NA")
+  expect_false(any(is.nan(r$mean)))
+  expect_true(all(is.finite(r$mean) | is.na(r$mean)))
+  expect_true(anyNA(r$mean))
+  expect_false(any(is.nan(suppressWarnings(lrp(m, x))$mean)))
+  # ordinary inputs: no warning
+  expect_no_warning(unit_relevance(m, matrix(rnorm(128), 2, 64), 1, passes = 3, progress = FALSE))
+})
+
+test_that("whole numbers beyond INT_MAX are errors naming the argument", {
+  set.seed(1)
+  m <- cphap_model(pad_net())
+  x <- matrix(rnorm(64), 2, 32)
+  expect_error(unit_relevance(m, x, 1, passes = 1e12, progress = FALSE), "`passes`.*2147483647")
+  expect_error(cphap_model(list(input_dim = c(1, 1e10), layers = list(list(type = "Flatten")))),
+               "input_dim.*2147483647")
+  expect_error(arch_cnn(c(1, 64), 3, kernels = c(5e10, 3, 3)), "`kernels`")
+  expect_error(cphap(m, x, k = 1e12), "`k`.*2147483647")
+  expect_error(cluster_validity(matrix(rnorm(40), 20), rep(1:2, 10), sample_size = 1e10),
+               "`sample_size`")
+})
+
+test_that("cphap(), unit_relevance() and fit_model() agree for 1 and 2 threads", {
+  m <- cphap_model(pad_net())
+  set.seed(9)
+  x <- matrix(rnorm(16 * 32), 16, 32)
+  y <- rep(c("a", "b"), 8)
+  run <- function(th) {
+    withr::local_options(cphap.threads = th)
+    set.seed(11)
+    list(
+      cphap = cphap(m, x, layers = 1, k = 2)$patterns,
+      rel = unit_relevance(m, x[1:3, ], 1, passes = 5, progress = FALSE),
+      fit = predict(fit_model(m, x, y, epochs = 2, batch_size = 4, verbose = FALSE), x,
+                    type = "prob")
+    )
+  }
+  expect_identical(run(1), run(2))
+})
