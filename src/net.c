@@ -23,9 +23,11 @@ static int mul_ok(long a, long b, long *out) {
   return !__builtin_mul_overflow(a, b, out);
 }
 
-/* Largest output a node may have per sample: the kernels index it with
- * long, and batches multiply it by the sample count. */
-#define CP_MAX_NODE_SIZE (1L << 40)
+/* Limits far above any real network that keep every index the kernels
+ * compute in int arithmetic (sizes, spans, phases) from overflowing: values
+ * per node and sample, weights per layer, and time lengths (padded too). */
+#define CP_MAX_NODE_SIZE 2147483647L
+#define CP_MAX_LEN (1L << 28)
 
 /* Validate one node of a spec whose earlier nodes are valid; writes the
  * message ("field ... ") and returns CP_ERR_INPUT on the first violation. */
@@ -41,8 +43,10 @@ static int check_node(const cp_net *net, const cp_layer *l, int j, char *msg, si
   if (l->c_out < 1 || l->l_out < 1)
     FAIL("fields c_out/l_out: output shape %d x %d is not positive", l->c_out, l->l_out);
   long size;
-  if (!mul_ok(l->c_out, l->l_out, &size) || size > CP_MAX_NODE_SIZE)
+  if (!mul_ok(l->c_out, l->l_out, &size) || size > CP_MAX_NODE_SIZE || l->l_out > CP_MAX_LEN)
     FAIL("fields c_out/l_out: output of %d x %d values is too large", l->c_out, l->l_out);
+  if (!mul_ok(l->c_in, l->l_in, &size) || size > CP_MAX_NODE_SIZE || l->l_in > CP_MAX_LEN)
+    FAIL("fields c_in/l_in: input of %d x %d values is too large", l->c_in, l->l_in);
   for (int q = 0; q < l->n_in; q++) {
     int p = l->in[q];
     if (p < -1 || p >= j)
@@ -66,20 +70,21 @@ static int check_node(const cp_net *net, const cp_layer *l, int j, char *msg, si
     if (l->pad_l < 0 || l->pad_r < 0) FAIL("fields pad_l/pad_r: padding %d/%d is negative", l->pad_l, l->pad_r);
     long lp = (long)l->l_in + l->pad_l + l->pad_r;
     long span = (long)(l->k - 1) * l->dil + 1;
-    if (lp > INT32_MAX) FAIL("fields pad_l/pad_r: padded length %ld is too large", lp);
+    if (lp > CP_MAX_LEN) FAIL("fields pad_l/pad_r: padded length %ld is too large", lp);
     if (span > lp) FAIL("field k: the kernel spans %ld points but the padded input has %ld", span, lp);
     long want = (lp - span) / l->stride + 1;
     if (l->l_out != want) FAIL("field l_out: %d, but the convolution gives %ld", l->l_out, want);
     long t;
-    if (!mul_ok(l->c_out, l->c_in, &t) || !mul_ok(t, l->k, &need_w) ||
-        !mul_ok(l->c_in, lp, &t) || t > CP_MAX_NODE_SIZE)
-      FAIL("field k: the convolution is too large");
+    if (!mul_ok(l->c_out, l->c_in, &t) || !mul_ok(t, l->k, &need_w) || need_w > CP_MAX_NODE_SIZE ||
+        !mul_ok(l->c_in, lp, &t) || t > CP_MAX_NODE_SIZE || !mul_ok(l->c_in, l->stride, &t) ||
+        t > CP_MAX_NODE_SIZE)
+      FAIL("fields k/stride: the convolution is too large");
     need_b = l->c_out;
     break;
   }
   case CP_DENSE:
     if (l->l_out != 1) FAIL("field l_out: %d, but a dense output is flat (1)", l->l_out);
-    if (!mul_ok((long)l->c_in * l->l_in, l->c_out, &need_w))
+    if (!mul_ok((long)l->c_in * l->l_in, l->c_out, &need_w) || need_w > CP_MAX_NODE_SIZE)
       FAIL("field c_out: the weight matrix is too large");
     need_b = l->c_out;
     break;
@@ -153,8 +158,10 @@ int cp_net_from_spec(cp_net *net, cp_layer *layers, int n_nodes, const int *ispe
   net->state = state;
   net->n_state = n_state;
   long in_size;
-  if (c_in < 1 || l_in < 1 || !mul_ok(c_in, l_in, &in_size) || in_size > CP_MAX_NODE_SIZE) {
-    snprintf(msg, msg_len, "field dims: input shape %d x %d is not positive", c_in, l_in);
+  if (c_in < 1 || l_in < 1 || !mul_ok(c_in, l_in, &in_size) || in_size > CP_MAX_NODE_SIZE ||
+      l_in > CP_MAX_LEN) {
+    snprintf(msg, msg_len, "field dims: input shape %d x %d is not positive or too large", c_in,
+             l_in);
     return CP_ERR_INPUT;
   }
 #define IS(j, col) ispec[(long)(col) * n_nodes + (j)]

@@ -86,6 +86,13 @@ test_that("the C side rejects every violated spec invariant, naming node and fie
     # every entry point that takes a spec validates it the same way
     expect_error(.Call(cphap:::cp_rf_r, s), "invalid model spec")
   }
+  # 4 input channels x stride 1e9 phases overflow int in the strided kernel
+  set.seed(1)
+  m2 <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
+                             pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
+  s <- m2$spec
+  s$ispec[3, c("stride", "l_out")] <- c(1e9L, 1L)
+  expect_error(.Call(cphap:::cp_rf_r, s), "node 3 \\(Conv1D\\): fields k/stride: the convolution is too large")
 })
 
 test_that("a model whose spec was edited is rebuilt from its layers at every entry point", {
