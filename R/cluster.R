@@ -396,8 +396,9 @@ predict.cphap_clusters <- function(object, newdata, threads = NULL, ...) {
 #' two non-empty clusters.
 #'
 #' @param windows Numeric matrix, one window per row.
-#' @param cluster Integer cluster labels (1, 2, ...) of the windows, or a
-#'   `cphap_clusters` object (its labels and its distance are used).
+#' @param cluster Whole-number cluster labels >= 1 of the windows (any
+#'   distinct values: 1 and 1e9 are two clusters), or a `cphap_clusters`
+#'   object (its labels and its distance are used).
 #' @param index Which indices: `"silhouette"` and/or `"calinski_harabasz"`.
 #' @param distance `"euclidean"`, or `"shape"` for the k-Shape distance on
 #'   z-normalised windows.
