@@ -29,7 +29,7 @@ child_main <- function() {
   first <- as.integer(opt("--first", 1))
   count <- as.integer(opt("--count", 100))
   out <- opt("--out", "")
-  call_limit <- as.numeric(opt("--call-limit", 10))
+  call_limit <- as.numeric(opt("--call-limit", 3))
   suppressPackageStartupMessages(library(cphap))
   options(cphap.threads = 2L, warn = -1)
   fx <- fixtures()
@@ -45,8 +45,10 @@ child_main <- function() {
       call <- tryCatch(suppressWarnings(cs(fx)), error = function(e) NULL)
     }
     cat(i, "start", call$label, "\n", sep = "\t", file = out, append = TRUE)
+    t <- proc.time()[[3]]
     res <- run_one(call$fun, call_limit)
-    cat(i, res, call$label, "\n", sep = "\t", file = out, append = TRUE)
+    cat(i, res, call$label, sprintf("%.3f", proc.time()[[3]] - t), "\n", sep = "\t",
+        file = out, append = TRUE)
   }
 }
 
@@ -340,14 +342,17 @@ parent_main <- function() {
   target <- as.numeric(opt("--calls", if (long) 20000 else Inf))
   budget <- as.numeric(opt("--seconds", if (long) 7200 else 120))
   seed <- as.integer(opt("--seed", as.integer(Sys.time()) %% 100000L))
-  batch <- as.integer(opt("--batch", 400))
-  call_limit <- as.numeric(opt("--call-limit", 10))
+  batch <- as.integer(opt("--batch", 1000))
+  # huge but valid requests (epochs = 2^31 - 1) run into this limit: an R
+  # error, counted as a time-out
+  call_limit <- as.numeric(opt("--call-limit", 3))
   script <- normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[1]))
   rscript <- file.path(R.home("bin"), "Rscript")
   use_ulimit <- !grepl("asan", Sys.getenv("LD_PRELOAD"))
   t0 <- Sys.time()
   counts <- c(calls = 0, error = 0, value = 0, timeout = 0, crash = 0, hang = 0)
   bad <- character()
+  spent <- list()
   nxt <- 1
   cat(sprintf("fuzz: seed %d, %s mode (target %s calls, budget %.0f s)\n", seed,
               if (long) "long" else "short", format(target), budget))
@@ -367,7 +372,11 @@ parent_main <- function() {
     lines <- if (file.exists(out)) readLines(out, warn = FALSE) else character()
     parts <- strsplit(lines, "\t", fixed = TRUE)
     done <- Filter(function(p) length(p) >= 2L && p[2] != "start", parts)
-    for (p in done) counts[[p[2]]] <- counts[[p[2]]] + 1
+    for (p in done) {
+      counts[[p[2]]] <- counts[[p[2]]] + 1
+      fn <- sub("[( ].*", "", p[3])
+      spent[[fn]] <- (if (is.null(spent[[fn]])) 0 else spent[[fn]]) + as.numeric(p[4])
+    }
     counts[["calls"]] <- counts[["calls"]] + length(done)
     last_done <- if (length(done)) as.numeric(done[[length(done)]][1]) else nxt - 1
     if (st != 0) {
@@ -400,6 +409,10 @@ parent_main <- function() {
     counts[["calls"]], secs, counts[["error"]], counts[["value"]], counts[["timeout"]],
     counts[["crash"]], counts[["hang"]]
   ))
+  if (length(spent)) {
+    top <- utils::head(sort(unlist(spent), decreasing = TRUE), 6)
+    cat("fuzz: most time in", paste0(names(top), " ", round(top), " s", collapse = ", "), "\n")
+  }
   if (length(bad)) cat(paste0("fuzz: ", bad, "\n"), sep = "")
   if (counts[["crash"]] + counts[["hang"]] > 0) quit(status = 1)
 }
