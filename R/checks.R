@@ -12,8 +12,9 @@ check_whole <- function(x, arg, min = -Inf, max = Inf, allow_null = FALSE, max_w
     )
   }
   # results are R integers: larger values are out of range, with a message
-  if (max > .Machine$integer.max) max <- .Machine$integer.max
-  if (x < min || x > max) {
+  imax <- .Machine$integer.max
+  if (x < min || x > max || x > imax) {
+    if (x > imax && max > imax) max <- imax
     range <- if (is.finite(max)) {
       what <- if (is.null(max_what)) "" else paste0(" (", max_what, ")")
       sprintf("between %s and %s%s", format(min), format(max), what)

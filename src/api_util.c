@@ -3,6 +3,7 @@
 #include <R_ext/Utils.h>
 #include <string.h>
 #include <limits.h>
+#include <math.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -52,6 +53,12 @@ void cp_api_stop_status(int status, const char *what) {
   case CP_ERR_NUMERIC: Rf_error("%s: the computation produced non-finite values", what);
   default: Rf_error("%s: internal error (status %d)", what, status);
   }
+}
+
+double cp_api_whole(double v, double lo, double hi, const char *what) {
+  if (!(v >= lo && v <= hi) || v != floor(v))
+    Rf_error("'%s' must be a whole number between %.0f and %.0f", what, lo, hi);
+  return v;
 }
 
 R_xlen_t cp_api_len(const char *what, double a, double b, double max_len) {

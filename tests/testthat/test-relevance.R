@@ -62,6 +62,8 @@ test_that("relevance matches PyTorch for every rule, layer type and seed", {
 })
 
 test_that("the kernel choice does not change Monte-Carlo relevance beyond rounding", {
+  # seeded: with some random weights unit 2 of conv3 is dead on both samples
+  set.seed(1)
   m <- cphap_model(arch_cnn(c(1, 200), 3, channels = c(6, 8, 10), kernels = c(7, 5, 3)))
   set.seed(5)
   x <- matrix(rnorm(2 * 200), 2)
