@@ -282,9 +282,13 @@ as.data.frame.cphap_dataset <- function(x, row.names = NULL, optional = FALSE, .
 # ---- argument checks shared by the data functions ----
 
 check_data_count <- function(x, arg, min = 0, max = Inf) {
-  if (max > .Machine$integer.max) max <- .Machine$integer.max
   ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) &&
     x == round(x) && x >= min && x <= max
+  # results are R integers: larger values are out of range, with a message
+  if (ok && x > .Machine$integer.max) {
+    ok <- FALSE
+    max <- .Machine$integer.max
+  }
   if (!ok) {
     what <- if (is.finite(max)) sprintf("between %s and %s", min, max) else sprintf("at least %s", min)
     data_abort(c(
