@@ -42,8 +42,9 @@
 #'   (kept share of the series; for `shares = NULL` the unit's own period
 #'   coverage), `n_kept` (kept time points), `n_nodes` (highly activated
 #'   nodes), `activation_kept` (sum of the unit's activation at those nodes
-#'   after perturbation over the sum before) and `active_share` (share of
-#'   those nodes still above the threshold).
+#'   after perturbation over the sum before; `NA`, with a warning, when that
+#'   ratio is not finite, as for inputs of extreme magnitude) and
+#'   `active_share` (share of those nodes still above the threshold).
 #' @seealso [autoplot.cphap_perturbation()], [summary.cphap_perturbation()]
 #' @examples
 #' set.seed(1)
@@ -194,6 +195,14 @@ measure_perturbation <- function(plan, after, per, thr_vec) {
   })
   out <- do.call(rbind, rows)
   out$method <- factor(out$method, levels = c("cphap", "relevance", "random"))
+  bad <- !is.finite(out$activation_kept)
+  if (any(bad)) {
+    out$activation_kept[bad] <- NA_real_
+    cli::cli_warn(c(
+      "The share of activation kept is not finite for {sum(bad)} of {nrow(out)} unit{?s} and size{?s}; it is NA.",
+      i = "Their activations overflow double precision or are all zero; rescale the input."
+    ))
+  }
   out
 }
 
@@ -226,7 +235,8 @@ new_perturbation <- function(df, layer, fill, natural) {
 #' @param ... Unused.
 #' @return `summary()`: a data frame with `method`, `share`, `units`,
 #'   `activation_kept` and `active_share` (means) and their 25% and 75%
-#'   quantiles. `autoplot()`: a ggplot object.
+#'   quantiles; `NA` shares of activation kept (see [perturbation()]) are left
+#'   out. `autoplot()`: a ggplot object.
 #' @examples
 #' set.seed(1)
 #' m <- cphap_model(arch_cnn(c(1, 64), 2, kernels = c(5, 3, 3), strides = c(1, 1, 1),
@@ -256,9 +266,9 @@ summary.cphap_perturbation <- function(object, ...) {
   rows <- lapply(groups, function(g) {
     data.frame(
       method = g$method[1], share = mean(g$share), units = nrow(g),
-      activation_kept = mean(g$activation_kept),
-      activation_q25 = unname(stats::quantile(g$activation_kept, 0.25)),
-      activation_q75 = unname(stats::quantile(g$activation_kept, 0.75)),
+      activation_kept = mean(g$activation_kept, na.rm = TRUE),
+      activation_q25 = unname(stats::quantile(g$activation_kept, 0.25, na.rm = TRUE)),
+      activation_q75 = unname(stats::quantile(g$activation_kept, 0.75, na.rm = TRUE)),
       active_share = mean(g$active_share),
       active_q25 = unname(stats::quantile(g$active_share, 0.25)),
       active_q75 = unname(stats::quantile(g$active_share, 0.75))

@@ -279,3 +279,24 @@ test_that("cphap(), unit_relevance() and fit_model() agree for 1 and 2 threads",
   }
   expect_identical(run(1), run(2))
 })
+
+test_that("perturbation() turns non-finite shares into NA with a warning", {
+  set.seed(1)
+  m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
+                            pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
+  thr <- thresholds(m, matrix(rnorm(640), 10))
+  x <- matrix(1e308, 4, 64)
+  x[, 1:32] <- -1e308
+  warned <- character()
+  p <- withCallingHandlers(perturbation(m, x, thr, 1, shares = 0.2),
+    warning = function(w) {
+      warned <<- c(warned, conditionMessage(w))
+      invokeRestart("muffleWarning")
+    }
+  )
+  expect_true(any(grepl("not finite", warned)))
+  expect_false(any(is.nan(p$activation_kept)))
+  expect_true(all(is.finite(p$activation_kept) | is.na(p$activation_kept)))
+  s <- summary(p)
+  expect_s3_class(s, "data.frame")
+})
