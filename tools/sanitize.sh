@@ -50,7 +50,7 @@ export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:allocator_m
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 log="$work/tests.log"
 (
-  cd tests/testthat
+  cd "$work/pkg/tests/testthat"
   LD_PRELOAD="$asan" R_LIBS="$lib${R_LIBS:+:$R_LIBS}" Rscript -e '
     options(warn = 1)
     res <- as.data.frame(testthat::test_dir(".", package = "cphap",
