@@ -13,7 +13,10 @@
 # (a batch killed by its wall-clock limit); exits with status 1 on any
 # crash or hang. R_LIBS decides which installed cphap is fuzzed; under an
 # AddressSanitizer build (LD_PRELOAD=libasan) the child processes inherit the
-# environment, so sanitizer reports end the child and count as crashes.
+# environment, so sanitizer reports end the child and count as crashes; give
+# it ASAN_OPTIONS allocator_may_return_null=1:max_allocation_size_mb=2000 so
+# that huge but valid requests fail to allocate (the memory cap of ulimit is
+# not used under AddressSanitizer).
 
 args <- commandArgs(trailingOnly = TRUE)
 
@@ -53,19 +56,31 @@ child_main <- function() {
 }
 
 run_one <- function(fun, limit) {
-  setTimeLimit(elapsed = limit, transient = TRUE)
-  on.exit(setTimeLimit(elapsed = Inf))
-  r <- tryCatch(
+  # the limit is lifted before the condition is looked at: formatting a
+  # message can take long, and a time-limit error there would escape
+  tryCatch(
     {
-      utils::capture.output(v <- suppressMessages(suppressWarnings(fun())))
-      if (inherits(v, "ggplot")) invisible(ggplot2::ggplot_build(v))
-      "value"
+      setTimeLimit(elapsed = limit, transient = TRUE)
+      r <- tryCatch(
+        {
+          utils::capture.output(v <- suppressMessages(suppressWarnings(fun())))
+          if (inherits(v, "ggplot")) invisible(ggplot2::ggplot_build(v))
+          "value"
+        },
+        error = function(e) e
+      )
+      setTimeLimit(elapsed = Inf)
+      if (!inherits(r, "error")) {
+        return(r)
+      }
+      msg <- tryCatch(conditionMessage(r), error = function(e) "")
+      if (grepl("time limit", msg)) "timeout" else "error"
     },
     error = function(e) {
-      if (grepl("time limit", conditionMessage(e))) "timeout" else "error"
+      setTimeLimit(elapsed = Inf)
+      "timeout"
     }
   )
-  r
 }
 
 # A small network with every layer type the list format has, its data and
