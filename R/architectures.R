@@ -47,8 +47,10 @@ check_arch_args <- function(input_dim, n_classes) {
 }
 
 check_vec <- function(x, arg, n, min = 1) {
-  if (!is.numeric(x) || length(x) != n || anyNA(x) || any(x != round(x)) || any(x < min)) {
-    cli::cli_abort("{.arg {arg}} must be {n} whole number{?s} >= {min}, not {.val {format_value(x)}}.",
+  if (!is.numeric(x) || length(x) != n || anyNA(x) || any(x != round(x)) || any(x < min) ||
+    any(x > .Machine$integer.max)) {
+    imax <- .Machine$integer.max
+    cli::cli_abort("{.arg {arg}} must be {n} whole number{?s} between {min} and {imax}, not {.val {format_value(x)}}.",
       call = NULL
     )
   }

@@ -11,7 +11,10 @@ check_whole <- function(x, arg, min = -Inf, max = Inf, allow_null = FALSE, max_w
       call = NULL
     )
   }
-  if (x < min || x > max) {
+  # results are R integers: larger values are out of range, with a message
+  imax <- .Machine$integer.max
+  if (x < min || x > max || x > imax) {
+    if (x > imax && max > imax) max <- imax
     range <- if (is.finite(max)) {
       what <- if (is.null(max_what)) "" else paste0(" (", max_what, ")")
       sprintf("between %s and %s%s", format(min), format(max), what)
@@ -57,15 +60,35 @@ format_value <- function(x) {
   s
 }
 
-# The thread count: option cphap.threads, else the available cores.
+# The thread count: option cphap.threads, else the available cores; at most
+# max_threads().
 cphap_threads <- function() {
   n <- getOption("cphap.threads")
+  what <- "The option {.code cphap.threads}"
   if (is.null(n)) {
     n <- parallel_cores()
+    what <- "{.envvar OMP_NUM_THREADS}"
   }
-  n <- suppressWarnings(as.integer(n))
-  if (length(n) != 1L || is.na(n) || n < 1L) n <- 1L
-  n
+  n <- suppressWarnings(as.numeric(n))
+  if (length(n) != 1L || is.na(n) || n < 1) n <- 1
+  cap_threads(n, what)
+}
+
+# More threads than this only cost memory (every thread has a stack), and
+# tens of thousands end the process in the OpenMP runtime.
+max_threads <- function() {
+  n <- tryCatch(parallel::detectCores(logical = TRUE), error = function(e) NA)
+  if (length(n) != 1L || is.na(n) || n < 1) n <- 1L
+  4L * as.integer(n)
+}
+
+cap_threads <- function(n, what) {
+  lim <- max_threads()
+  if (n > lim) {
+    cli::cli_inform(c(i = paste0(what, " asks for {format(n, big.mark = ',', scientific = FALSE)} threads; using {lim} (4 per available core).")))
+    n <- lim
+  }
+  as.integer(n)
 }
 
 parallel_cores <- function() {

@@ -503,8 +503,9 @@ predict.cphap_clusters <- function(object, newdata, threads = NULL, ...) {
 #' two non-empty clusters.
 #'
 #' @param windows Numeric matrix, one window per row.
-#' @param cluster Integer cluster labels (1, 2, ...) of the windows, or a
-#'   `cphap_clusters` object (its labels and its distance are used).
+#' @param cluster Whole-number cluster labels >= 1 of the windows (any
+#'   distinct values: 1 and 1e9 are two clusters), or a `cphap_clusters`
+#'   object (its labels and its distance are used).
 #' @param index Which indices: `"silhouette"` and/or `"calinski_harabasz"`.
 #' @param distance `"euclidean"`, or `"shape"` for the k-Shape distance on
 #'   z-normalised windows.
@@ -530,7 +531,7 @@ cluster_validity <- function(windows, cluster,
   } else {
     k <- NULL
   }
-  cluster <- check_cluster_labels(cluster, nrow(windows))
+  cluster <- check_cluster_labels(cluster, nrow(windows), relabel = is.null(k))
   if (is.null(k)) k <- max(cluster)
   index <- match_arg_cl(index, c("silhouette", "calinski_harabasz"),
                         several_ok = TRUE)
@@ -758,6 +759,7 @@ check_whole_vector <- function(x, arg, len = NULL, min = -Inf, max = Inf,
     what <- if (is.null(len)) "a vector of whole numbers" else paste(len, "whole numbers")
     cli::cli_abort("{.arg {arg}} must be {what}, not {.obj_type_friendly {x}}.", call = call)
   }
+  if (max > .Machine$integer.max) max <- .Machine$integer.max
   if (any(x < min | x > max)) {
     upper <- if (is.finite(max)) {
       paste0(" and at most ", max, if (!is.null(max_what)) paste0(" (", max_what, ")"))
@@ -779,13 +781,23 @@ check_pair <- function(x, arg) {
   as.double(x)
 }
 
-check_cluster_labels <- function(cluster, n) {
+# relabel: labels need not be consecutive (1 and 1e9 are two clusters); they
+# become 1, 2, ... in increasing order, which leaves the indices unchanged.
+check_cluster_labels <- function(cluster, n, relabel = FALSE) {
   call <- sys.call(-1)
   ok <- is.numeric(cluster) && length(cluster) == n && !anyNA(cluster) &&
-    all(cluster == round(cluster)) && all(cluster >= 1)
+    all(is.finite(cluster)) && all(cluster == round(cluster)) && all(cluster >= 1)
   if (!ok) {
     cli::cli_abort(
       "{.arg cluster} must hold one whole-number label >= 1 per window ({n}).",
+      call = call
+    )
+  }
+  if (relabel) {
+    return(match(cluster, sort(unique(cluster))))
+  }
+  if (any(cluster > n)) {
+    cli::cli_abort("{.arg cluster} labels must not exceed the number of windows ({n}).",
       call = call
     )
   }
@@ -803,5 +815,5 @@ check_threads <- function(threads) {
       call = sys.call(-1)
     )
   }
-  as.integer(threads)
+  cap_threads(threads, "{.arg threads} (or the option {.code cphap.threads})")
 }

@@ -580,7 +580,7 @@ explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdat
   check_result(result)
   check_flag(progress, "progress")
   channels <- renamed_arg(channels, channel, "channels", "channel")
-  model <- result$model
+  model <- check_model(result$model, "result$model")
   clustered <- unique(as.character(result$sets$layer[result$sets$set %in% names(result$clusters)]))
   if (is.null(layer)) {
     rows <- match(clustered, model$interp$name)

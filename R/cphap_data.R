@@ -120,8 +120,8 @@ check_events <- function(events, dims, levels, arg = "events") {
   }
   for (col in c("sample", "channel", "start", "end")) {
     v <- events[[col]]
-    if (!is.numeric(v) || anyNA(v) || any(v != round(v))) {
-      data_abort("Column {.field {col}} of {.arg {arg}} must hold whole numbers without NA.")
+    if (!is.numeric(v) || anyNA(v) || any(v != round(v)) || any(abs(v) > .Machine$integer.max)) {
+      data_abort("Column {.field {col}} of {.arg {arg}} must hold whole numbers without NA, at most 2147483647 in size.")
     }
     events[[col]] <- as.integer(v)
   }
@@ -304,6 +304,11 @@ as.data.frame.cphap_dataset <- function(x, row.names = NULL, optional = FALSE, .
 check_data_count <- function(x, arg, min = 0, max = Inf) {
   ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) &&
     x == round(x) && x >= min && x <= max
+  # results are R integers: larger values are out of range, with a message
+  if (ok && x > .Machine$integer.max) {
+    ok <- FALSE
+    max <- .Machine$integer.max
+  }
   if (!ok) {
     what <- if (is.finite(max)) sprintf("between %s and %s", min, max) else sprintf("at least %s", min)
     data_abort(c(

@@ -9,10 +9,12 @@
 #' @param x Input series.
 #' @param model A [cphap_model()] whose input shape `x` must fit.
 #' @param arg Name of the argument, for error messages.
-#' @return A double array `[n, C, L]`.
+#' @param reshape `FALSE` keeps a one-channel matrix `[n, L]` as it is (same memory
+#'   layout as `[n, 1, L]`), for callers that only pass `x` to C.
+#' @return A double array `[n, C, L]` (or the matrix, see `reshape`).
 #' @keywords internal
 #' @noRd
-as_input <- function(x, model, arg = "x") {
+as_input <- function(x, model, arg = "x", reshape = TRUE) {
   if (inherits(x, "cphap_data")) x <- x$x
   if (is.data.frame(x)) x <- data_frame_series(x, arg)
   C <- model$input_dim[1]
@@ -36,8 +38,12 @@ as_input <- function(x, model, arg = "x") {
         call = NULL
       )
     }
-    x <- array(x, c(d[1], 1L, d[2]), dimnames = if (!is.null(rownames(x))) list(rownames(x), NULL, NULL))
-    d <- dim(x)
+    # a matrix [n, L] has the memory layout of an array [n, 1, L]: callers
+    # that only hand x to C (reshape = FALSE) keep it, without a copy
+    d <- c(d[1], 1L, d[2])
+    if (reshape) {
+      x <- array(x, d, dimnames = if (!is.null(rownames(x))) list(rownames(x), NULL, NULL))
+    }
   }
   if (length(d) != 3L) {
     cli::cli_abort("{.arg {arg}} must be a matrix [n, length] or an array [n, channels, length], not an array with {length(d)} dimensions.",
@@ -52,14 +58,15 @@ as_input <- function(x, model, arg = "x") {
       call = NULL
     )
   }
-  bad <- !is.finite(x)
-  if (any(bad)) {
+  # anyNA(), min() and max() allocate nothing the size of x (range() copies)
+  if (anyNA(x) || !is.finite(min(x)) || !is.finite(max(x))) {
+    bad <- array(!is.finite(x), d)
     first <- which(apply(bad, 1L, any))[1]
     cli::cli_abort("{.arg {arg}} contains NA, NaN or infinite values (first in sample {first}).",
       call = NULL
     )
   }
-  storage.mode(x) <- "double"
+  if (!is.double(x)) storage.mode(x) <- "double"
   x
 }
 
@@ -95,6 +102,7 @@ forward_nodes <- function(model, x, nodes) {
 #' predict(m, x, type = "output")
 #' @export
 predict.cphap_model <- function(object, newdata, type = c("class", "prob", "output"), ...) {
+  object <- check_model(object, "object")
   type <- match.arg(type)
   x <- as_input(newdata, object, "newdata")
   out <- forward_nodes(object, x, length(object$layers))[[1]]

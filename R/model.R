@@ -38,6 +38,12 @@ spec_dcols <- c("act_par", "eps", "rate", "pad_val")
 #' for residual additions (a layer's own `name` field wins), and are addressed
 #' by name or by their position in `interpretable_layers(model)`.
 #'
+#' The layers are the model: every function that takes a model recomputes its
+#' derived parts from `model$layers`, so an edited weight takes effect, and a
+#' model whose parts disagree (edited by hand, or read with [readRDS()] from a
+#' file of unknown origin) is rebuilt from its layers and checked like a new
+#' one; layers that do not describe a valid network are an error.
+#'
 #' @param x A list with `layers` (a list of layer lists), `input_dim`
 #'   (`c(channels, length)`), and optionally `input_nodes`, `output_nodes`,
 #'   `output_dim`, `input_names`, `output_names`; or a `cphap_model`.
@@ -62,7 +68,7 @@ spec_dcols <- c("act_par", "eps", "rate", "pad_val")
 #' @export
 cphap_model <- function(x, classes = NULL) {
   if (inherits(x, "cphap_model")) {
-    return(x)
+    return(check_model(x, "x"))
   }
   if (!is.list(x)) {
     cli::cli_abort("{.arg x} must be a list describing a network, not {.cls {class(x)}}.",
@@ -109,9 +115,9 @@ finish_model <- function(model) {
 
 check_input_dim <- function(d) {
   if (!is.numeric(d) || !(length(d) %in% 1:2) || anyNA(d) || any(d < 1) ||
-    any(d != round(d))) {
+    any(d != round(d)) || any(d > .Machine$integer.max)) {
     cli::cli_abort(
-      "{.arg x$input_dim} must be {.code c(channels, length)} with positive whole numbers, not {.val {format_value(d)}}.",
+      "{.arg x$input_dim} must be {.code c(channels, length)} with whole numbers between 1 and 2147483647, not {.val {format_value(d)}}.",
       call = NULL
     )
   }
@@ -645,7 +651,41 @@ check_model <- function(model, arg = "model") {
       call = NULL
     )
   }
-  model
+  verify_model(model, arg)
+}
+
+# The layers are the model. Its derived parts (the C spec, receptive fields,
+# interpretable layers) are recomputed from them at every use: when they
+# differ (layers edited, an old or crafted file) the model is rebuilt from its
+# layers, which are then checked like a new model's.
+model_parts <- c("input_dim", "spec", "rf", "interp")
+
+verify_model <- function(model, arg = "model") {
+  fresh <- tryCatch(suppressWarnings(finish_model(model)), error = function(e) NULL)
+  n_out <- tryCatch(prod(model$layers[[length(model$layers)]]$dim_out), error = function(e) -1)
+  if (!is.null(fresh) && identical(fresh[model_parts], unclass(model)[model_parts]) &&
+    is.character(model$classes) && length(model$classes) == n_out) {
+    return(model)
+  }
+  rebuild_model(model, arg)
+}
+
+rebuild_model <- function(model, arg) {
+  rebuilt <- tryCatch(
+    {
+      if (!is.list(model$layers)) stop("its layers are not a list")
+      x <- as.list.cphap_model(model)
+      x$input_names <- model$input_names
+      cphap_model(x, classes = model$classes)
+    },
+    error = function(e) {
+      cli::cli_abort(c("{.arg {arg}} is not a valid {.cls cphap_model}: its parts disagree and its layers do not describe a network.",
+        x = conditionMessage(e)
+      ), call = NULL)
+    }
+  )
+  rebuilt$history <- model$history
+  rebuilt
 }
 
 # Resolve layer references (names or positions among interpretable layers)
@@ -750,6 +790,7 @@ layer_detail <- function(l) {
 
 #' @export
 print.cphap_model <- function(x, ...) {
+  x <- check_model(x, "x")
   tab <- layer_table(x)
   cat_line("{.cls cphap_model}: input {x$input_dim[1]} channel{?s} x {x$input_dim[2]}, {length(x$classes)} output{?s}, {sum(tab$params)} parameters")
   tab$interpretable[is.na(tab$interpretable)] <- ""
@@ -766,6 +807,7 @@ print.cphap_model <- function(x, ...) {
 
 #' @export
 summary.cphap_model <- function(object, ...) {
+  object <- check_model(object, "object")
   structure(
     list(
       layers = layer_table(object), interpretable = object$interp,

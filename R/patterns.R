@@ -46,7 +46,7 @@
 thresholds <- function(model, reference, layers = NULL, alpha = 0.05) {
   model <- check_model(model)
   check_alpha(alpha)
-  x <- as_input(reference, model, "reference")
+  x <- as_input(reference, model, "reference", reshape = FALSE)
   rows <- resolve_layers(model, layers)
   ip <- model$interp[rows, , drop = FALSE]
   res <- .Call(
@@ -321,8 +321,8 @@ windows_of <- function(model, x, periods, row, input_channels = NULL, joint = FA
   if (is.null(input_channels)) input_channels <- seq_len(C)
   if (!is.numeric(input_channels) || anyNA(input_channels) ||
     any(input_channels != round(input_channels)) || any(input_channels < 1) ||
-    any(input_channels > C)) {
-    cli::cli_abort("{.arg input_channels} must be whole numbers between 1 and {C}.", call = NULL)
+    any(input_channels > C) || anyDuplicated(input_channels)) {
+    cli::cli_abort("{.arg input_channels} must be distinct whole numbers between 1 and {C}.", call = NULL)
   }
   if (nrow(periods) > 0L && max(periods$sample) > dim(x)[1]) {
     cli::cli_abort("{.arg periods} refers to sample {max(periods$sample)} but {.arg x} has {dim(x)[1]}.",

@@ -50,10 +50,12 @@
 #'   (kept share of the series; for `shares = NULL` the unit's own period
 #'   coverage), `n_kept` (kept time points), `n_nodes` (highly activated
 #'   nodes), `activation_kept` (sum of the unit's activation at those nodes
-#'   after perturbation over the sum before) and `active_share` (share of
-#'   those nodes still above the threshold). Attributes `sample_ids` (row
-#'   names of `x`, else indices) and `data_name` (the name of `x` when it
-#'   is a variable or a `$` chain) say which series `sample` indexes.
+#'   after perturbation over the sum before; `NA`, with a warning, when that
+#'   ratio is not finite, as for inputs of extreme magnitude) and
+#'   `active_share` (share of those nodes still above the threshold).
+#'   Attributes `sample_ids` (row names of `x`, else indices) and
+#'   `data_name` (the name of `x` when it is a variable or a `$` chain) say
+#'   which series `sample` indexes.
 #' @seealso [perturbation_curves()], [autoplot.cphap_perturbation()],
 #'   [summary.cphap_perturbation()]
 #' @examples
@@ -208,7 +210,7 @@ measure_perturbation <- function(plan, after, per, thr_vec) {
   sample <- field(function(p) as.integer(p$sample), integer(1))
   channel <- field(function(p) as.integer(p$channel), integer(1))
   now <- lapply(seq_along(plan), function(q) after[q, plan[[q]]$channel, plan[[q]]$nodes])
-  data.frame(
+  out <- data.frame(
     sample = sample, layer = rep(as.character(per$layer[1]), length(plan)), channel = channel,
     method = factor(field(function(p) p$method, character(1)),
       levels = c("cphap", "relevance", "random")
@@ -220,6 +222,15 @@ measure_perturbation <- function(plan, after, per, thr_vec) {
     active_share = vapply(seq_along(now), function(q) mean(now[[q]] > thr_vec[channel[q]]), numeric(1)),
     stringsAsFactors = FALSE
   )
+  bad <- !is.finite(out$activation_kept)
+  if (any(bad)) {
+    out$activation_kept[bad] <- NA_real_
+    cli::cli_warn(c(
+      "The share of activation kept is not finite for {sum(bad)} of {nrow(out)} unit{?s} and size{?s}; it is NA.",
+      i = "Their activations overflow double precision or are all zero; rescale the input."
+    ))
+  }
+  out
 }
 
 empty_perturbation <- function() {
@@ -251,7 +262,8 @@ new_perturbation <- function(df, layer, fill, natural) {
 #' @param ... Unused.
 #' @return `summary()`: a data frame with `method`, `share`, `units`,
 #'   `activation_kept` and `active_share` (means) and their 25% and 75%
-#'   quantiles. `autoplot()`: a ggplot object.
+#'   quantiles; `NA` shares of activation kept (see [perturbation()]) are left
+#'   out. `autoplot()`: a ggplot object.
 #' @examples
 #' m <- demo_model()
 #' thr <- thresholds(m, gunpoint$train, layers = "conv2")
@@ -278,9 +290,9 @@ summary.cphap_perturbation <- function(object, ...) {
   rows <- lapply(groups, function(g) {
     data.frame(
       method = g$method[1], share = mean(g$share), units = nrow(g),
-      activation_kept = mean(g$activation_kept),
-      activation_q25 = unname(stats::quantile(g$activation_kept, 0.25)),
-      activation_q75 = unname(stats::quantile(g$activation_kept, 0.75)),
+      activation_kept = mean(g$activation_kept, na.rm = TRUE),
+      activation_q25 = unname(stats::quantile(g$activation_kept, 0.25, na.rm = TRUE)),
+      activation_q75 = unname(stats::quantile(g$activation_kept, 0.75, na.rm = TRUE)),
       active_share = mean(g$active_share),
       active_q25 = unname(stats::quantile(g$active_share, 0.25)),
       active_q75 = unname(stats::quantile(g$active_share, 0.75))

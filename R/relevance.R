@@ -114,6 +114,10 @@
 #'   * `conservation`: sum of the input relevance minus `seeded` (mean over
 #'     passes), 0 when relevance is conserved.
 #'
+#'   Relevance that cannot be computed in double precision (inputs of extreme
+#'   magnitude, such as 1e308, or NA inputs) is `NA` in all these columns,
+#'   with a warning.
+#'
 #'   Attributes hold the rules, the rule used on each layer up to the seed
 #'   (`rule_table`, see [rule_table()]; the print shows it), passes, rate and
 #'   dropout layers (and for class seeds `class_seed` and, for margins,
@@ -687,12 +691,14 @@ build_relevance <- function(model, x, parts, seed, rules, passes, rate, mc_on) {
   arr <- function(v) aperm(array(v, c(L, C, n_jobs)), 3:1)
   sd <- col(function(p) p$res$sd)
   if (passes == 1L) sd[] <- NA_real_
+  res <- flag_nonfinite(
+    list(seeds = seeds, mean = arr(col(function(p) p$res$mean)), sd = arr(sd),
+         q05 = arr(col(function(p) p$res$q05)), q95 = arr(col(function(p) p$res$q95))),
+    x
+  )
   drops <- unique(unlist(lapply(parts, function(p) p$drop)))
   structure(
-    list(
-      seeds = seeds, mean = arr(col(function(p) p$res$mean)), sd = arr(sd),
-      q05 = arr(col(function(p) p$res$q05)), q95 = arr(col(function(p) p$res$q95)), x = x
-    ),
+    c(res, list(x = x)),
     class = "cphap_relevance_compact",
     rules = rules, rule_table = used_rules(model, rules, parts, seed), passes = passes,
     rate = rate,
@@ -739,6 +745,29 @@ used_rules <- function(model, rules, parts, seed) {
   rows <- unlist(lapply(parts, function(p) p$row))
   top <- if (seed == "class") nrow(tab) else max(model$interp$node[rows])
   tab[tab$index <= top, , drop = FALSE]
+}
+
+# Relevance that is not finite (the input's magnitude overflows double
+# precision, or the input holds NA) becomes NA, with a warning. `res`: the
+# compact parts (seeds table and arrays [seed, input channel, position]); a
+# seed whose seeded or conserved relevance is not finite is NA throughout.
+flag_nonfinite <- function(res, x) {
+  bad_seed <- !is.finite(res$seeds$seeded) | !is.finite(res$seeds$conservation)
+  bad <- !is.finite(res$mean) | !is.finite(res$q05) | !is.finite(res$q95) |
+    (!is.na(res$sd) & !is.finite(res$sd))
+  bad[bad_seed, , ] <- TRUE
+  if (!any(bad)) {
+    return(res)
+  }
+  for (a in c("mean", "sd", "q05", "q95")) res[[a]][bad] <- NA_real_
+  res$seeds$seeded[bad_seed] <- NA_real_
+  res$seeds$conservation[bad_seed] <- NA_real_
+  big <- suppressWarnings(max(abs(x), na.rm = TRUE))
+  cli::cli_warn(c(
+    "{sum(bad)} of {length(bad)} relevance values are not finite and were set to NA.",
+    i = if (anyNA(x)) "The input holds NA values." else "The largest input magnitude is {format(big, digits = 3)}: the computation overflows double precision; rescale the input."
+  ))
+  res
 }
 
 #' @export

@@ -398,7 +398,8 @@ SEXP cp_calinski_harabasz_r(SEXP x, SEXP cluster, SEXP k, SEXP metric) {
   int kk = api_int(k, "k", 1);
   int *cl = api_labels(cluster, n, kk);
   if (api_metric(metric) == CP_METRIC_SHAPE) cp_znorm_rows(rows, n, m);
-  double v = cp_calinski_harabasz(rows, n, m, kk, cl);
+  double v;
+  cp_api_stop_status(cp_calinski_harabasz(rows, n, m, kk, cl, &v), "Calinski-Harabasz index");
   return Rf_ScalarReal(ISNAN(v) ? NA_REAL : v);
 }
 

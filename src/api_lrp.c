@@ -36,8 +36,9 @@ SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP par
   if (!(pr[0] >= 0.0) || !(pr[1] >= 0.0) || !(pr[2] >= 0.0)) Rf_error("invalid rule parameters");
   if (!(pr[3] == CP_K_AUTO || pr[3] == CP_K_PAIRS || pr[3] == CP_K_DENSE))
     Rf_error("invalid kernel choice");
-  const int passes = (int)m[0];
-  if (!(m[0] >= 1.0) || m[0] > 1e9) Rf_error("'passes' must be at least 1");
+  const int passes = (int)cp_api_whole(m[0], 1, 1e9, "passes");
+  cp_api_whole(m[1], 0, 4294967295.0, "seed");
+  cp_api_whole(m[2], 0, 4294967295.0, "seed");
   for (int j = 3; j < 4 + nn; j++)
     if (!(m[j] >= 0.0 && m[j] < 1.0)) Rf_error("dropout rates must lie in [0, 1)");
   cp_lrp_job *jv = (cp_lrp_job *)R_alloc((size_t)n_jobs, sizeof(cp_lrp_job));
@@ -70,7 +71,7 @@ SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP par
   int *has_mask = (int *)R_alloc((size_t)nn, sizeof(int));
   for (int j = 0; j < nn; j++) has_mask[j] = m[4 + j] > 0.0;
   const long CL = (long)net.c_in * net.l_in;
-  const R_xlen_t len = (R_xlen_t)n_jobs * CL;
+  const R_xlen_t len = cp_api_len("relevance", n_jobs, (double)CL, 0);
   const char *names[] = {"mean", "sd", "q05", "q95", "seeded", "conservation", ""};
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
   for (int k = 0; k < 4; k++) SET_VECTOR_ELT(out, k, Rf_allocVector(REALSXP, len));

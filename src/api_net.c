@@ -90,7 +90,8 @@ SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads) {
   SEXP out = PROTECT(Rf_allocVector(VECSXP, f.n_req));
   for (int q = 0; q < f.n_req; q++) {
     const cp_layer *l = &f.net.L[f.req[q]];
-    SEXP a = Rf_allocVector(REALSXP, (R_xlen_t)f.n * cp_node_size(l));
+    R_xlen_t len = cp_api_len("forward pass", f.n, (double)cp_node_size(l), 0);
+    SEXP a = Rf_allocVector(REALSXP, len);
     SET_VECTOR_ELT(out, q, a);
     SEXP dim = PROTECT(Rf_allocVector(INTSXP, 3));
     INTEGER(dim)[0] = f.n;
@@ -117,8 +118,9 @@ SEXP cp_activations_long_r(SEXP spec, SEXP x, SEXP nodes, SEXP levels, SEXP thre
   if (TYPEOF(levels) != STRSXP || Rf_xlength(levels) != f.n_req)
     Rf_error("'levels' must be one name per node");
   R_xlen_t rows = 0;
-  for (int q = 0; q < f.n_req; q++) rows += (R_xlen_t)n * cp_node_size(&f.net.L[f.req[q]]);
-  if (rows > INT_MAX) Rf_error("too many rows for a data frame (%.0f)", (double)rows);
+  for (int q = 0; q < f.n_req; q++)
+    rows += cp_api_len("activations", n, (double)cp_node_size(&f.net.L[f.req[q]]), INT_MAX);
+  if (rows > INT_MAX) Rf_error("activations: too many rows for a data frame (%.0f)", (double)rows);
 
   static const char *names[] = {"sample", "layer", "channel", "position", "value", ""};
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));

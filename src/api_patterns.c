@@ -1,5 +1,6 @@
 /* .Call wrappers of the pattern framework: thresholds, highly activated
  * nodes, period windows. */
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 #include "api_decl.h"
@@ -44,7 +45,7 @@ SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads) {
   const int *req = api_nodes(nodes, &net, &n_req);
   double p = Rf_asReal(prob);
   if (!R_FINITE(p) || p < 0.0 || p > 1.0) Rf_error("'prob' must be in [0, 1]");
-  int nch = 0;
+  R_xlen_t nch = 0;
   for (int q = 0; q < n_req; q++) {
     if ((double)n * net.L[req[q]].l_out >= 4294967295.0)
       Rf_error("too many activation values per channel (%.0f); use fewer reference samples",
@@ -127,11 +128,13 @@ SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP cha
   if (TYPEOF(dims) != INTSXP || Rf_xlength(dims) != 3) Rf_error("'dims' must be 3 integers");
   const int *d = INTEGER(dims);
   int n = d[0], C = d[1], L = d[2];
-  if ((double)n * C * L != (double)Rf_xlength(x)) Rf_error("'x' does not match 'dims'");
+  if (n < 0 || C < 1 || L < 1 || (double)n * C * L != (double)Rf_xlength(x))
+    Rf_error("'x' does not match 'dims'");
   if (TYPEOF(sample) != INTSXP || TYPEOF(start) != INTSXP ||
       Rf_xlength(sample) != Rf_xlength(start))
     Rf_error("'sample' and 'start' must be integer vectors of equal length");
-  if (TYPEOF(channels) != INTSXP || Rf_xlength(channels) < 1) Rf_error("bad 'channels'");
+  if (TYPEOF(channels) != INTSXP || Rf_xlength(channels) < 1 || Rf_xlength(channels) > INT_MAX)
+    Rf_error("bad 'channels'");
   int m = Rf_asInteger(len);
   if (m == NA_INTEGER || m < 1 || m > L) Rf_error("'len' must be in 1..%d", L);
   R_xlen_t nw = Rf_xlength(sample);
@@ -150,7 +153,10 @@ SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP cha
     if (c1[b] == NA_INTEGER || c1[b] < 1 || c1[b] > C) Rf_error("channel out of range");
     c0[b] = c1[b] - 1;
   }
-  SEXP out = PROTECT(Rf_allocMatrix(REALSXP, (int)nw, nc * m));
+  cp_api_len("windows", (double)nw, (double)nc * m, 0);
+  if (nw > INT_MAX) Rf_error("windows: result too large (%.0f windows; at most %d)", (double)nw, INT_MAX);
+  R_xlen_t ncol = cp_api_len("windows", nc, m, INT_MAX);
+  SEXP out = PROTECT(Rf_allocMatrix(REALSXP, (int)nw, (int)ncol));
   cp_windows(REAL(x), n, C, L, s0, t0, (long)nw, m, c0, nc, REAL(out));
   UNPROTECT(1);
   return out;

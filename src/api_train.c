@@ -1,4 +1,5 @@
 /* .Call wrappers for training: the only training file that sees R. */
+#include <limits.h>
 #include <string.h>
 #include "api_decl.h"
 #include "train.h"
@@ -58,9 +59,10 @@ SEXP cp_train_epoch_r(SEXP spec, SEXP x, SEXP y, SEXP cw, SEXP opt, SEXP ctrl,
   o.adam.beta2 = c[2];
   o.adam.eps = c[3];
   o.adam.weight_decay = c[4];
-  o.batch_size = (int)c[5];
-  o.seed = ((uint64_t)c[6] << 32) ^ (uint64_t)c[7];
-  o.epoch = (int)c[8];
+  o.batch_size = (int)cp_api_whole(c[5], 1, INT_MAX, "batch_size");
+  o.seed = ((uint64_t)cp_api_whole(c[6], 0, 4294967295.0, "seed") << 32) ^
+           (uint64_t)cp_api_whole(c[7], 0, 4294967295.0, "seed");
+  o.epoch = (int)cp_api_whole(c[8], 0, INT_MAX, "epoch");
   o.momentum = c[9];
   o.n_threads = cp_api_threads(threads);
   if (o.batch_size < 1) Rf_error("invalid batch size");
@@ -77,7 +79,7 @@ SEXP cp_train_epoch_r(SEXP spec, SEXP x, SEXP y, SEXP cw, SEXP opt, SEXP ctrl,
   SET_VECTOR_ELT(out, 3, v);
   if (Rf_xlength(m) != net.n_par || Rf_xlength(v) != net.n_par)
     Rf_error("optimiser state does not match the parameters");
-  long step = (long)Rf_asReal(VECTOR_ELT(opt, 2));
+  long step = (long)cp_api_whole(Rf_asReal(VECTOR_ELT(opt, 2)), 0, 1e15, "step");
   net.par = REAL(par);
   net.state = REAL(state);
   double loss = 0.0, acc = 0.0;
@@ -162,7 +164,7 @@ SEXP cp_adam_r(SEXP par, SEXP grad, SEXP m, SEXP v, SEXP step, SEXP ctrl) {
       Rf_xlength(v) != n)
     Rf_error("'par', 'grad', 'm' and 'v' must be double vectors of equal length");
   if (TYPEOF(ctrl) != REALSXP || Rf_xlength(ctrl) != 5) Rf_error("invalid Adam control");
-  long s = (long)Rf_asReal(step);
+  long s = (long)cp_api_whole(Rf_asReal(step), 0, 1e15, "step");
   if (s < 1) Rf_error("'step' must be >= 1");
   const double *c = REAL(ctrl);
   cp_adam o = {c[0], c[1], c[2], c[3], c[4]};

@@ -3,6 +3,7 @@
 #include <R_ext/Utils.h>
 #include <string.h>
 #include <limits.h>
+#include <math.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -31,11 +32,13 @@ uint64_t cp_api_seed(void) {
 }
 
 int cp_api_threads(SEXP threads) {
-  int n = Rf_asInteger(threads);
-  if (n == NA_INTEGER || n < 1) n = 1;
+  double v = Rf_asReal(threads);
+  int n = R_FINITE(v) && v >= 1.0 ? (v < 1e6 ? (int)v : 1000000) : 1;
 #ifdef _OPENMP
-  int lim = omp_get_thread_limit();
+  /* the R side caps at 4 per core with a message; this is the backstop */
+  int lim = omp_get_thread_limit(), cores = omp_get_num_procs();
   if (lim > 0 && n > lim) n = lim;
+  if (cores >= 1 && n > 4 * cores) n = 4 * cores;
 #else
   n = 1;
 #endif
@@ -50,6 +53,21 @@ void cp_api_stop_status(int status, const char *what) {
   case CP_ERR_NUMERIC: Rf_error("%s: the computation produced non-finite values", what);
   default: Rf_error("%s: internal error (status %d)", what, status);
   }
+}
+
+double cp_api_whole(double v, double lo, double hi, const char *what) {
+  if (!(v >= lo && v <= hi) || v != floor(v))
+    Rf_error("'%s' must be a whole number between %.0f and %.0f", what, lo, hi);
+  return v;
+}
+
+R_xlen_t cp_api_len(const char *what, double a, double b, double max_len) {
+  double v = a * b;
+  double lim = max_len > 0 && max_len < (double)R_XLEN_T_MAX ? max_len : (double)R_XLEN_T_MAX;
+  if (!(v <= lim))
+    Rf_error("%s: result too large (%.0f x %.0f = %.4g values, %.4g GB; at most %.4g values)",
+             what, a, b, v, v * 8 / 1e9, lim);
+  return (R_xlen_t)v;
 }
 
 SEXP cp_api_list_get(SEXP list, const char *name) {
@@ -70,7 +88,7 @@ void cp_api_net(SEXP spec, cp_net *net) {
       Rf_xlength(dims) != 2 || TYPEOF(par) != REALSXP || TYPEOF(state) != REALSXP)
     Rf_error("invalid model spec: wrong types");
   R_xlen_t n_nodes = Rf_xlength(is) / CP_S_NCOL;
-  if (n_nodes < 1 || Rf_xlength(is) != n_nodes * CP_S_NCOL ||
+  if (n_nodes < 1 || n_nodes > INT_MAX || Rf_xlength(is) != n_nodes * CP_S_NCOL ||
       Rf_xlength(ds) != n_nodes * CP_D_NCOL)
     Rf_error("invalid model spec: wrong sizes");
   cp_layer *layers = (cp_layer *)R_alloc((size_t)n_nodes, sizeof(cp_layer));

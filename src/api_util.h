@@ -12,6 +12,13 @@ uint64_t cp_api_seed(void);            /* one draw from R's RNG, for set.seed() 
 int cp_api_threads(SEXP threads);      /* validated thread count */
 void cp_api_stop_status(int status, const char *what); /* R error for a kernel status */
 SEXP cp_api_list_get(SEXP list, const char *name);     /* R_NilValue when absent */
+/* a * b as the length of a result, or an R error saying how large the
+ * result would be; max_len <= 0 means R's longest vector (INT_MAX for a
+ * matrix dimension). */
+R_xlen_t cp_api_len(const char *what, double a, double b, double max_len);
+/* v when it is a whole number in [lo, hi] (so casts to int or uint64_t are
+ * defined), else an R error naming it. */
+double cp_api_whole(double v, double lo, double hi, const char *what);
 
 
 

@@ -400,13 +400,17 @@ int cp_silhouette(const double *d, int n, int k, const int *cluster,
   return CP_OK;
 }
 
-double cp_calinski_harabasz(const double *x, int n, int m, int k,
-                            const int *cluster) {
+int cp_calinski_harabasz(const double *x, int n, int m, int k, const int *cluster,
+                         double *out) {
   int *size = calloc((size_t)k, sizeof(int));
   double *cent = calloc((size_t)k * m, sizeof(double));
   double *grand = calloc((size_t)m, sizeof(double));
   double res = NAN;
-  if (!size || !cent || !grand) goto done;
+  int status = CP_OK;
+  if (!size || !cent || !grand) {
+    status = CP_ERR_ALLOC;
+    goto done;
+  }
   cp_cluster_means(x, n, m, k, cluster, cent, size);
   int kk = 0;
   for (int j = 0; j < k; j++) kk += size[j] > 0;
@@ -432,5 +436,6 @@ done:
   free(size);
   free(cent);
   free(grand);
-  return res;
+  *out = res;
+  return status;
 }

@@ -115,9 +115,10 @@ int cp_silhouette(const double *d, int n, int k, const int *cluster,
                   int threads, double *width);
 
 /* Calinski-Harabasz index (Euclidean): [B / (k' - 1)] / [W / (n - k')] with
- * k' the non-empty clusters; NaN when k' < 2 or k' = n, Inf when W = 0 < B. */
-double cp_calinski_harabasz(const double *x, int n, int m, int k,
-                            const int *cluster);
+ * k' the non-empty clusters, into *out; NaN when k' < 2 or k' = n, Inf when
+ * W = 0 < B. Returns CP_OK or CP_ERR_ALLOC. */
+int cp_calinski_harabasz(const double *x, int n, int m, int k, const int *cluster,
+                         double *out);
 
 /* Squared Euclidean distance with four partial sums (fixed order). */
 static inline double cp_sqdist(const double *a, const double *b, int m) {

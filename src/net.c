@@ -9,6 +9,142 @@
 #include <omp.h>
 #endif
 
+static const char *type_name(int type) {
+  static const char *names[] = {"?",        "Conv1D",       "Dense",      "MaxPooling1D",
+                                "AveragePooling1D", "GlobalPooling (average)",
+                                "GlobalPooling (max)", "BatchNorm", "Flatten", "Activation",
+                                "Add",      "Skipping",     "Padding"};
+  return type >= CP_CONV && type <= CP_PAD ? names[type] : "unknown type";
+}
+
+/* a * b into *out unless it overflows (or either is negative). */
+static int mul_ok(long a, long b, long *out) {
+  if (a < 0 || b < 0) return 0;
+  return !__builtin_mul_overflow(a, b, out);
+}
+
+/* Limits far above any real network that keep every index the kernels
+ * compute in int arithmetic (sizes, spans, phases) from overflowing: values
+ * per node and sample, weights per layer, and time lengths (padded too). */
+#define CP_MAX_NODE_SIZE 2147483647L
+#define CP_MAX_LEN (1L << 28)
+
+/* Validate one node of a spec whose earlier nodes are valid; writes the
+ * message ("field ... ") and returns CP_ERR_INPUT on the first violation. */
+static int check_node(const cp_net *net, const cp_layer *l, int j, char *msg, size_t len) {
+  const cp_layer *L = net->L;
+#define FAIL(...) do { snprintf(msg, len, __VA_ARGS__); return CP_ERR_INPUT; } while (0)
+  if (l->type < CP_CONV || l->type > CP_PAD) FAIL("field type: unknown code %d", l->type);
+  if (l->n_in < 1 || l->n_in > CP_MAX_IN)
+    FAIL("field n_in: %d inputs (1 to %d expected)", l->n_in, CP_MAX_IN);
+  if (l->type != CP_ADD && l->n_in != 1)
+    FAIL("field n_in: %d inputs, but only Add takes several", l->n_in);
+  if (l->c_in < 1 || l->l_in < 1) FAIL("fields c_in/l_in: input shape %d x %d is not positive", l->c_in, l->l_in);
+  if (l->c_out < 1 || l->l_out < 1)
+    FAIL("fields c_out/l_out: output shape %d x %d is not positive", l->c_out, l->l_out);
+  long size;
+  if (!mul_ok(l->c_out, l->l_out, &size) || size > CP_MAX_NODE_SIZE || l->l_out > CP_MAX_LEN)
+    FAIL("fields c_out/l_out: output of %d x %d values is too large", l->c_out, l->l_out);
+  if (!mul_ok(l->c_in, l->l_in, &size) || size > CP_MAX_NODE_SIZE || l->l_in > CP_MAX_LEN)
+    FAIL("fields c_in/l_in: input of %d x %d values is too large", l->c_in, l->l_in);
+  for (int q = 0; q < l->n_in; q++) {
+    int p = l->in[q];
+    if (p < -1 || p >= j)
+      FAIL("field in%d: input %d is neither the model input (0) nor an earlier node", q, p + 1);
+    int pc = p < 0 ? net->c_in : L[p].c_out;
+    int pl = p < 0 ? net->l_in : L[p].l_out;
+    if (pc != l->c_in || pl != l->l_in)
+      FAIL("fields c_in/l_in: input %d has shape %d x %d, not %d x %d", p + 1, pc, pl, l->c_in,
+           l->l_in);
+  }
+  if (l->act < CP_LINEAR || l->act > CP_SOFTMAX) FAIL("field act: unknown code %d", l->act);
+  if (l->act == CP_SOFTMAX && l->l_out != 1)
+    FAIL("field act: softmax needs a flat output, not length %d", l->l_out);
+  if (!isfinite(l->act_par)) FAIL("field act_par: not finite");
+  long need_w = 0, need_b = 0, need_s = 0;
+  switch (l->type) {
+  case CP_CONV: {
+    if (l->k < 1) FAIL("field k: kernel %d < 1", l->k);
+    if (l->stride < 1) FAIL("field stride: %d < 1", l->stride);
+    if (l->dil < 1) FAIL("field dil: %d < 1", l->dil);
+    if (l->pad_l < 0 || l->pad_r < 0) FAIL("fields pad_l/pad_r: padding %d/%d is negative", l->pad_l, l->pad_r);
+    long lp = (long)l->l_in + l->pad_l + l->pad_r;
+    long span = (long)(l->k - 1) * l->dil + 1;
+    if (lp > CP_MAX_LEN) FAIL("fields pad_l/pad_r: padded length %ld is too large", lp);
+    if (span > lp) FAIL("field k: the kernel spans %ld points but the padded input has %ld", span, lp);
+    long want = (lp - span) / l->stride + 1;
+    if (l->l_out != want) FAIL("field l_out: %d, but the convolution gives %ld", l->l_out, want);
+    long t;
+    if (!mul_ok(l->c_out, l->c_in, &t) || !mul_ok(t, l->k, &need_w) || need_w > CP_MAX_NODE_SIZE ||
+        !mul_ok(l->c_in, lp, &t) || t > CP_MAX_NODE_SIZE || !mul_ok(l->c_in, l->stride, &t) ||
+        t > CP_MAX_NODE_SIZE)
+      FAIL("fields k/stride: the convolution is too large");
+    need_b = l->c_out;
+    break;
+  }
+  case CP_DENSE:
+    if (l->l_out != 1) FAIL("field l_out: %d, but a dense output is flat (1)", l->l_out);
+    if (!mul_ok((long)l->c_in * l->l_in, l->c_out, &need_w) || need_w > CP_MAX_NODE_SIZE)
+      FAIL("field c_out: the weight matrix is too large");
+    need_b = l->c_out;
+    break;
+  case CP_MAXPOOL:
+  case CP_AVGPOOL: {
+    if (l->k < 1) FAIL("field k: kernel %d < 1", l->k);
+    if (l->stride < 1) FAIL("field stride: %d < 1", l->stride);
+    if (l->k > l->l_in) FAIL("field k: kernel %d exceeds the input length %d", l->k, l->l_in);
+    if (l->c_out != l->c_in) FAIL("field c_out: %d, not the %d input channels", l->c_out, l->c_in);
+    long want = (long)(l->l_in - l->k) / l->stride + 1;
+    if (l->l_out != want) FAIL("field l_out: %d, but the pooling gives %ld", l->l_out, want);
+    break;
+  }
+  case CP_GAVG:
+  case CP_GMAX:
+    if (l->c_out != l->c_in) FAIL("field c_out: %d, not the %d input channels", l->c_out, l->c_in);
+    if (l->l_out != 1) FAIL("field l_out: %d, but global pooling gives 1", l->l_out);
+    break;
+  case CP_BN:
+    if (l->c_out != l->c_in || l->l_out != l->l_in) FAIL("fields c_out/l_out: batch norm keeps the input shape");
+    if (!(l->eps >= 0.0) || !isfinite(l->eps)) FAIL("field eps: must be finite and >= 0");
+    need_w = l->c_in;
+    need_b = l->c_in;
+    need_s = 2L * l->c_in;
+    break;
+  case CP_FLATTEN:
+    if (l->l_out != 1 || (long)l->c_out != (long)l->c_in * l->l_in)
+      FAIL("fields c_out/l_out: %d x %d, but flatten gives %ld x 1", l->c_out, l->l_out,
+           (long)l->c_in * l->l_in);
+    break;
+  case CP_ACT:
+  case CP_DROP:
+  case CP_ADD:
+    if (l->c_out != l->c_in || l->l_out != l->l_in)
+      FAIL("fields c_out/l_out: %d x %d, not the input shape %d x %d", l->c_out, l->l_out,
+           l->c_in, l->l_in);
+    if (l->type == CP_DROP && !(l->rate < 1.0)) FAIL("field rate: must be < 1");
+    break;
+  case CP_PAD: {
+    if (l->pad_l < 0 || l->pad_r < 0) FAIL("fields pad_l/pad_r: padding %d/%d is negative", l->pad_l, l->pad_r);
+    if (l->c_out != l->c_in) FAIL("field c_out: %d, not the %d input channels", l->c_out, l->c_in);
+    long want = (long)l->l_in + l->pad_l + l->pad_r;
+    if (l->l_out != want) FAIL("field l_out: %d, but the padding gives %ld", l->l_out, want);
+    if (!isfinite(l->pad_val)) FAIL("field pad_val: not finite");
+    break;
+  }
+  }
+  if (need_w > 0 && (l->w_n != need_w || l->w_off < 0 || l->w_off > net->n_par - need_w))
+    FAIL("fields w_off/w_n: weights [%ld, %ld + %ld) need %ld values inside the %ld parameters",
+         l->w_off, l->w_off, l->w_n, need_w, net->n_par);
+  if (need_b > 0 && (l->b_n != need_b || l->b_off < 0 || l->b_off > net->n_par - need_b))
+    FAIL("fields b_off/b_n: bias [%ld, %ld + %ld) needs %ld values inside the %ld parameters",
+         l->b_off, l->b_off, l->b_n, need_b, net->n_par);
+  if (need_s > 0 && (l->s_off < 0 || l->s_off > net->n_state - need_s))
+    FAIL("field s_off: statistics at %ld need %ld values inside the %ld stored", l->s_off, need_s,
+         net->n_state);
+#undef FAIL
+  return CP_OK;
+}
+
 int cp_net_from_spec(cp_net *net, cp_layer *layers, int n_nodes, const int *ispec,
                      const double *dspec, int c_in, int l_in, double *par, long n_par,
                      double *state, long n_state, char *msg, size_t msg_len) {
@@ -21,16 +157,19 @@ int cp_net_from_spec(cp_net *net, cp_layer *layers, int n_nodes, const int *ispe
   net->n_par = n_par;
   net->state = state;
   net->n_state = n_state;
+  long in_size;
+  if (c_in < 1 || l_in < 1 || !mul_ok(c_in, l_in, &in_size) || in_size > CP_MAX_NODE_SIZE ||
+      l_in > CP_MAX_LEN) {
+    snprintf(msg, msg_len, "field dims: input shape %d x %d is not positive or too large", c_in,
+             l_in);
+    return CP_ERR_INPUT;
+  }
 #define IS(j, col) ispec[(long)(col) * n_nodes + (j)]
 #define DS(j, col) dspec[(long)(col) * n_nodes + (j)]
   for (int j = 0; j < n_nodes; j++) {
     cp_layer *l = &layers[j];
     l->type = IS(j, CP_S_TYPE);
     l->n_in = IS(j, CP_S_NIN);
-    if (l->n_in < 1 || l->n_in > CP_MAX_IN) {
-      snprintf(msg, msg_len, "node %d: %d inputs", j + 1, l->n_in);
-      return CP_ERR_INPUT;
-    }
     for (int q = 0; q < CP_MAX_IN; q++) l->in[q] = IS(j, CP_S_IN0 + q);
     l->c_in = IS(j, CP_S_CIN);
     l->l_in = IS(j, CP_S_LIN);
@@ -51,113 +190,9 @@ int cp_net_from_spec(cp_net *net, cp_layer *layers, int n_nodes, const int *ispe
     l->eps = DS(j, CP_D_EPS);
     l->rate = DS(j, CP_D_RATE);
     l->pad_val = DS(j, CP_D_PADVAL);
-    /* consistency checks that protect memory */
-    for (int q = 0; q < l->n_in; q++) {
-      int p = l->in[q];
-      if (p < -1 || p >= j) {
-        snprintf(msg, msg_len, "node %d: input %d is not an earlier node", j + 1, p + 1);
-        return CP_ERR_INPUT;
-      }
-      int pc = p < 0 ? c_in : layers[p].c_out;
-      int pl = p < 0 ? l_in : layers[p].l_out;
-      long want = (long)l->c_in * l->l_in;
-      if ((long)pc * pl != want) {
-        snprintf(msg, msg_len, "node %d: input shape %d x %d does not match %d x %d",
-                 j + 1, pc, pl, l->c_in, l->l_in);
-        return CP_ERR_INPUT;
-      }
-    }
-    if (l->c_out < 1 || l->l_out < 1 || l->c_in < 1 || l->l_in < 1) {
-      snprintf(msg, msg_len, "node %d: empty shape", j + 1);
-      return CP_ERR_INPUT;
-    }
-    long need_w = 0, need_b = 0, need_s = 0;
-    switch (l->type) {
-    case CP_CONV:
-      need_w = (long)l->c_out * l->c_in * l->k;
-      need_b = l->c_out;
-      if (l->k < 1 || l->stride < 1 || l->dil < 1 || l->pad_l < 0 || l->pad_r < 0 ||
-          l->l_out != (l->l_in + l->pad_l + l->pad_r - (long)(l->k - 1) * l->dil - 1) /
-                              l->stride + 1) {
-        snprintf(msg, msg_len, "node %d: inconsistent convolution geometry", j + 1);
-        return CP_ERR_INPUT;
-      }
-      break;
-    case CP_DENSE:
-      need_w = (long)l->c_out * l->c_in * l->l_in;
-      need_b = l->c_out;
-      if (l->l_out != 1) {
-        snprintf(msg, msg_len, "node %d: dense output must be flat", j + 1);
-        return CP_ERR_INPUT;
-      }
-      break;
-    case CP_MAXPOOL:
-    case CP_AVGPOOL:
-      if (l->k < 1 || l->stride < 1 || l->c_out != l->c_in ||
-          l->l_out != (l->l_in - l->k) / l->stride + 1 || l->l_in < l->k) {
-        snprintf(msg, msg_len, "node %d: inconsistent pooling geometry", j + 1);
-        return CP_ERR_INPUT;
-      }
-      break;
-    case CP_GAVG:
-    case CP_GMAX:
-      if (l->c_out != l->c_in || l->l_out != 1) {
-        snprintf(msg, msg_len, "node %d: inconsistent global pooling", j + 1);
-        return CP_ERR_INPUT;
-      }
-      break;
-    case CP_BN:
-      need_w = l->c_in;
-      need_b = l->c_in;
-      need_s = 2L * l->c_in;
-      if (l->c_out != l->c_in || l->l_out != l->l_in) {
-        snprintf(msg, msg_len, "node %d: inconsistent batch norm", j + 1);
-        return CP_ERR_INPUT;
-      }
-      break;
-    case CP_FLATTEN:
-      if ((long)l->c_out * l->l_out != (long)l->c_in * l->l_in || l->l_out != 1) {
-        snprintf(msg, msg_len, "node %d: inconsistent flatten", j + 1);
-        return CP_ERR_INPUT;
-      }
-      break;
-    case CP_ACT:
-    case CP_DROP:
-    case CP_ADD:
-      if (l->c_out != l->c_in || l->l_out != l->l_in) {
-        snprintf(msg, msg_len, "node %d: output shape must equal input shape", j + 1);
-        return CP_ERR_INPUT;
-      }
-      break;
-    case CP_PAD:
-      if (l->c_out != l->c_in || l->l_out != l->l_in + l->pad_l + l->pad_r) {
-        snprintf(msg, msg_len, "node %d: inconsistent padding", j + 1);
-        return CP_ERR_INPUT;
-      }
-      break;
-    default:
-      snprintf(msg, msg_len, "node %d: unknown type %d", j + 1, l->type);
-      return CP_ERR_INPUT;
-    }
-    if (l->type != CP_ADD && l->n_in != 1) {
-      snprintf(msg, msg_len, "node %d: only Add takes several inputs", j + 1);
-      return CP_ERR_INPUT;
-    }
-    if (need_w > 0 && (l->w_n != need_w || l->w_off < 0 || l->w_off + need_w > n_par)) {
-      snprintf(msg, msg_len, "node %d: weights out of range", j + 1);
-      return CP_ERR_INPUT;
-    }
-    if (need_b > 0 && (l->b_n != need_b || l->b_off < 0 || l->b_off + need_b > n_par)) {
-      snprintf(msg, msg_len, "node %d: bias out of range", j + 1);
-      return CP_ERR_INPUT;
-    }
-    if (need_s > 0 && (l->s_off < 0 || l->s_off + need_s > n_state)) {
-      snprintf(msg, msg_len, "node %d: batch norm statistics out of range", j + 1);
-      return CP_ERR_INPUT;
-    }
-    if (l->act < CP_LINEAR || l->act > CP_SOFTMAX ||
-        (l->act == CP_SOFTMAX && l->l_out != 1)) {
-      snprintf(msg, msg_len, "node %d: invalid activation", j + 1);
+    char why[200];
+    if (check_node(net, l, j, why, sizeof why) != CP_OK) {
+      snprintf(msg, msg_len, "node %d (%s): %s", j + 1, type_name(l->type), why);
       return CP_ERR_INPUT;
     }
   }
