@@ -40,7 +40,7 @@ child_main <- function() {
   deadline <- as.numeric(opt("--deadline", Inf))
   for (i in seq.int(first, length.out = count)) {
     if (as.numeric(Sys.time()) > deadline) break
-    set.seed(seed * 100003 + i)
+    set.seed((seed * 100003 + i) %% 2147483647)
     # building a case can fail (a tampering R refuses): draw another
     call <- NULL
     while (is.null(call)) {
@@ -113,11 +113,12 @@ fixtures <- function() {
   res <- cphap(m, x, layers = 1, k = 2)
   win <- period_windows(m, x, per, 1, joint = TRUE)$joint
   cl <- cluster_windows(win, 2)
-  rel <- unit_relevance(m, x[1:2, , ], 1, channel = 1, passes = 2, progress = FALSE)
+  rel <- unit_relevance(m, x[1:2, , ], 1, channels = 1, passes = 2, progress = FALSE)
   fit <- fit_model(m, x, y, epochs = 1, batch_size = 4, verbose = FALSE)
   dat <- cphap_data(x, y)
   files <- fuzz_files()
-  list(net = net, m = m, x = x, y = y, thr = thr, per = per, res = res, win = win, cl = cl,
+  onnx <- write_onnx(m, tempfile(fileext = ".onnx"), dtype = "float64")
+  list(onnx = onnx, net = net, m = m, x = x, y = y, thr = thr, per = per, res = res, win = win, cl = cl,
        rel = rel, fit = fit, dat = dat, files = files,
        pert = perturbation(m, x[1:3, , ], thr, 1, channels = 1, shares = 0.2))
 }
@@ -249,7 +250,7 @@ case_table <- function(fx) {
                                      input_channels = NULL, joint = TRUE, normalize = TRUE),
     cphap = function() list(model = m, reference = x, layers = 1, alpha = 0.1, k = 2,
                             method = "kmeans", joint = FALSE, normalize = TRUE),
-    unit_relevance = function() list(model = m, x = x2, layer = 1, channel = 1, seed = "all",
+    unit_relevance = function() list(model = m, x = x2, layer = 1, channels = 1, seed = "all",
                                      passes = 3, rate = 0.5, rules = "default", progress = FALSE),
     lrp = function() list(model = m, x = x2, class = NULL, rules = "epsilon"),
     perturbation = function() list(model = m, x = x[1:3, , ], thresholds = fx$thr, layer = 1,
@@ -259,7 +260,7 @@ case_table <- function(fx) {
     cphap_model = function() list(x = fx$net, classes = NULL),
     interpretable_layers = function() list(model = m),
     receptive_field = function() list(model = m, layer = 1, position = 1:2),
-    explain_sample = function() list(result = fx$res, sample = 1, layer = NULL, channel = NULL,
+    explain_sample = function() list(result = fx$res, sample = 1, layer = NULL, channels = NULL,
                                      newdata = NULL),
     unit_pattern_matrix = function() list(result = fx$res, layer = NULL, input_channel = NULL,
                                           share = FALSE),
@@ -281,7 +282,16 @@ case_table <- function(fx) {
     read_ucr = function() list(path = fx$files[1], length = NULL),
     read_ts = function() list(path = fx$files[2], length = NULL),
     read_arff = function() list(path = fx$files[3], length = 2),
-    lrp_rules = function() list(preset = "default", epsilon = 0.01, alpha = 2, beta = 1)
+    lrp_rules = function() list(preset = "default", epsilon = 0.01, alpha = 2, beta = 1),
+    read_onnx = function() list(path = fx$onnx, input_length = NULL),
+    write_onnx = function() list(model = m, path = tempfile(fileext = ".onnx"),
+                                 dtype = "float64", opset = 13),
+    original_relevance = function() list(model = m, x = x2, layer = 1, channels = 1,
+                                         y = fx$y[1:2], passes = 2, progress = FALSE),
+    perturbation_curves = function() list(model = m, x = x[1:3, , ], thresholds = fx$thr,
+                                          layer = 1, samples = 1:2, steps = 3),
+    pattern_entropy = function() list(x = fx$res, layer = NULL, n_sub = 2),
+    rule_table = function() list(model = m, rules = "default")
   )
   fns <- list(predict = stats::predict)
   arg_case <- function(name) {
