@@ -106,7 +106,7 @@
 #'   activated nodes. arXiv:2004.12538.
 #' @seealso [explain_sample()], [autoplot.cphap_result()], [unit_pattern_matrix()]
 #' @examples
-#' # the paper's CNN trained on GunPoint; patterns of its second block
+#' # a CNN of the paper's design trained on GunPoint; patterns of its second block
 #' model <- demo_model()
 #' res <- cphap(model, gunpoint$train, layers = "conv2", k = 4)
 #' res

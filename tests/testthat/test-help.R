@@ -29,7 +29,8 @@ test_that("pages of functions with a counterpart in the original work say how th
   pages <- c(
     "thresholds.Rd", "activated_periods.Rd", "period_windows.Rd", "cphap.Rd",
     "cluster_windows.Rd", "explain_sample.Rd", "unit_relevance.Rd", "lrp.Rd",
-    "lrp_rules.Rd", "pattern_entropy.Rd", "perturbation.Rd", "fit_model.Rd", "arch_cnn.Rd"
+    "lrp_rules.Rd", "pattern_entropy.Rd", "perturbation.Rd", "fit_model.Rd", "arch_cnn.Rd",
+    "demo_model.Rd"
   )
   for (p in pages) {
     titles <- vapply(Filter(function(s) identical(attr(s, "Rd_tag"), "\\section"), db[[p]]),
