@@ -82,6 +82,17 @@ check_vec <- function(x, arg, n, min = 1) {
 #' first two or one of them, and says so in a message. Weights are drawn from R's random number generator: call
 #' `set.seed()` first for reproducible networks.
 #'
+#' @section Differences from the original work:
+#' The default kernels (15, 11, 7), strides (2, 1, 1) and max pooling
+#' (8/4, 4/2, 4/2) are the original CNN's, but the default `padding` is
+#' `"valid"` (no padding, so every period lies inside the series); the
+#' original used `"same"` padding: give `padding = "same"`. When the
+#' series are too short for the default shape, a smaller shape is taken
+#' (see Details; a convenience of this package). The dropout layer
+#' (`dropout = 0.5`) sits before the dense output; the original work's
+#' relevance code also drew dropout on the first block's activations (see
+#' [original_relevance()]).
+#'
 #' @param input_dim `c(channels, length)` of the input series (or the length
 #'   alone for one channel).
 #' @param n_classes Number of classes (output units).

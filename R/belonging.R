@@ -116,9 +116,9 @@ belonging_score <- function(fit, windows, cluster) {
 #' uncertainty use the `ambiguity` and `atypicality` of
 #' [cluster_windows()].
 #'
-#' Differences from the original work: the number of sub-clusters is the
-#' argument `n_sub`, and the EM starts from weighted k-means (reproducible
-#' with [set.seed()]).
+#' @section Differences from the original work:
+#' The number of sub-clusters is the argument `n_sub`, and the EM starts
+#' from weighted k-means (reproducible with [set.seed()]).
 #'
 #' @param x A `cphap_result` from [cphap()], or the numeric matrix of
 #'   windows that `clusters` was fitted to.

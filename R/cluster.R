@@ -114,6 +114,22 @@
 #' random number generator per call and the random streams of restarts and
 #' epochs are derived from it, so the result does not depend on `threads`.
 #'
+#' @section Differences from the original work:
+#' * Windows: give `weights` (the number of firing units of each distinct
+#'   window) to cluster as the original work did; [cphap()] does so.
+#' * Clustering: weighted k-means with `k = 12` by default, k-means++
+#'   seeding and the best of `n_start = 10` restarts; after the Lloyd
+#'   iterations, Hartigan moves and centroid swaps are tried and kept only
+#'   when they lower the objective (on large problems only the best
+#'   restart gets the moves; see
+#'   the section Methods of this page).
+#' * Uncertainty: the original work reported one entropy per pattern, from
+#'   Gaussian-mixture sub-clusters inside it; it is available with
+#'   [pattern_entropy()]. Every window here gets instead its `ambiguity`
+#'   between patterns (posterior entropy under a mixture with one pooled
+#'   diagonal covariance) and its `atypicality` within its pattern, with
+#'   the `distance_ratio`.
+#'
 #' @param windows Numeric matrix, one window per row (all windows have the
 #'   same length, the number of columns). Finite values only.
 #' @param k Number of clusters, a whole number between 1 and `nrow(windows)`.

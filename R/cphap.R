@@ -82,12 +82,31 @@
 #'   when it is a variable or a `$` chain, used in plot titles);
 #' * `k_choice`: with `k = "auto"`, the silhouette of every candidate `k`
 #'   per set (see [suggest_k()]), else `NULL`.
+#' @section Differences from the original work:
+#' * Windows: each distinct window (sample and node position) of a layer is
+#'   clustered once with a weight equal to the number of its firing units,
+#'   as in the original work.
+#' * Clustering: weighted k-means with `k = 12` by default, k-means++
+#'   seeding and the best of `n_start = 10` restarts; after the Lloyd
+#'   iterations, Hartigan moves and centroid swaps are tried and kept only
+#'   when they lower the objective (on large problems only the best
+#'   restart gets the moves; see
+#'   the section Methods of [cluster_windows()]).
+#' * Uncertainty: the original work reported one entropy per pattern, from
+#'   Gaussian-mixture sub-clusters inside it; it is available with
+#'   [pattern_entropy()]. Every window here gets instead its `ambiguity`
+#'   between patterns (posterior entropy under a mixture with one pooled
+#'   diagonal covariance) and its `atypicality` within its pattern, with
+#'   the `distance_ratio`.
+#' * Periods that reach outside the series (with padding) are kept in
+#'   `periods` with `inside = FALSE` and left out of the clustering.
+#'
 #' @references Cho, S., Lee, G., Chang, W. and Choi, J. (2020). Interpreting
 #'   deep temporal neural networks by selective visualization of internally
 #'   activated nodes. arXiv:2004.12538.
 #' @seealso [explain_sample()], [autoplot.cphap_result()], [unit_pattern_matrix()]
 #' @examples
-#' # the paper's CNN trained on GunPoint; patterns of its second block
+#' # a CNN of the paper's design trained on GunPoint; patterns of its second block
 #' model <- demo_model()
 #' res <- cphap(model, gunpoint$train, layers = "conv2", k = 4)
 #' res
@@ -542,6 +561,14 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #' the pattern holds) and the distance ratio (distance to the cluster's
 #' centroid over the cluster's mean member distance). See the section
 #' "Uncertainty of belonging" of [cluster_windows()] for the formulas.
+#'
+#' @section Differences from the original work:
+#' The original work described how well windows belong to a pattern by one
+#' entropy per pattern ([pattern_entropy()]). Here every period of the
+#' sample gets its own `ambiguity` (posterior entropy over the patterns
+#' under a mixture with one pooled diagonal covariance), `atypicality` and
+#' `distance_ratio`. Periods that reach outside the series get `NA` in the
+#' cluster columns.
 #'
 #' @param result A `cphap_result` from [cphap()].
 #' @param sample Indices of the samples: in the series of `result` or, when

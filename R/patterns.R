@@ -34,6 +34,12 @@
 #'   `n_values` (the number of activation values the quantile is taken over:
 #'   reference samples x positions). Attributes: `n_reference`, `passes`
 #'   (forward passes over the reference set).
+#' @section Differences from the original work:
+#' The default `alpha = 0.05` is the first of the two levels the paper
+#' used (0.05 and 0.005); give `alpha = 0.005` for the other. The quantile
+#' is R's type 7 over all positions and reference samples, and a node must
+#' be strictly above it.
+#'
 #' @seealso [activated_periods()], [cphap()]
 #' @examples
 #' m <- demo_model()
@@ -156,6 +162,13 @@ empty_periods <- function(levels) {
 #'   `threshold`, `start` and `end` (1-based input indices, inclusive) and
 #'   `inside` (the whole period lies inside the series). With no such node,
 #'   a zero-row data frame with these columns (and a message).
+#' @section Differences from the original work:
+#' A period that reaches outside the series (a node near either end of a
+#' layer that pads, as the original CNN's "same" padding does) is kept
+#' with `inside = FALSE` rather than cut to the series; [period_windows()]
+#' and [cphap()] leave such periods out of the clustering, which needs
+#' windows of the layer's full receptive-field length.
+#'
 #' @seealso [thresholds()], [receptive_field()], [cphap()]
 #' @examples
 #' m <- demo_model()
@@ -288,6 +301,14 @@ znorm_input <- function(x) {
 #'   `"joint"`): a row per period inside the series, a column per time point
 #'   of the window (channel blocks in order when joint). Attribute `period`
 #'   of each matrix: the rows of `periods` the windows come from.
+#' @section Differences from the original work:
+#' Only periods inside the series are cut: periods that reach outside it
+#' (with padding) stay in the period table, flagged `inside = FALSE`, and
+#' get no window, so they are left out of the clustering. Each period gives
+#' one row here, also when several units fire at the same sample and node
+#' position; [cphap()] keeps such a window once, weighted by its firing
+#' units, as the original work did.
+#'
 #' @examples
 #' m <- demo_model()
 #' x <- gunpoint$train

@@ -25,6 +25,15 @@
 #' activation survives whole unless the period reaches into padding. For a
 #' test whose outcome is open, see [perturbation_curves()].
 #'
+#' @section Differences from the original work:
+#' The original work's perturbation analysis compared the units' activation
+#' when their highly activated periods or their top-relevance points are
+#' kept. Here the `"relevance"` points come from LRP with the `"default"`
+#' rules and without Monte-Carlo dropout. The comparison cannot fail for
+#' `"cphap"` (see Description); [perturbation_curves()] adds deletion and
+#' insertion curves of the class probability, which the original work did
+#' not report.
+#'
 #' @param model A [cphap_model()].
 #' @param x Series to perturb: a matrix `[n, L]`, an array `[n, C, L]` or a
 #'   `cphap_data`.

@@ -46,6 +46,22 @@
 #' default, `"pairs"` or `"dense"`) forces one kind; results agree to
 #' rounding.
 #'
+#' @section Differences from the original work:
+#' [original_relevance()] runs this function with the original work's
+#' settings. The defaults differ from them in three places, each one
+#' argument away:
+#' * seed: the unit's activation map (`seed = "all"`) instead of the true
+#'   class logit with only the relevance through the unit kept
+#'   (`seed = "class"`, `class = ` the labels);
+#' * rules: `"default"` uses epsilon instead of z+ on the output layer
+#'   (`rules = "original"`; the output layer is only used with
+#'   `seed = "class"`);
+#' * dropout: on the model's own dropout layers before the seeded layer
+#'   (see Description) instead of the first block's activations before
+#'   its pooling (`dropout_layers = ` that layer's index in
+#'   `print(model)`). The default `rate = 0.5` is the original keep
+#'   probability of 0.5.
+#'
 #' @param model A [cphap_model()].
 #' @param x Series: a matrix `[n, L]`, an array `[n, C, L]` or a `cphap_data`.
 #'   Results and plot titles name each series by its row name, else by its
@@ -293,6 +309,15 @@ first_block_activation <- function(model) {
 #' the input with `rules`, without dropout.
 #'
 #' @inheritParams unit_relevance
+#' @section Differences from the original work:
+#' The original work started relevance at the logit of the true class and
+#' used z+ on every convolution and dense layer including the output. Here
+#' the class defaults to the predicted one (give `class = ` the labels for
+#' the true one) and the `"default"` rules use epsilon on the output
+#' layer (`rules = "original"` for z+ there). No dropout is drawn; see
+#' [original_relevance()] for the original setting with Monte-Carlo
+#' dropout through one unit.
+#'
 #' @param class The class (label or index), one value or one per sample;
 #'   `NULL` for each sample's predicted class.
 #' @return A `cphap_relevance` data frame (see [unit_relevance()]) with

@@ -108,6 +108,11 @@ rule_presets <- list(
 #'   `w2` on the first, epsilon on the output.
 #' * `"zplus"`: z+ everywhere, the first layer included.
 #'
+#' @section Differences from the original work:
+#' The default preset differs from `"original"` in one rule: epsilon
+#' instead of z+ on the output layer (see Presets). `lrp_rules("original")`
+#' gives the original work's rules.
+#'
 #' @param preset One of `"default"`, `"epsilon"`, `"alpha_beta"`, `"zplus"`,
 #'   `"original"`.
 #' @param ... Overrides, `kind = "rule"`, for example `conv = "epsilon"`.

@@ -20,6 +20,12 @@
 #' random number generator, so `set.seed()` before `fit_model()` gives the
 #' same trained weights for any number of threads (option `cphap.threads`).
 #'
+#' @section Differences from the original work:
+#' With `model = "cnn"`, the network is [arch_cnn()] with its defaults:
+#' the original CNN's kernels, strides and pooling, but `"valid"` padding
+#' instead of the original `"same"` (pass `padding = "same"` in `...`),
+#' and a smaller shape when the series are too short for it.
+#'
 #' @param model A [cphap_model()], a plain network list (see
 #'   [cphap_model()] and [arch_cnn()]), or the name of an architecture:
 #'   `"cnn"`, `"fcn"` or `"resnet"`, built for the shape of `x` and the

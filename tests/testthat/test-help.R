@@ -23,3 +23,18 @@ test_that("examples that interpret a network use the trained demo model", {
     expect_no_match(ex, "rnorm(", fixed = TRUE, info = p)
   }
 })
+
+test_that("pages of functions with a counterpart in the original work say how they differ", {
+  db <- rd_db()
+  pages <- c(
+    "thresholds.Rd", "activated_periods.Rd", "period_windows.Rd", "cphap.Rd",
+    "cluster_windows.Rd", "explain_sample.Rd", "unit_relevance.Rd", "lrp.Rd",
+    "lrp_rules.Rd", "pattern_entropy.Rd", "perturbation.Rd", "fit_model.Rd", "arch_cnn.Rd",
+    "demo_model.Rd"
+  )
+  for (p in pages) {
+    titles <- vapply(Filter(function(s) identical(attr(s, "Rd_tag"), "\\section"), db[[p]]),
+                     function(s) paste(unlist(s[[1]]), collapse = ""), character(1))
+    expect_true("Differences from the original work" %in% titles, info = p)
+  }
+})
