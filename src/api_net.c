@@ -53,7 +53,7 @@ static void fwd_setup(fwd_call *f, SEXP spec, SEXP x, SEXP nodes, SEXP threads) 
   f->n_req = (int)Rf_xlength(nodes);
   for (int q = 0; q < f->n_req; q++)
     if (f->req[q] < 0 || f->req[q] >= f->net.n_nodes)
-      Rf_error("node %d out of range", f->req[q] + 1);
+      Rf_error("node %ld out of range", (long)f->req[q] + 1);
   f->nt = cp_api_threads(threads);
   f->dst = (double **)R_alloc((size_t)(f->n_req > 0 ? f->n_req : 1), sizeof(double *));
 }

@@ -14,7 +14,7 @@ static const int *api_nodes(SEXP nodes, const cp_net *net, int *n_req) {
   *n_req = (int)Rf_xlength(nodes);
   const int *req = INTEGER(nodes);
   for (int q = 0; q < *n_req; q++) {
-    if (req[q] < 0 || req[q] >= net->n_nodes) Rf_error("node %d out of range", req[q] + 1);
+    if (req[q] < 0 || req[q] >= net->n_nodes) Rf_error("node %ld out of range", (long)req[q] + 1);
     if (net->L[req[q]].l_out < 1) Rf_error("node %d has no time axis", req[q] + 1);
   }
   return req;

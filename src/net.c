@@ -50,11 +50,11 @@ static int check_node(const cp_net *net, const cp_layer *l, int j, char *msg, si
   for (int q = 0; q < l->n_in; q++) {
     int p = l->in[q];
     if (p < -1 || p >= j)
-      FAIL("field in%d: input %d is neither the model input (0) nor an earlier node", q, p + 1);
+      FAIL("field in%d: input %ld is neither the model input (0) nor an earlier node", q, (long)p + 1);
     int pc = p < 0 ? net->c_in : L[p].c_out;
     int pl = p < 0 ? net->l_in : L[p].l_out;
     if (pc != l->c_in || pl != l->l_in)
-      FAIL("fields c_in/l_in: input %d has shape %d x %d, not %d x %d", p + 1, pc, pl, l->c_in,
+      FAIL("fields c_in/l_in: input %ld has shape %d x %d, not %d x %d", (long)p + 1, pc, pl, l->c_in,
            l->l_in);
   }
   if (l->act < CP_LINEAR || l->act > CP_SOFTMAX) FAIL("field act: unknown code %d", l->act);

@@ -47,6 +47,9 @@ test_that("the C side rejects every violated spec invariant, naming node and fie
     list(function(s) { s$ispec[3, "in0"] <- 2L; s }, "node 3 .*field in0: input 3 is neither"),
     list(function(s) { s$ispec[3, "in0"] <- 5L; s }, "node 3 .*field in0"),
     list(function(s) { s$ispec[3, "in0"] <- -2L; s }, "node 3 .*field in0"),
+    # the largest int as an input reference: the message itself must not overflow
+    list(function(s) { s$ispec[3, "in0"] <- .Machine$integer.max; s },
+         "node 3 .*field in0: input 2147483648 is neither"),
     list(function(s) { s$ispec[2, "c_in"] <- 2L; s }, "node 2 .*fields c_in/l_in"),
     list(function(s) { s$ispec[3, "l_out"] <- 9L; s }, "node 3 \\(MaxPooling1D\\): field l_out: 9"),
     list(function(s) { s$ispec[3, "k"] <- 0L; s }, "node 3 .*field k"),
