@@ -177,7 +177,6 @@ test_that("every layer type of the kitchen-sink network maps to its operators", 
 })
 
 test_that("class labels come back from the file's metadata", {
-  skip_if_not(exists("read_onnx", asNamespace("cphap")), "read_onnx() is not available")
   m <- small_net()
   r <- read_onnx(write_onnx(m, tempfile(fileext = ".onnx")))
   expect_equal(r$classes, c("a", "b\"q", "c"))
@@ -209,8 +208,6 @@ test_that("write_onnx() checks its arguments", {
 })
 
 # --- round trip through read_onnx() -----------------------------------------
-
-has_reader <- function() exists("read_onnx", asNamespace("cphap"))
 
 last_output <- function(m, x) cphap:::forward_nodes(m, x, length(m$layers))[[1]]
 
@@ -244,7 +241,6 @@ expect_roundtrip <- function(m, x, dtype, opset) {
 }
 
 test_that("read_onnx(write_onnx(m)) reproduces every fixture network exactly (float64)", {
-  skip_if_not(has_reader(), "read_onnx() is not available")
   for (nm in names(ms <- roundtrip_models())) {
     for (opset in c(11, 13, 17)) {
       expect_roundtrip(ms[[nm]]$model, ms[[nm]]$x, "float64", opset)
@@ -254,7 +250,6 @@ test_that("read_onnx(write_onnx(m)) reproduces every fixture network exactly (fl
 })
 
 test_that("read_onnx(write_onnx(m)) reproduces a model trained by fit_model()", {
-  skip_if_not(has_reader(), "read_onnx() is not available")
   set.seed(2)
   fit <- fit_model("cnn", gunpoint$train, epochs = 3, channels = c(4, 8, 8),
                    kernels = c(7, 5, 3), strides = c(1, 1, 1), pool_sizes = c(2, 2, 2),
@@ -265,7 +260,6 @@ test_that("read_onnx(write_onnx(m)) reproduces a model trained by fit_model()", 
 })
 
 test_that("networks read from PyTorch's ONNX files survive write_onnx() and read_onnx() exactly", {
-  skip_if_not(has_reader(), "read_onnx() is not available")
   files <- list.files(test_path("fixtures", "onnx"), "_float64_op13\\.onnx$", full.names = TRUE)
   expect_gte(length(files), 6L)
   set.seed(9)
