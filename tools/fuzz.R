@@ -35,6 +35,11 @@ child_main <- function() {
   call_limit <- as.numeric(opt("--call-limit", 3))
   suppressPackageStartupMessages(library(cphap))
   options(cphap.threads = 2L, warn = -1)
+  # fuzzed file names (write_onnx(path = "a"), ...) land in a scratch folder,
+  # never in the checkout
+  scratch <- tempfile("fuzz-wd")
+  dir.create(scratch)
+  setwd(scratch)
   fx <- fixtures()
   cases <- case_table(fx)
   deadline <- as.numeric(opt("--deadline", Inf))
