@@ -1,5 +1,8 @@
-# Deletion and insertion curves of the class probability (DESIGN section
-# 1.7): a test whose outcome is open, unlike keeping a unit's own periods.
+# Deletion and insertion curves of the class probability: perturb the points
+# of a sample's highly activated periods, or as many top-relevance points,
+# random points or random periods of the same lengths, and measure the area
+# over the curve. Unlike keeping a unit's own periods (whose receptive fields
+# keep its activation by construction), the outcome of this test is open.
 
 #' Deletion and insertion curves of highly activated periods
 #'

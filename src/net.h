@@ -131,8 +131,10 @@ void cp_softmax_rows(double *v, int n_rows, int n_cols);
 void cp_draw_masks(const cp_net *net, cp_work *w, int nb, const double *rate,
                    uint64_t seed, uint64_t stream_base);
 
-/* Exact receptive field of every node with a time axis: jump, size, start
- * (DESIGN.md 1.3); for Add, the union of its inputs. Nodes without a time
+/* Exact receptive field of every node with a time axis: jump J, size R and
+ * start S through every conv and pool (J_l = J_{l-1} s_l, R_l = R_{l-1} +
+ * (k_l - 1) d_l J_{l-1}, S_l = S_{l-1} - p_l J_{l-1}); for Add, the union of
+ * its inputs. Nodes without a time
  * axis (after flatten or global pooling) get size = -1. */
 void cp_receptive_fields(const cp_net *net, long *jump, long *size, long *start);
 

@@ -1,4 +1,4 @@
-/* Kernels of the pattern framework (DESIGN 1.2-1.3): exact thresholds of
+/* Kernels of the pattern framework: exact (type 7) quantile thresholds of
  * activation maps over a reference set, highly activated nodes, and input
  * windows of their periods. Plain C; no R headers. */
 #ifndef CP_PATTERNS_H

@@ -56,7 +56,7 @@ test_that("each node's activation is recomputed from its receptive-field window 
   expect_equal(checked, sum(ip$length))
 })
 
-test_that("the paper's CNN has the receptive fields of DESIGN 1.3", {
+test_that("the paper's CNN has the exact receptive fields (jump, size, start)", {
   set.seed(1)
   m <- cphap_model(arch_cnn(c(1, 945), 8))
   rf <- receptive_field(m)
