@@ -1,31 +1,14 @@
 # A small protobuf / ONNX encoder for tests: builds ONNX files byte by byte
 # so every operator, attribute and error path can be tested without Python.
 
-# Bits (least significant first) of a whole number in [0, 2^32).
-pb_bits32 <- function(v) as.integer(floor(v / 2^(0:31)) %% 2)
-
-# Varint of a whole number (negative numbers as 64-bit two's complement).
-pb_varint <- function(x) {
-  x <- as.numeric(x)
-  hi <- floor(x / 2^32)
-  lo <- x - hi * 2^32
-  if (hi < 0) hi <- hi + 2^32
-  bits <- c(pb_bits32(lo), pb_bits32(hi))
-  n <- max(1L, ceiling(max(c(0L, which(bits == 1L))) / 7))
-  out <- raw(n)
-  for (k in seq_len(n)) {
-    grp <- bits[(k - 1) * 7 + 1:7]
-    grp[is.na(grp)] <- 0L
-    byte <- sum(grp * 2^(0:6)) + if (k < n) 128 else 0
-    out[k] <- as.raw(byte)
-  }
-  out
-}
-
-pb_key <- function(field, wt) pb_varint(field * 8 + wt)
-pb_int <- function(field, v) c(pb_key(field, 0), pb_varint(v))
-pb_bytes <- function(field, payload) c(pb_key(field, 2), pb_varint(length(payload)), payload)
-pb_str <- function(field, s) pb_bytes(field, charToRaw(enc2utf8(s)))
+# The wire-format primitives are the package's own (the encoder of
+# write_onnx(), whose byte sequences test-onnx-write.R checks); the rest of
+# this file builds whole models, valid or broken, from them.
+pb_varint <- cphap:::ow_varint
+pb_key <- cphap:::ow_key
+pb_int <- cphap:::ow_f_varint
+pb_bytes <- cphap:::ow_f_bytes
+pb_str <- cphap:::ow_f_string
 pb_f32 <- function(field, v) c(pb_key(field, 5), writeBin(as.double(v), raw(), size = 4, endian = "little"))
 pb_msgs <- function(field, msgs) unlist(lapply(msgs, function(m) pb_bytes(field, m)))
 pb_packed_ints <- function(field, v) pb_bytes(field, unlist(lapply(v, pb_varint)))
@@ -71,8 +54,7 @@ onnx_tensor <- function(name, values, dims = length(values), type = "float", raw
         hi <- floor(v / 2^32)
         lo <- v - hi * 2^32
         if (hi < 0) hi <- hi + 2^32
-        b <- c(pb_bits32(lo), pb_bits32(hi))
-        as.raw(vapply(0:7, function(k) sum(b[k * 8 + 1:8] * 2^(0:7)), numeric(1)))
+        as.raw(c(floor(lo / 256^(0:3)) %% 256, floor(hi / 256^(0:3)) %% 256))
       }))
     )
     pb_bytes(9, bytes)
