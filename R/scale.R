@@ -1,0 +1,163 @@
+# Running sample-wise work over chunks of samples, in this process or on the
+# user's future plan (multisession, cluster, batchtools, mirai, ...).
+#
+# Chunks are fixed by the data (sample ranges), never by the plan, and every
+# chunk's result depends only on its own samples, so results are identical
+# whatever the plan and the number of workers. Randomness inside a chunk is
+# keyed by global sample indices (never drawn from the worker's RNG).
+
+# Sample ranges 1..n cut into chunks of `chunk_size` (the last may be shorter).
+chunk_ranges <- function(n, chunk_size) {
+  n <- as.integer(n)
+  if (n < 1L) {
+    return(list())
+  }
+  starts <- seq(1L, n, by = chunk_size)
+  lapply(starts, function(s) s:min(n, s + chunk_size - 1L))
+}
+
+# `chunk_size`: NULL for the default, else a whole number >= 1.
+check_chunk_size <- function(chunk_size, n, arg = "chunk_size") {
+  if (is.null(chunk_size)) {
+    return(default_chunk_size(n))
+  }
+  check_whole(chunk_size, arg, min = 1)
+  as.integer(min(chunk_size, max(1, n)))
+}
+
+# Default: the whole set in one chunk when it runs in this process (no
+# overhead), else about four chunks per worker for load balance, but never
+# fewer than 16 samples per chunk.
+default_chunk_size <- function(n) {
+  n <- max(1L, as.integer(n))
+  w <- future_workers()
+  if (w <= 1L) {
+    return(n)
+  }
+  as.integer(max(16L, ceiling(n / (4L * w))))
+}
+
+# TRUE when a future plan other than sequential is set (future installed).
+use_futures <- function() {
+  if (isTRUE(getOption("cphap.future", TRUE)) && is_installed("future")) {
+    !inherits(future::plan("next"), "sequential")
+  } else {
+    FALSE
+  }
+}
+
+future_workers <- function() {
+  if (!use_futures()) {
+    return(1L)
+  }
+  w <- tryCatch(future::nbrOfWorkers(), error = function(e) 1L)
+  if (!is.finite(w) || w < 1) 1L else as.integer(w)
+}
+
+is_installed <- function(pkg) {
+  requireNamespace(pkg, quietly = TRUE)
+}
+
+# OpenMP threads of each worker: the option `cphap.threads` when the user set
+# it, else the cores of this machine shared among the plan's workers (at
+# least one), so that workers x threads does not oversubscribe the cores.
+worker_threads <- function() {
+  if (!is.null(getOption("cphap.threads"))) {
+    return(cphap_threads())
+  }
+  w <- future_workers()
+  n <- suppressWarnings(as.numeric(parallel_cores()))
+  if (length(n) != 1L || is.na(n) || n < 1) n <- 1
+  as.integer(max(1, floor(n / w)))
+}
+
+# Runs `fun(chunk, ...)` for every element of `chunks` and returns the list
+# of results in the order of `chunks`. Each chunk is a list with at least
+# `samples` (global 1-based indices, used in messages). In this process when
+# no future plan is set, else one future per chunk on the user's plan. An
+# error in a chunk (or a worker that dies) is an R error of class
+# `cphap_chunk_error` naming the chunk and its samples. Progress: a cli bar
+# (`progress = TRUE`) and, when progressr is installed, progressr signals
+# from the workers (shown under `progressr::with_progress()` or
+# `progressr::handlers(global = TRUE)`).
+map_chunks <- function(chunks, fun, ..., label = "Working", progress = FALSE) {
+  if (length(chunks) == 0L) {
+    return(list())
+  }
+  if (!use_futures()) {
+    if (length(chunks) == 1L) {
+      # one chunk in this process: the error as it is, nothing to name
+      return(list(fun(chunks[[1L]], ...)))
+    }
+    return(map_chunks_here(chunks, fun, ..., label = label, progress = progress))
+  }
+  map_chunks_future(chunks, fun, ..., label = label, progress = progress)
+}
+
+map_chunks_here <- function(chunks, fun, ..., label, progress) {
+  bar <- progress_start(progress, label, length(chunks))
+  out <- vector("list", length(chunks))
+  for (i in seq_along(chunks)) {
+    out[[i]] <- withCallingHandlers(
+      fun(chunks[[i]], ...),
+      error = function(e) chunk_abort(i, chunks[[i]], e)
+    )
+    progress_tick(bar)
+  }
+  progress_end(bar)
+  out
+}
+
+map_chunks_future <- function(chunks, fun, ..., label, progress) {
+  args <- list(...)
+  threads <- worker_threads()
+  p <- if (is_installed("progressr")) progressr::progressor(steps = length(chunks), label = label)
+  bar <- progress_start(progress, label, length(chunks))
+  futs <- vector("list", length(chunks))
+  for (i in seq_along(chunks)) {
+    futs[[i]] <- tryCatch(
+      future::future(
+        quote(run_chunk(fun, chunk, args, threads, p)),
+        substitute = FALSE,
+        globals = list(
+          run_chunk = run_chunk, fun = fun, chunk = chunks[[i]], args = args,
+          threads = threads, p = p
+        ),
+        packages = "cphap", seed = FALSE, label = paste0("cphap-chunk-", i)
+      ),
+      error = function(e) chunk_abort(i, chunks[[i]], e)
+    )
+  }
+  out <- vector("list", length(chunks))
+  for (i in seq_along(futs)) {
+    out[[i]] <- tryCatch(future::value(futs[[i]]),
+      error = function(e) chunk_abort(i, chunks[[i]], e),
+      interrupt = function(e) chunk_abort(i, chunks[[i]], NULL, "was interrupted")
+    )
+    progress_tick(bar)
+  }
+  progress_end(bar)
+  out
+}
+
+# Evaluated on a worker: the package's threads for this worker, then the
+# chunk's work, then one progress step.
+run_chunk <- function(fun, chunk, args, threads, p) {
+  old <- options(cphap.threads = threads)
+  on.exit(options(old), add = TRUE)
+  res <- do.call(fun, c(list(chunk), args))
+  if (is.function(p)) p()
+  res
+}
+
+chunk_abort <- function(i, chunk, e, what = "failed") {
+  s <- chunk$samples
+  which <- if (length(s)) {
+    paste0("chunk ", i, " (samples ", min(s), "-", max(s), ")")
+  } else {
+    paste0("chunk ", i)
+  }
+  cli::cli_abort(paste0("Work on ", which, " ", what, "."),
+    class = "cphap_chunk_error", chunk = i, parent = e, call = NULL
+  )
+}
