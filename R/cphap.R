@@ -44,7 +44,8 @@
 #' @param progress Show a progress bar over the clustered window sets
 #'   when the run lasts more than 2 seconds (as with `k = "auto"`).
 #' @param ... Passed to [cluster_windows()] (for example `n_start`,
-#'   `som_dim`).
+#'   `som_dim`, or `window_chunk_size` to run k-means over the workers of
+#'   a future plan).
 #' @return An object of class `cphap_result`, a list with
 #' * `thresholds`: a `cphap_thresholds` data frame;
 #' * `periods`: a `cphap_periods` data frame (all highly activated nodes);

@@ -99,15 +99,6 @@ static int *api_labels(SEXP cluster, int n, int k) {
   return out;
 }
 
-static SEXP api_named_list(int len, const char **names) {
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, len));
-  SEXP nm = PROTECT(Rf_allocVector(STRSXP, len));
-  for (int i = 0; i < len; i++) SET_STRING_ELT(nm, i, Rf_mkChar(names[i]));
-  Rf_setAttrib(out, R_NamesSymbol, nm);
-  UNPROTECT(2);
-  return out;
-}
-
 static SEXP api_labels_out(const int *cl, int n) {
   SEXP out = Rf_allocVector(INTSXP, n);
   int *po = INTEGER(out);
@@ -120,7 +111,7 @@ static SEXP api_fit_result(const double *centers, const int *cl, int n, int k,
                            int m, const cp_cluster_info *info) {
   const char *names[] = {"cluster", "centers", "objective", "iterations",
                          "converged", "restart", "moves"};
-  SEXP out = PROTECT(api_named_list(7, names));
+  SEXP out = PROTECT(cp_api_named_list(7, names));
   SET_VECTOR_ELT(out, 0, api_labels_out(cl, n));
   SET_VECTOR_ELT(out, 1, api_matrix(centers, k, m));
   SET_VECTOR_ELT(out, 2, Rf_ScalarReal(info->objective));
@@ -267,7 +258,7 @@ SEXP cp_cluster_stats_r(SEXP x, SEXP cluster, SEXP centers, SEXP metric,
   const char *names[] = {"size", "mean", "sd", "distance", "mean_distance",
                          "variance", "weight", "variance_floor",
                          "weighted_size"};
-  SEXP out = PROTECT(api_named_list(9, names));
+  SEXP out = PROTECT(cp_api_named_list(9, names));
   SEXP size = PROTECT(Rf_allocVector(INTSXP, k));
   SEXP wsize = PROTECT(Rf_allocVector(REALSXP, k));
   SEXP dist = PROTECT(Rf_allocVector(REALSXP, n));
@@ -335,7 +326,7 @@ SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP mean_distance,
   int nth = api_threads(threads);
   if (met == CP_METRIC_SHAPE) cp_znorm_rows(rows, n, m);
   const char *names[] = {"cluster", "distance", "distance_ratio"};
-  SEXP out = PROTECT(api_named_list(3, names));
+  SEXP out = PROTECT(cp_api_named_list(3, names));
   SEXP cl = PROTECT(Rf_allocVector(INTSXP, n));
   SEXP dist = PROTECT(Rf_allocVector(REALSXP, n));
   SEXP ratio = PROTECT(Rf_allocVector(REALSXP, n));

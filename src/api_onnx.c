@@ -30,20 +30,9 @@ static SEXP i64_vec(const int64_t *v, int64_t n) {
   return out;
 }
 
-/* A named list from parallel arrays of names and values (values protected by
- * the caller through the list itself). */
-static SEXP named_list(int n, const char **names) {
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, n));
-  SEXP nm = PROTECT(Rf_allocVector(STRSXP, n));
-  for (int k = 0; k < n; k++) SET_STRING_ELT(nm, k, Rf_mkChar(names[k]));
-  Rf_setAttrib(out, R_NamesSymbol, nm);
-  UNPROTECT(2);
-  return out;
-}
-
 static SEXP tensor_r(const onx_tensor *t) {
   static const char *nm[] = {"name", "data_type", "dims", "values"};
-  SEXP out = PROTECT(named_list(4, nm));
+  SEXP out = PROTECT(cp_api_named_list(4, nm));
   SET_VECTOR_ELT(out, 0, scalar_str(t->name));
   SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(t->data_type));
   SET_VECTOR_ELT(out, 2, i64_vec(t->dims, t->n_dims));
@@ -92,7 +81,7 @@ static SEXP attr_value(const onx_attr *a) {
 
 static SEXP node_r(const onx_node *nd) {
   static const char *nm[] = {"name", "op_type", "domain", "input", "output", "attributes", "attr_types"};
-  SEXP out = PROTECT(named_list(7, nm));
+  SEXP out = PROTECT(cp_api_named_list(7, nm));
   SET_VECTOR_ELT(out, 0, scalar_str(nd->name));
   SET_VECTOR_ELT(out, 1, scalar_str(nd->op_type));
   SET_VECTOR_ELT(out, 2, scalar_str(nd->domain));
@@ -119,7 +108,7 @@ static SEXP node_r(const onx_node *nd) {
  * ("" for fixed dims). */
 static SEXP value_info_r(const onx_value_info *v) {
   static const char *nm[] = {"name", "elem_type", "has_shape", "dims", "params"};
-  SEXP out = PROTECT(named_list(5, nm));
+  SEXP out = PROTECT(cp_api_named_list(5, nm));
   SET_VECTOR_ELT(out, 0, scalar_str(v->name));
   SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(v->elem_type));
   SET_VECTOR_ELT(out, 2, Rf_ScalarLogical(v->has_shape));
@@ -144,7 +133,7 @@ static SEXP vi_list(const onx_value_info *v, int64_t n) {
 
 static SEXP graph_r(const onx_graph *g) {
   static const char *nm[] = {"name", "nodes", "initializers", "inputs", "outputs", "value_info"};
-  SEXP out = PROTECT(named_list(6, nm));
+  SEXP out = PROTECT(cp_api_named_list(6, nm));
   SET_VECTOR_ELT(out, 0, scalar_str(g->name));
   SEXP nodes = Rf_allocVector(VECSXP, (R_xlen_t)g->n_nodes);
   SET_VECTOR_ELT(out, 1, nodes);
@@ -164,7 +153,7 @@ static SEXP model_r(void *data) {
   static const char *nm[] = {"ir_version", "producer_name", "producer_version", "domain",
                              "model_version", "opset_domain", "opset_version", "metadata",
                              "graph"};
-  SEXP out = PROTECT(named_list(9, nm));
+  SEXP out = PROTECT(cp_api_named_list(9, nm));
   SET_VECTOR_ELT(out, 0, Rf_ScalarReal((double)m->ir_version));
   SET_VECTOR_ELT(out, 1, scalar_str(m->producer_name));
   SET_VECTOR_ELT(out, 2, scalar_str(m->producer_version));

@@ -70,6 +70,15 @@ R_xlen_t cp_api_len(const char *what, double a, double b, double max_len) {
   return (R_xlen_t)v;
 }
 
+SEXP cp_api_named_list(int len, const char **names) {
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, len));
+  SEXP nm = PROTECT(Rf_allocVector(STRSXP, len));
+  for (int i = 0; i < len; i++) SET_STRING_ELT(nm, i, Rf_mkChar(names[i]));
+  Rf_setAttrib(out, R_NamesSymbol, nm);
+  UNPROTECT(2);
+  return out;
+}
+
 SEXP cp_api_list_get(SEXP list, const char *name) {
   SEXP names = Rf_getAttrib(list, R_NamesSymbol);
   if (Rf_isNull(names)) return R_NilValue;

@@ -12,6 +12,8 @@ uint64_t cp_api_seed(void);            /* one draw from R's RNG, for set.seed() 
 int cp_api_threads(SEXP threads);      /* validated thread count */
 void cp_api_stop_status(int status, const char *what); /* R error for a kernel status */
 SEXP cp_api_list_get(SEXP list, const char *name);     /* R_NilValue when absent */
+/* A new list of len elements (R_NilValue) with the given names (unprotected). */
+SEXP cp_api_named_list(int len, const char **names);
 /* a * b as the length of a result, or an R error saying how large the
  * result would be; max_len <= 0 means R's longest vector (INT_MAX for a
  * matrix dimension). */
