@@ -19,7 +19,7 @@ R_LIBS="$work/lib${R_LIBS:+:$R_LIBS}" Rscript -e '
   stopifnot(dirname(find.package("cphap")) == normalizePath(lib))
   v <- browseVignettes("cphap")[["cphap"]]
   found <- if (is.null(v)) character() else sort(tools::file_path_sans_ext(v[, "File"]))
-  want <- c("byo-network", "cphap", "paper", "relevance")
+  want <- c("byo-network", "cphap", "paper", "relevance", "scale")
   cat("browseVignettes(\"cphap\") lists", length(found), "vignette(s):\n")
   if (length(found)) cat(paste0("  ", v[order(tools::file_path_sans_ext(v[, "File"])), "Title"], collapse = "\n"), "\n")
   missing <- setdiff(want, found)
@@ -27,5 +27,5 @@ R_LIBS="$work/lib${R_LIBS:+:$R_LIBS}" Rscript -e '
     cat("missing:", missing, "\n")
     quit(status = 1)
   }
-  cat("OK: the four vignettes are installed\n")
+  cat("OK: the five vignettes are installed\n")
 '
