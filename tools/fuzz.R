@@ -119,7 +119,7 @@ fixtures <- function() {
   win <- period_windows(m, x, per, 1, joint = TRUE)$joint
   cl <- cluster_windows(win, 2)
   rel <- unit_relevance(m, x[1:2, , ], 1, channels = 1, passes = 2, progress = FALSE)
-  fit <- fit_model(m, x, y, epochs = 1, batch_size = 4, verbose = FALSE)
+  fit <- fit_model(m, x, y, epochs = 1, batch_size = 4, progress = FALSE)
   dat <- cphap_data(x, y)
   files <- fuzz_files()
   onnx <- write_onnx(m, tempfile(fileext = ".onnx"), dtype = "float64")
@@ -261,7 +261,7 @@ case_table <- function(fx) {
     perturbation = function() list(model = m, x = x[1:3, , ], thresholds = fx$thr, layer = 1,
                                    channels = 1, shares = 0.2, fill = "zero"),
     fit_model = function() list(model = m, x = x, y = fx$y, epochs = 1, batch_size = 4,
-                                lr = 1e-3, validation_split = 0, verbose = FALSE),
+                                lr = 1e-3, validation_split = 0, progress = FALSE),
     cphap_model = function() list(x = fx$net, classes = NULL),
     interpretable_layers = function() list(model = m),
     receptive_field = function() list(model = m, layer = 1, position = 1:2),
