@@ -452,6 +452,11 @@ print.cphap_clusters <- function(x, ...) {
     cli::cli_text("Best of {x$settings$n_start} restart{?s} (restart ",
                   "{x$best_restart}); {conv} after {x$iterations} ",
                   "iteration{?s}")
+    if (!is.null(x$settings$rounds)) {
+      cli::cli_text("Lloyd rounds over {x$settings$chunks} chunk{?s} of at most ",
+                    "{x$settings$window_chunk_size} windows: ",
+                    "{x$settings$rounds} round trip{?s}")
+    }
   }
   cli::cli_text("Objective (within-cluster sum of squares): ",
                 "{format(x$objective, digits = 6)}")

@@ -58,6 +58,8 @@ test_that("distributed k-means finds the planted objective, identically on every
   }
   expect_identical(seq_fits[[1]]$settings$chunks, 6L)
   expect_identical(seq_fits[[2]]$settings$chunks, 3L)
+  shown <- paste(capture_messages(print(seq_fits[[2]])), collapse = "")
+  expect_match(shown, "over 3 chunks of at most 2500 windows")
 
   future::plan(future::multisession, workers = 2)
   multi <- lapply(c(1000L, 2500L), function(cs) fit_on_plan(p, cs))
