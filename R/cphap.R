@@ -115,7 +115,8 @@
 #' cphap(model, gunpoint$train, layers = "conv1", k = "auto", n_start = 3)$sets
 #' @export
 cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, k = 12,
-                  method = "kmeans", joint = FALSE, normalize = TRUE, progress = TRUE, ...) {
+                  method = "kmeans", joint = FALSE, normalize = TRUE, progress = TRUE,
+                  chunk_size = NULL, ...) {
   model <- check_model(model)
   check_flag(progress, "progress")
   check_alpha(alpha)
@@ -141,14 +142,26 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
     k <- as.integer(k)
   }
   k_choice <- list()
-  ref <- as_input(reference, model, "reference")
-  xa <- as_input(x, model, "x")
-  id <- series_identity(if (missing(x)) substitute(reference) else substitute(x), xa, parent.frame())
+  ref <- if (is_chunk_source(reference)) reference else as_input(reference, model, "reference")
+  x_chunks <- is_chunk_source(x)
+  xa <- if (x_chunks) x else as_input(x, model, "x")
+  x_expr <- if (missing(x)) substitute(reference) else substitute(x)
   rows <- resolve_layers(model, layers)
   ip <- model$interp[rows, , drop = FALSE]
-  th <- thresholds(model, ref, rows, alpha)
-  per <- activated_periods(model, xa, th, rows)
-  xw <- if (normalize) znorm_input(xa) else xa
+  th <- thresholds(model, ref, rows, alpha, chunk_size = chunk_size)
+  per <- activated_periods(model, xa, th, rows, chunk_size = chunk_size)
+  if (x_chunks) {
+    # the windows are cut where the chunks are loaded; the result holds no series
+    xs <- sample_source(xa, model, "x")
+    win <- chunked_windows(model, xs, per, rows, NULL, joint, normalize)
+    xw <- NULL
+    n_x <- sum(source_sizes(xs))
+    id <- list(ids = as.character(seq_len(n_x)), name = data_name(x_expr))
+  } else {
+    id <- series_identity(x_expr, xa, parent.frame())
+    xw <- if (normalize) znorm_input(xa) else xa
+    n_x <- dim(xa)[1]
+  }
   C <- model$input_dim[1]
   bar <- progress_start(progress, "Clustering", nrow(ip) * (if (joint) 1L else C))
   sets <- list()
@@ -157,7 +170,7 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
   asg <- list()
   wins <- list()
   for (q in seq_len(nrow(ip))) {
-    ws <- windows_of(model, xw, per, rows[q], NULL, joint)
+    ws <- if (x_chunks) win[[q]] else windows_of(model, xw, per, rows[q], NULL, joint)
     for (b in seq_along(ws)) {
       w <- ws[[b]]
       ich <- if (joint) NA_integer_ else as.integer(b)
@@ -235,7 +248,7 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
       x = xw, model = model,
       settings = list(
         alpha = alpha, k = k, method = method, joint = joint, normalize = normalize,
-        layers = ip$name, n_reference = dim(ref)[1], n_x = dim(xa)[1],
+        layers = ip$name, n_reference = attr(th, "n_reference"), n_x = n_x,
         sample_ids = id$ids, data_name = id$name
       ),
       k_choice = if (length(k_choice)) do.call(rbind, unname(k_choice))
@@ -459,6 +472,17 @@ unit_pattern_matrix <- function(result, layer = NULL, input_channel = NULL, shar
   mat
 }
 
+# The series of a result; a result of cphap() on series read chunk by chunk
+# holds none.
+result_series <- function(result) {
+  if (is.null(result$x)) {
+    cli::cli_abort(c("This {.cls cphap_result} holds no series: {.fn cphap} read {.arg x} chunk by chunk.",
+      i = "Give the series as {.arg newdata} (for {.fn explain_sample}) or run {.fn cphap} on series in memory."
+    ), call = NULL)
+  }
+  result$x
+}
+
 check_result <- function(result, arg = "result") {
   if (!inherits(result, "cphap_result")) {
     cli::cli_abort("{.arg {arg}} must be a {.cls cphap_result} from {.fn cphap}, not {.cls {class(result)}}.",
@@ -627,7 +651,7 @@ explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdat
   } else {
     series_identity(substitute(newdata), xn, parent.frame())
   }
-  n <- if (is.null(xn)) dim(result$x)[1] else dim(xn)[1]
+  n <- if (is.null(xn)) dim(result_series(result))[1] else dim(xn)[1]
   sample <- check_whole_vector(sample, "sample", min = 1, max = n,
     max_what = if (is.null(xn)) "the number of series in the result" else "the number of series in newdata"
   )

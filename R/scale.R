@@ -79,39 +79,54 @@ worker_threads <- function() {
 # `cphap_chunk_error` naming the chunk and its samples. Progress: a cli bar
 # (`progress = TRUE`) and, when progressr is installed, progressr signals
 # from the workers (shown under `progressr::with_progress()` or
-# `progressr::handlers(global = TRUE)`).
-map_chunks <- function(chunks, fun, ..., label = "Working", progress = FALSE) {
+# `progressr::handlers(global = TRUE)`). `prepare(chunk)`, when given, runs
+# in the main process just before a chunk is handed out (e.g. slices the
+# chunk's samples out of an in-memory array, so that a worker receives
+# only its own). A chunk with an `origin` (a chunk of a source, such as
+# "file a.tsv") is named in errors also when it is the only one.
+map_chunks <- function(chunks, fun, ..., label = "Working", progress = FALSE,
+                       prepare = NULL) {
   if (length(chunks) == 0L) {
     return(list())
   }
+  if (is.null(prepare)) prepare <- identity
   if (!use_futures()) {
-    if (length(chunks) == 1L) {
+    if (length(chunks) == 1L && is.null(chunks[[1L]]$origin)) {
       # one chunk in this process: the error as it is, nothing to name
-      return(list(fun(chunks[[1L]], ...)))
+      return(list(fun(prepare(chunks[[1L]]), ...)))
     }
-    return(map_chunks_here(chunks, fun, ..., label = label, progress = progress))
+    return(map_chunks_here(chunks, fun, ..., label = label, progress = progress,
+                           prepare = prepare))
   }
-  map_chunks_future(chunks, fun, ..., label = label, progress = progress)
+  map_chunks_future(chunks, fun, ..., label = label, progress = progress, prepare = prepare)
 }
 
-map_chunks_here <- function(chunks, fun, ..., label, progress) {
+map_chunks_here <- function(chunks, fun, ..., label, progress, prepare) {
   bar <- progress_start(progress, label, length(chunks))
+  p <- progressor_of(length(chunks), label)
   out <- vector("list", length(chunks))
   for (i in seq_along(chunks)) {
     out[[i]] <- withCallingHandlers(
-      fun(chunks[[i]], ...),
+      fun(prepare(chunks[[i]]), ...),
       error = function(e) chunk_abort(i, chunks[[i]], e)
     )
+    if (is.function(p)) p()
     progress_tick(bar)
   }
   progress_end(bar)
   out
 }
 
-map_chunks_future <- function(chunks, fun, ..., label, progress) {
+# A progressr progressor of `steps` (NULL without progressr); its signals
+# show under progressr::with_progress() or progressr::handlers(global = TRUE).
+progressor_of <- function(steps, label) {
+  if (is_installed("progressr")) progressr::progressor(steps = steps, label = label)
+}
+
+map_chunks_future <- function(chunks, fun, ..., label, progress, prepare) {
   args <- list(...)
   threads <- worker_threads()
-  p <- if (is_installed("progressr")) progressr::progressor(steps = length(chunks), label = label)
+  p <- progressor_of(length(chunks), label)
   bar <- progress_start(progress, label, length(chunks))
   futs <- vector("list", length(chunks))
   for (i in seq_along(chunks)) {
@@ -120,7 +135,7 @@ map_chunks_future <- function(chunks, fun, ..., label, progress) {
         quote(run_chunk(fun, chunk, args, threads, p)),
         substitute = FALSE,
         globals = list(
-          run_chunk = run_chunk, fun = fun, chunk = chunks[[i]], args = args,
+          run_chunk = run_chunk, fun = fun, chunk = prepare(chunks[[i]]), args = args,
           threads = threads, p = p
         ),
         packages = "cphap", seed = FALSE, label = paste0("cphap-chunk-", i)
@@ -152,11 +167,9 @@ run_chunk <- function(fun, chunk, args, threads, p) {
 
 chunk_abort <- function(i, chunk, e, what = "failed") {
   s <- chunk$samples
-  which <- if (length(s)) {
-    paste0("chunk ", i, " (samples ", min(s), "-", max(s), ")")
-  } else {
-    paste0("chunk ", i)
-  }
+  about <- c(chunk$origin, if (length(s)) paste0("samples ", min(s), "-", max(s)))
+  which <- paste0("chunk ", chunk$index %||% i)
+  if (length(about)) which <- paste0(which, " (", paste(about, collapse = ", "), ")")
   cli::cli_abort(paste0("Work on ", which, " ", what, "."),
     class = "cphap_chunk_error", chunk = i, parent = e, call = NULL
   )
