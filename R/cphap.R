@@ -24,8 +24,12 @@
 #'    each cluster.
 #'
 #' @param model A [cphap_model()].
-#' @param reference Reference series for the thresholds (the training data).
-#' @param x Series whose periods are clustered (default: `reference`).
+#' @param reference Reference series for the thresholds (the training data),
+#'   in memory or read chunk by chunk (a [series_chunks()] object or file
+#'   paths).
+#' @param x Series whose periods are clustered (default: `reference`), in
+#'   memory or read chunk by chunk; the result then holds no series (its
+#'   `x` is `NULL`).
 #' @param layers Names or positions of interpretable layers; `NULL` for all.
 #' @param alpha Share of activations above the threshold, in (0, 1).
 #' @param k Number of clusters per window set, at least 1 and at most the
@@ -45,6 +49,10 @@
 #'   when the run lasts more than 2 seconds (as with `k = "auto"`).
 #' @param ... Passed to [cluster_windows()] (for example `n_start`,
 #'   `som_dim`).
+#' @param chunk_size Samples per chunk for work on a future plan, or `NULL`
+#'   (one chunk without a plan, else about four per worker); see the
+#'   section Parallel and chunked work. Series read chunk by chunk
+#'   ([series_chunks()]) keep their own chunks.
 #' @return An object of class `cphap_result`, a list with
 #' * `thresholds`: a `cphap_thresholds` data frame;
 #' * `periods`: a `cphap_periods` data frame (all highly activated nodes);
@@ -104,7 +112,9 @@
 #' @references Cho, S., Lee, G., Chang, W. and Choi, J. (2020). Interpreting
 #'   deep temporal neural networks by selective visualization of internally
 #'   activated nodes. arXiv:2004.12538.
-#' @seealso [explain_sample()], [autoplot.cphap_result()], [unit_pattern_matrix()]
+#' @inheritSection cphap_parallel Parallel and chunked work
+#' @seealso [explain_sample()], [autoplot.cphap_result()], [unit_pattern_matrix()],
+#'   [cphap_parallel]
 #' @examples
 #' # a CNN of the paper's design trained on GunPoint; patterns of its second block
 #' model <- demo_model()

@@ -146,13 +146,19 @@ softmax_rows <- function(p) {
 #' interpretable layers (see [interpretable_layers()]).
 #'
 #' @param model A [cphap_model()].
-#' @param x Series: a matrix `[n, L]`, an array `[n, C, L]` or a `cphap_data`.
+#' @param x Series: a matrix `[n, L]`, an array `[n, C, L]` or a `cphap_data`;
+#'   or series read chunk by chunk (a [series_chunks()] object or file paths).
 #' @param layers Names or positions of interpretable layers; `NULL` for all.
 #' @param format `"long"`: a data frame with columns `sample`, `layer`,
 #'   `channel`, `position` (1-based node index along time) and `value`;
 #'   `"array"`: a named list with one array `[n, channels, positions]` per
 #'   layer.
+#' @param chunk_size Samples per chunk for work on a future plan, or `NULL`
+#'   (one chunk without a plan, else about four per worker); see the
+#'   section Parallel and chunked work. Series read chunk by chunk
+#'   ([series_chunks()]) keep their own chunks.
 #' @return See `format`.
+#' @inheritSection cphap_parallel Parallel and chunked work
 #' @examples
 #' set.seed(1)
 #' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),

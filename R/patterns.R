@@ -24,11 +24,16 @@
 #' @param model A [cphap_model()].
 #' @param reference Reference series (usually the training data): a matrix
 #'   `[n, L]`, an array `[n, C, L]` or a `cphap_data` object, with the
-#'   model's input shape.
+#'   model's input shape; or series read chunk by chunk, a
+#'   [series_chunks()] object or a character vector of file paths.
 #' @param layers Names or positions of interpretable layers (see
 #'   [interpretable_layers()]); `NULL` for all.
 #' @param alpha The share of activations above the threshold, in (0, 1).
 #'   The paper used 0.05 and 0.005.
+#' @param chunk_size Samples per chunk for work on a future plan, or `NULL`
+#'   (one chunk without a plan, else about four per worker); see the
+#'   section Parallel and chunked work. Series read chunk by chunk
+#'   ([series_chunks()]) keep their own chunks.
 #' @return A data frame of class `cphap_thresholds` with one row per layer
 #'   and channel: `layer` (factor), `channel`, `threshold`, `alpha` and
 #'   `n_values` (the number of activation values the quantile is taken over:
@@ -40,7 +45,8 @@
 #' is R's type 7 over all positions and reference samples, and a node must
 #' be strictly above it.
 #'
-#' @seealso [activated_periods()], [cphap()]
+#' @inheritSection cphap_parallel Parallel and chunked work
+#' @seealso [activated_periods()], [cphap()], [cphap_parallel]
 #' @examples
 #' m <- demo_model()
 #' th <- thresholds(m, gunpoint$train, layers = "conv1")
@@ -152,7 +158,8 @@ empty_periods <- function(levels) {
 #'
 #' @param model A [cphap_model()].
 #' @param x Series to explain: a matrix `[n, L]`, an array `[n, C, L]` or a
-#'   `cphap_data` object.
+#'   `cphap_data` object; or series read chunk by chunk (a [series_chunks()]
+#'   object or file paths).
 #' @param thresholds A `cphap_thresholds` from [thresholds()] (or a
 #'   `cphap_result` from [cphap()], whose thresholds are used) covering the
 #'   requested layers.
@@ -161,6 +168,10 @@ empty_periods <- function(levels) {
 #' @param channels Channels (units) to report, `NULL` for all; every value
 #'   must exist in every requested layer.
 #' @param samples Indices of the samples of `x` to report, `NULL` for all.
+#' @param chunk_size Samples per chunk for work on a future plan, or `NULL`
+#'   (one chunk without a plan, else about four per worker); see the
+#'   section Parallel and chunked work. Series read chunk by chunk
+#'   ([series_chunks()]) keep their own chunks.
 #' @return A data frame of class `cphap_periods`, one row per highly
 #'   activated node: `sample` (index in `x`), `layer` (factor), `channel`,
 #'   `position` (1-based node index along the layer), `activation`,
@@ -174,7 +185,8 @@ empty_periods <- function(levels) {
 #' and [cphap()] leave such periods out of the clustering, which needs
 #' windows of the layer's full receptive-field length.
 #'
-#' @seealso [thresholds()], [receptive_field()], [cphap()]
+#' @inheritSection cphap_parallel Parallel and chunked work
+#' @seealso [thresholds()], [receptive_field()], [cphap()], [cphap_parallel]
 #' @examples
 #' m <- demo_model()
 #' th <- thresholds(m, gunpoint$train)
@@ -320,7 +332,8 @@ znorm_input <- function(x) {
 #' channel, or one set of concatenated channel blocks with `joint = TRUE`.
 #'
 #' @param model A [cphap_model()].
-#' @param x The series the periods were found in (same samples).
+#' @param x The series the periods were found in (same samples), in memory
+#'   or read chunk by chunk (a [series_chunks()] object or file paths).
 #' @param periods A `cphap_periods` from [activated_periods()].
 #' @param layer One interpretable layer (name or position).
 #' @param input_channels Input channels to cut (`NULL`: all).
@@ -328,6 +341,10 @@ znorm_input <- function(x) {
 #'   with the channels' blocks side by side.
 #' @param normalize Cut from z-normalised series (`TRUE`) or from `x` as
 #'   given.
+#' @param chunk_size Samples per chunk for work on a future plan, or `NULL`
+#'   (one chunk without a plan, else about four per worker); see the
+#'   section Parallel and chunked work. Series read chunk by chunk
+#'   ([series_chunks()]) keep their own chunks.
 #' @return A list with one numeric matrix per input channel (or one, named
 #'   `"joint"`): a row per period inside the series, a column per time point
 #'   of the window (channel blocks in order when joint). Attribute `period`
@@ -340,6 +357,7 @@ znorm_input <- function(x) {
 #' position; [cphap()] keeps such a window once, weighted by its firing
 #' units, as the original work did.
 #'
+#' @inheritSection cphap_parallel Parallel and chunked work
 #' @examples
 #' m <- demo_model()
 #' x <- gunpoint$train

@@ -6,6 +6,84 @@
 # whatever the plan and the number of workers. Randomness inside a chunk is
 # keyed by global sample indices (never drawn from the worker's RNG).
 
+#' Parallel and chunked work on any future plan
+#'
+#' The sample-wise steps of the pattern framework, [activations()],
+#' [thresholds()], [activated_periods()], [period_windows()] and the
+#' sample-wise part of [cphap()] (its thresholds, periods and windows; the
+#' clustering runs in this process), cut their samples into chunks and run
+#' them on the user's [future][future::plan] plan: `plan(multisession)` on
+#' this machine, `plan(cluster)` over ssh, `future.batchtools` on a Slurm,
+#' SGE or PBS cluster, `future.mirai`, and so on. Without a plan (or with
+#' `plan(sequential)`) everything runs in this process, as before.
+#'
+#' @section Parallel and chunked work:
+#' Samples are cut into chunks of `chunk_size` samples (the last may be
+#' shorter). The default, `chunk_size = NULL`, is one chunk when no future
+#' plan is set, else about four chunks per worker (and at least 16 samples
+#' per chunk). Each chunk is one future on the user's plan; a worker
+#' receives only the samples of its chunk (or loads its chunk itself, for
+#' series read chunk by chunk: see [series_chunks()]). Results do not depend
+#' on the plan, the number of workers or the chunk size: they are
+#' `identical()` to those of one chunk in this process, thresholds
+#' included (see the section "Exact thresholds over chunks" of
+#' [cphap_parallel]). An error in a chunk, or a worker that dies, stops the
+#' call with an error of class `cphap_chunk_error` that names the chunk and
+#' its samples. See [cphap_parallel] for threads and progress.
+#'
+#' @section Workers and threads:
+#' Every worker runs the package's C code with OpenMP threads. With a
+#' future plan, each worker uses the option `cphap.threads` of this
+#' process when it is set, else the cores of this machine shared among the
+#' plan's workers (at least one each), so that workers x threads does not
+#' exceed the cores. For workers on other machines (a cluster plan, a batch
+#' scheduler), set `options(cphap.threads = )` to the cores each worker may
+#' use, for example the cores of one job.
+#'
+#' @section Progress:
+#' Each chunk signals one step of [progressr](https://progressr.futureverse.org)
+#' progress, from whichever worker runs it. Wrap the call in
+#' `progressr::with_progress()`, or call `progressr::handlers(global = TRUE)`
+#' once, to see it. The `progress` bars of [cphap()] (clustering) and of
+#' other functions are unchanged.
+#'
+#' @section Exact thresholds over chunks:
+#' [thresholds()] selects the exact type-7 quantile by a radix selection on
+#' the bit patterns of the activations, 16 bits per pass. Over chunks, each
+#' pass runs the forward pass of every chunk where the plan puts it and
+#' returns, per channel, the counts of the next 16 bits under the prefix
+#' chosen so far (or the few values left under it); this process adds the
+#' counts up and chooses the next prefix. Counts add up the same way
+#' however the samples are cut, so the thresholds are bit for bit those of
+#' [stats::quantile()] (type 7) over the whole reference set. Workers keep
+#' nothing between passes: each pass runs their forward pass again (usually
+#' two passes, up to four when a bin is crowded, as with the zeros of a
+#' ReLU).
+#'
+#' @section Series larger than memory:
+#' Give `reference` (or `x`) as a [series_chunks()] object or a character
+#' vector of file paths: every chunk is then loaded where it runs, and this
+#' process never holds the whole set. Samples are numbered across chunks.
+#' [cphap()] on such `x` cuts the windows where the chunks are loaded and
+#' keeps no series in its result (give `newdata` to [explain_sample()]).
+#'
+#' @name cphap_parallel
+#' @seealso [series_chunks()], [thresholds()], [activated_periods()],
+#'   [period_windows()], [activations()], [cphap()]
+#' @examples
+#' m <- demo_model()
+#' x <- gunpoint$train
+#' th <- thresholds(m, x, layers = "conv1")
+#' # the same thresholds from chunks of 7 samples
+#' identical(th, thresholds(m, x, layers = "conv1", chunk_size = 7))
+#' \dontrun{
+#' # on two background R sessions, with a progress bar
+#' future::plan(future::multisession, workers = 2)
+#' progressr::with_progress(p <- activated_periods(m, gunpoint$test, th))
+#' future::plan(future::sequential)
+#' }
+NULL
+
 # Sample ranges 1..n cut into chunks of `chunk_size` (the last may be shorter).
 chunk_ranges <- function(n, chunk_size) {
   n <- as.integer(n)
