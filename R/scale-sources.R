@@ -41,9 +41,9 @@
 #' @seealso [cphap_parallel], [read_ucr()]
 #' @examples
 #' m <- demo_model()
-#' # a function source: chunk i holds 50 series of GunPoint's training set
+#' # a function source: chunk i holds 25 series of GunPoint's training set
 #' src <- series_chunks(function(i) {
-#'   rows <- (i - 1) * 50 + 1:50
+#'   rows <- (i - 1) * 25 + 1:25
 #'   gunpoint$train$x[rows, , drop = FALSE]
 #' }, n_chunks = 2)
 #' th <- thresholds(m, src, layers = "conv1")
@@ -53,7 +53,7 @@
 #' # files in the UCR format, one chunk per file
 #' paths <- file.path(tempdir(), paste0("part", 1:2, ".tsv"))
 #' for (i in 1:2) {
-#'   rows <- (i - 1) * 50 + 1:50
+#'   rows <- (i - 1) * 25 + 1:25
 #'   lines <- apply(gunpoint$train$x[rows, ], 1, function(v) {
 #'     paste(c(1, format(v, digits = 17)), collapse = "\t")
 #'   })
