@@ -152,10 +152,13 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
     k <- as.integer(k)
   }
   k_choice <- list()
+  x_expr <- if (missing(x)) substitute(reference) else substitute(x)
+  # file paths become one series_chunks object (before `x` is forced, which
+  # may be `reference`), so that the chunk sizes are learnt once
+  if (is_chunk_source(reference)) reference <- as_series_chunks(reference)
   ref <- if (is_chunk_source(reference)) reference else as_input(reference, model, "reference")
   x_chunks <- is_chunk_source(x)
-  xa <- if (x_chunks) x else as_input(x, model, "x")
-  x_expr <- if (missing(x)) substitute(reference) else substitute(x)
+  xa <- if (x_chunks) as_series_chunks(x) else as_input(x, model, "x")
   rows <- resolve_layers(model, layers)
   ip <- model$interp[rows, , drop = FALSE]
   th <- thresholds(model, ref, rows, alpha, chunk_size = chunk_size)

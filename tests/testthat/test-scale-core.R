@@ -159,3 +159,18 @@ test_that("bad chunks stop with an error that names the chunk", {
   n <- 6
   expect_error(activated_periods(m, moving, th), class = "cphap_chunk_error")
 })
+
+test_that("cphap() loads each chunk once per pass, and file paths learn their sizes once", {
+  m <- demo_model()
+  x <- gunpoint$train$x[1:30, ]
+  seen <- new.env()
+  seen$n <- 0L
+  f <- function(i) {
+    seen$n <- seen$n + 1L
+    x[(i - 1) * 10 + 1:10, , drop = FALSE]
+  }
+  res <- cphap(m, series_chunks(f, 3), layers = "conv2", k = 3, progress = FALSE)
+  # the thresholds' passes, then one pass for the periods and one for the windows
+  expect_identical(seen$n, 3L * (attr(res$thresholds, "passes") + 2L))
+  expect_identical(res$settings$n_x, 30L)
+})
