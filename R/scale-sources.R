@@ -186,8 +186,10 @@ chunk_list <- function(s, samples = NULL) {
   out
 }
 
+# Where a source chunk comes from, for messages (a chunk with an origin is
+# named in errors also when it is the only one).
 chunk_origin <- function(src, i) {
-  if (src$kind == "files") paste0("file ", basename(src$source[i])) else NULL
+  if (src$kind == "files") paste0("file ", basename(src$source[i])) else "from a function"
 }
 
 # Runs `fun(x, chunk, model, ...)` on the series of every chunk. In-memory chunks

@@ -149,9 +149,12 @@ test_that("bad chunks stop with an error that names the chunk", {
   err <- expect_error(thresholds(m, gone), class = "cphap_chunk_error")
   expect_match(conditionMessage(err), "chunk 2 (file no-such-chunk.tsv)", fixed = TRUE)
   expect_match(conditionMessage(err$parent), "does not exist")
-  # a single file is named too
+  # a single file is named too, and a single chunk of a function
   err <- expect_error(thresholds(m, gone[2]), class = "cphap_chunk_error")
   expect_match(conditionMessage(err), "no-such-chunk.tsv", fixed = TRUE)
+  err <- expect_error(thresholds(m, series_chunks(function(i) stop("gone"), 1)),
+                      class = "cphap_chunk_error")
+  expect_match(conditionMessage(err), "chunk 1 (from a function)", fixed = TRUE)
   # a source whose chunk sizes change between calls
   n <- 5
   moving <- series_chunks(function(i) x[seq_len(n), ], 2)
