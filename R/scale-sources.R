@@ -243,7 +243,7 @@ load_chunk <- function(chunk, src, model, arg) {
 }
 
 read_series_file <- function(path) {
-  ext <- tolower(tools::file_ext(path))
+  ext <- tolower(sub("^.*\\.", "", basename(path)))
   if (ext == "ts") read_ts(path) else if (ext == "arff") read_arff(path) else read_ucr(path)
 }
 

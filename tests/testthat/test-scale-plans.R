@@ -4,7 +4,6 @@
 
 skip_on_cran()
 skip_if_not_installed("future")
-skip_if_not_installed("parallelly")
 
 plan_model <- demo_model()
 plan_x <- gunpoint$train$x[1:24, ]
@@ -37,12 +36,14 @@ check_plan <- function(label) {
 test_that("results are identical on plan(sequential)", {
   old <- future::plan(future::sequential)
   on.exit(future::plan(old), add = TRUE)
+  expect_false(use_futures())
   check_plan("sequential")
 })
 
 test_that("results are identical on plan(multisession, workers = 2), files streamed too", {
   old <- future::plan(future::multisession, workers = 2)
   on.exit(future::plan(old), add = TRUE)
+  expect_identical(future_workers(), 2L)
   check_plan("multisession")
   # a reference set streamed from files, chunk by chunk, on the workers
   paths <- write_ucr_chunks(gunpoint$train, list(1:9, 10:20, 21:24))
@@ -57,9 +58,10 @@ test_that("results are identical on plan(multisession, workers = 2), files strea
 })
 
 test_that("results are identical on a PSOCK cluster of two local workers", {
-  cl <- parallelly::makeClusterPSOCK(2, verbose = FALSE)
+  cl <- parallel::makePSOCKcluster(2)
   on.exit(parallel::stopCluster(cl), add = TRUE)
   old <- future::plan(future::cluster, workers = cl)
   on.exit(future::plan(old), add = TRUE, after = FALSE)
+  expect_identical(future_workers(), 2L)
   check_plan("cluster")
 })
