@@ -714,7 +714,9 @@ explain_one <- function(result, sample, rows, channel, xn) {
     if (length(miss) > 0L) {
       cli::cli_abort("Layer{?s} {.val {miss}} {?has/have} no thresholds in {.arg result}.", call = NULL)
     }
-    per <- suppressMessages(activated_periods(model, xs, result$thresholds, rows, channel))
+    per <- suppressMessages(in_this_process(
+      activated_periods(model, xs, result$thresholds, rows, channel)
+    ))
     per$sample <- rep(as.integer(sample), nrow(per))
     series <- if (result$settings$normalize) znorm_input(xs) else xs
     base <- per

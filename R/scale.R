@@ -124,6 +124,14 @@ use_futures <- function() {
   }
 }
 
+# Evaluates `expr` in this process whatever the plan: for internal calls on
+# a few samples, where a future would cost more than the work.
+in_this_process <- function(expr) {
+  old <- options(cphap.future = FALSE)
+  on.exit(options(old), add = TRUE)
+  expr
+}
+
 future_workers <- function() {
   if (!use_futures()) {
     return(1L)
