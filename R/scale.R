@@ -38,7 +38,8 @@
 #' plan's workers (at least one each), so that workers x threads does not
 #' exceed the cores. For workers on other machines (a cluster plan, a batch
 #' scheduler), set `options(cphap.threads = )` to the cores each worker may
-#' use, for example the cores of one job.
+#' use, for example the cores of one job. The other `cphap.*` options of
+#' this process are set on the workers too, for the duration of each chunk.
 #'
 #' @section Progress:
 #' Each chunk signals one step of [progressr](https://progressr.futureverse.org)
@@ -211,18 +212,18 @@ progressor_of <- function(steps, label) {
 
 map_chunks_future <- function(chunks, fun, ..., label, progress, prepare) {
   args <- list(...)
-  threads <- worker_threads()
+  opts <- worker_options()
   p <- progressor_of(length(chunks), label)
   bar <- progress_start(progress, label, length(chunks))
   futs <- vector("list", length(chunks))
   for (i in seq_along(chunks)) {
     futs[[i]] <- tryCatch(
       future::future(
-        quote(run_chunk(fun, chunk, args, threads, p)),
+        quote(run_chunk(fun, chunk, args, opts, p)),
         substitute = FALSE,
         globals = list(
           run_chunk = run_chunk, fun = fun, chunk = prepare(chunks[[i]]), args = args,
-          threads = threads, p = p
+          opts = opts, p = p
         ),
         packages = "cphap", seed = FALSE, label = paste0("cphap-chunk-", i)
       ),
@@ -241,10 +242,21 @@ map_chunks_future <- function(chunks, fun, ..., label, progress, prepare) {
   out
 }
 
-# Evaluated on a worker: the package's threads for this worker, then the
+# The package's options of this process for the workers (so that, for
+# example, the convolution algorithm is the same everywhere), with the
+# workers' share of the threads.
+worker_options <- function() {
+  o <- options()
+  o <- o[startsWith(names(o), "cphap.")]
+  o$cphap.future <- NULL
+  o$cphap.threads <- worker_threads()
+  o
+}
+
+# Evaluated on a worker: the package's options for this worker, then the
 # chunk's work, then one progress step.
-run_chunk <- function(fun, chunk, args, threads, p) {
-  old <- options(cphap.threads = threads)
+run_chunk <- function(fun, chunk, args, opts, p) {
+  old <- options(opts)
   on.exit(options(old), add = TRUE)
   res <- do.call(fun, c(list(chunk), args))
   if (is.function(p)) p()

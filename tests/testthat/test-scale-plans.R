@@ -44,6 +44,11 @@ test_that("results are identical on plan(multisession, workers = 2), files strea
   old <- future::plan(future::multisession, workers = 2)
   on.exit(future::plan(old), add = TRUE)
   expect_identical(future_workers(), 2L)
+  # the package's options of this process hold on the workers
+  withr::local_options(cphap.marker = "main")
+  ch <- lapply(chunk_ranges(4, 2), function(s) list(samples = s))
+  expect_identical(unlist(map_chunks(ch, function(c) getOption("cphap.marker"))),
+                   c("main", "main"))
   check_plan("multisession")
   # a reference set streamed from files, chunk by chunk, on the workers
   paths <- write_ucr_chunks(gunpoint$train, list(1:9, 10:20, 21:24))
