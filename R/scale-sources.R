@@ -206,12 +206,19 @@ map_sample_chunks <- function(s, chunks, fun, ..., model, label = "Working",
       chunk
     }
   }
-  out <- map_chunks(chunks, run_sample_chunk, work = fun, model = model,
+  out <- map_chunks(chunks, run_sample_chunk, work = fun, model = worker_model(model),
     src = if (s$kind == "source") s$src, arg = s$arg, ...,
     label = label, progress = progress, prepare = prepare
   )
   ns <- vapply(out, `[[`, numeric(1), "n")
   list(values = lapply(out, `[[`, "value"), samples = chunk_samples(s, chunks, ns))
+}
+
+# The parts of a model that the workers use (its C spec, input shape and
+# interpretable layers): the layer list, as large as the spec, stays here.
+worker_model <- function(model) {
+  model$layers <- NULL
+  model
 }
 
 run_sample_chunk <- function(chunk, work, model, src, arg, ...) {
