@@ -680,7 +680,8 @@ relevance_run <- function(model, x, plans, seed, classes, rules, passes, rate, s
   mc_on <- rate > 0 && passes > 1L
   size <- check_chunk_size(chunk_size, n)
   chunks <- lapply(chunk_ranges(n, size), function(s) {
-    list(samples = s, x = x[s, , , drop = FALSE], classes = classes[s])
+    xs <- if (length(s) == n) x else x[s, , , drop = FALSE]
+    list(samples = s, x = xs, classes = classes[s])
   })
   # one bar in this process: the chunk's own, else one step per chunk
   inner <- progress && length(chunks) == 1L && !use_futures()
