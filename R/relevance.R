@@ -29,9 +29,10 @@
 #'
 #' Masks are drawn from a counter-based random stream per (sample, pass),
 #' keyed by one draw from R's random number generator and by the sample's
-#' index in `x`, so `set.seed()` reproduces results for any number of
-#' threads (option `cphap.threads`), any `chunk_size` and any future plan,
-#' and all units of one sample share the masks of each pass.
+#' position among the series used (those of `x`, or `samples`), so
+#' `set.seed()` reproduces results for any number of threads (option
+#' `cphap.threads`), any `chunk_size` and any future plan, and all units of
+#' one sample share the masks of each pass.
 #'
 #' **Rules.** Each kind of layer uses the rule that `rules` gives it (see
 #' [lrp_rules()]); [rule_table()] lists the rule of every layer of the model,

@@ -9,10 +9,13 @@
 # results are identical.
 #
 # Run from the package root after installing cphap (future installed):
-#   Rscript bench/scale-relevance.R [samples]
+#   Rscript bench/scale-relevance.R [samples] [rounds]
+# Each round runs the three settings in turn (the load of a shared machine
+# changes between runs).
 
 args <- commandArgs(trailingOnly = TRUE)
 n <- if (length(args)) as.integer(args[1]) else 200L
+rounds <- if (length(args) > 1L) as.integer(args[2]) else 1L
 library(cphap)
 options(cphap.threads = 1L)
 
@@ -36,7 +39,6 @@ timed <- function(what) {
 }
 
 cat(sprintf("unit_relevance(): %d samples x 945, conv3 channel %d, 300 passes\n", n, channel))
-ref <- timed("1 process, 1 thread")
 plans <- list(
   "1 worker (PSOCK cluster)" = function() {
     cl <- parallelly::makeClusterPSOCK(1)
@@ -48,12 +50,17 @@ plans <- list(
     NULL
   }
 )
-for (what in names(plans)) {
-  cl <- plans[[what]]()
-  # start the workers (and load cphap in them) before timing
-  invisible(future::value(future::future(requireNamespace("cphap"), seed = FALSE)))
-  r <- timed(what)
-  cat("  identical to the one-process result:", identical(r, ref), "\n")
-  future::plan(future::sequential)
-  if (!is.null(cl)) parallel::stopCluster(cl)
+for (round in seq_len(rounds)) {
+  cat("round", round, "\n")
+  ref <- timed("1 process, 1 thread")
+  for (what in names(plans)) {
+    cl <- plans[[what]]()
+    # start the workers (and load cphap in them) before timing
+    invisible(future::value(future::future(requireNamespace("cphap", quietly = TRUE),
+                                           seed = FALSE)))
+    r <- timed(what)
+    cat("  identical to the one-process result:", identical(r, ref), "\n")
+    future::plan(future::sequential)
+    if (!is.null(cl)) parallel::stopCluster(cl)
+  }
 }
