@@ -54,11 +54,12 @@
 #'   perturbed series in chunks) when the run lasts more than 2 seconds:
 #'   the whole GunPoint test set with layer `conv2` of [demo_model()] takes
 #'   about 26 s of CPU time.
-#' @param chunk_size Samples (with highly activated nodes) per chunk of
-#'   work; see [unit_relevance()]. Random points and noise come from this R
-#'   process's random number generator in the same order whatever the
-#'   chunks, so results are `identical()` for every plan and chunk size under
-#'   the same `set.seed()`.
+#' @param chunk_size Samples (with highly activated nodes) per chunk for
+#'   work on a future plan, or `NULL` (one chunk without a plan, else about
+#'   four per worker); see [cphap_parallel]. Random points and noise come
+#'   from this R process's random number generator in the same order
+#'   whatever the chunks, so results are `identical()` for every plan and
+#'   chunk size under the same `set.seed()`.
 #' @return A data frame of class `cphap_perturbation`, one row per sample,
 #'   unit, method and size: `sample`, `layer`, `channel`, `method`, `share`
 #'   (kept share of the series; for `shares = NULL` the unit's own period
@@ -189,7 +190,8 @@ perturbation_chunk <- function(chunk, model, ip, thr_vec, rules, fill, use_rel, 
 # when the chunks run in this process.
 noise_states <- function(chunks) {
   for (i in seq_along(chunks)) {
-    if (!exists(".Random.seed", envir = globalenv(), inherits = FALSE)) stats::runif(1)
+    # no seed yet: one from the clock, as the first draw would make
+    if (!exists(".Random.seed", envir = globalenv(), inherits = FALSE)) set.seed(NULL)
     chunks[[i]]$rng_state <- get(".Random.seed", envir = globalenv(), inherits = FALSE)
     perturb_inputs(chunks[[i]]$x, chunks[[i]]$plan, "noise", chunks[[i]]$samples)
   }

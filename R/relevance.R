@@ -109,19 +109,12 @@
 #'   the model's layer list (as printed by `print(model)`; 0 is the input).
 #' @param progress Show a progress bar when the run lasts more than 2
 #'   seconds.
-#' @param chunk_size Samples per chunk of work: `NULL` (the default) runs
-#'   all samples as one chunk in this R process, or, when a parallel
-#'   [future][future::plan] plan is set, about four chunks per worker (at
-#'   least 16 samples each). Each chunk runs as one future on the plan set
-#'   with `future::plan()` (for example `plan(multisession)`, a cluster, or
-#'   a batch scheduler through future.batchtools); results are merged in
-#'   sample order and are `identical()` for every plan and chunk size.
-#'   Workers use the option `cphap.threads` (default: the machine's cores
-#'   shared among the plan's workers), so that workers x threads does not
-#'   oversubscribe the cores. Progress from workers is reported through
-#'   progressr when it is installed (see `progressr::handlers()`). A chunk
-#'   that fails is an error of class `cphap_chunk_error` naming the chunk and
-#'   its samples.
+#' @param chunk_size Samples per chunk for work on a future plan, or `NULL`
+#'   (one chunk without a plan, else about four per worker); see
+#'   [cphap_parallel]. Each chunk is one future on the plan set with
+#'   `future::plan()`; results are merged in sample order and are
+#'   `identical()` for every plan and chunk size. A chunk that fails is an
+#'   error of class `cphap_chunk_error` naming the chunk and its samples.
 #' @param format `"long"` (default): a data frame with one row per seed, input
 #'   channel and input position; `"compact"`: the same numbers as arrays
 #'   (see Value), much smaller for many samples.
