@@ -679,8 +679,11 @@ relevance_run <- function(model, x, plans, seed, classes, rules, passes, rate, s
   })
   # one bar in this process: the chunk's own, else one step per chunk
   inner <- progress && length(chunks) == 1L && !use_futures()
+  # samples per call into C: about 50 progress steps over all samples with
+  # Monte-Carlo passes (results do not depend on it)
+  step <- if (mc_on) max(1L, as.integer(ceiling(n / 50))) else 256L
   res <- map_chunks(chunks, relevance_chunk,
-    model = model, plans = plans, seed = seed, codes = node_rule_codes(model, rules),
+    model = model, plans = plans, seed = seed, step = step, codes = node_rule_codes(model, rules),
     params = c(rules$epsilon, rules$alpha, rules$beta, lrp_kernel_code()), passes = passes,
     rate = rate, seed_words = seed_words, mc_on = mc_on, bar_on = inner,
     label = "Relevance", progress = progress && !inner
@@ -693,8 +696,9 @@ relevance_run <- function(model, x, plans, seed, classes, rules, passes, rate, s
 }
 
 # The relevance of one chunk of samples (chunk$x, chunk$classes; global
-# indices chunk$samples): per plan, the list of parts from the C calls.
-relevance_chunk <- function(chunk, model, plans, seed, codes, params, passes, rate,
+# indices chunk$samples): per plan, the list of parts from the C calls of
+# `step` samples each.
+relevance_chunk <- function(chunk, model, plans, seed, step, codes, params, passes, rate,
                             seed_words, mc_on, bar_on) {
   x <- chunk$x
   n <- dim(x)[1]
@@ -704,8 +708,6 @@ relevance_chunk <- function(chunk, model, plans, seed, codes, params, passes, ra
   xa <- aperm(x, 3:1)
   storage.mode(xa) <- "double"
   threads <- cphap_threads()
-  # samples per call into C: about 50 progress steps with Monte-Carlo passes
-  step <- if (mc_on) max(1L, as.integer(ceiling(n / 50))) else 256L
   starts <- seq(1L, n, by = step)
   bar <- progress_start(bar_on, "Relevance", length(starts) * length(plans))
   out <- lapply(plans, function(pl) {
