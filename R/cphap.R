@@ -620,6 +620,7 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #'   `result` and scored against its patterns.
 #' @param progress Show a progress bar over the samples when the run lasts
 #'   more than 2 seconds.
+#' @inheritParams unit_relevance
 #' @return A data frame of class `cphap_explanation`: `sample` (the index
 #'   of the series; printed and plotted with its row name and data set, as
 #'   "gunpoint$test series 19"), `layer`,
@@ -640,7 +641,7 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #' explain_sample(res, 19, "conv2", newdata = gunpoint$test)
 #' @export
 explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdata = NULL,
-                           channel = NULL, progress = TRUE) {
+                           channel = NULL, progress = TRUE, chunk_size = NULL) {
   check_result(result)
   check_flag(progress, "progress")
   channels <- renamed_arg(channels, channel, "channels", "channel")
@@ -669,12 +670,16 @@ explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdat
     max_what = if (is.null(xn)) "the number of series in the result" else "the number of series in newdata"
   )
   if (!is.null(channels)) check_channels(channels, model$interp$channels[rows], arg = "channels")
-  bar <- progress_start(progress, "Explaining", length(sample))
-  parts <- lapply(sample, function(s) {
-    on.exit(progress_tick(bar))
-    explain_one(result, s, rows, channels, xn)
+  size <- check_chunk_size(chunk_size, length(sample))
+  chunks <- lapply(chunk_ranges(length(sample), size), function(i) {
+    list(samples = sample[i], xn = if (!is.null(xn)) xn[sample[i], , , drop = FALSE])
   })
-  progress_end(bar)
+  # one bar in this process: the chunk's own, else one step per chunk
+  inner <- progress && length(chunks) == 1L && !use_futures()
+  parts <- unlist(map_chunks(chunks, explain_chunk,
+    result = explain_part_of(result, !is.null(xn)), rows = rows, channels = channels,
+    bar_on = inner, label = "Explaining", progress = progress && !inner
+  ), recursive = FALSE)
   out <- do.call(rbind, lapply(parts, `[[`, "table"))
   rownames(out) <- NULL
   none <- sample[vapply(parts, function(p) nrow(p$table) == 0L, logical(1))]
@@ -691,11 +696,34 @@ explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdat
   with_identity(out, id)
 }
 
+# What explaining samples needs of a result (sent to every chunk): the
+# windows are never used, and samples of new data need neither the
+# result's series nor their periods.
+explain_part_of <- function(result, newdata) {
+  drop <- c("windows", "unit_pattern", if (newdata) c("x", "periods", "assignments"))
+  result[drop] <- NULL
+  result
+}
+
+# The explanations of one chunk of samples (chunk$samples; chunk$xn their
+# series when they come from new data).
+explain_chunk <- function(chunk, result, rows, channels, bar_on) {
+  bar <- progress_start(bar_on, "Explaining", length(chunk$samples))
+  out <- lapply(seq_along(chunk$samples), function(i) {
+    on.exit(progress_tick(bar))
+    xs <- if (!is.null(chunk$xn)) chunk$xn[i, , , drop = FALSE]
+    explain_one(result, chunk$samples[i], rows, channels, xs)
+  })
+  progress_end(bar)
+  out
+}
+
 # The explanation of one sample: its table and its series [C, L] (as
-# clustered: z-normalised when the result is).
-explain_one <- function(result, sample, rows, channel, xn) {
+# clustered: z-normalised when the result is). xs: the sample's series
+# [1, C, L] when it comes from new data, else NULL (a series of result).
+explain_one <- function(result, sample, rows, channel, xs) {
   model <- result$model
-  if (is.null(xn)) {
+  if (is.null(xs)) {
     per <- result$periods
     sel <- per$sample == sample & as.character(per$layer) %in% model$interp$name[rows]
     if (!is.null(channel)) sel <- sel & per$channel %in% channel
@@ -709,7 +737,6 @@ explain_one <- function(result, sample, rows, channel, xn) {
     base$period <- idx
     out <- merge_explanation(base, a, result)
   } else {
-    xs <- xn[sample, , , drop = FALSE]
     miss <- setdiff(model$interp$name[rows], as.character(unique(result$thresholds$layer)))
     if (length(miss) > 0L) {
       cli::cli_abort("Layer{?s} {.val {miss}} {?has/have} no thresholds in {.arg result}.", call = NULL)
