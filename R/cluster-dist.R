@@ -131,20 +131,12 @@ kmeans_lloyd_rounds <- function(chunks, cent, n, max_iter, threads,
 kmeans_round <- function(chunks, cent, lab, evaluate, threads, step) {
   jobs <- lapply(chunks, function(ch) {
     list(xt = ch$xt, weights = ch$weights,
-         labels = lab[ch$rows, , drop = FALSE])
+         labels = lab[ch$rows, , drop = FALSE],
+         origin = paste0("windows ", ch$rows[1L], "-", ch$rows[length(ch$rows)]))
   })
   worker_threads <- if (use_futures()) NULL else threads
-  withCallingHandlers(
-    map_chunks(jobs, step, centers = cent, evaluate = evaluate,
-               threads = worker_threads, label = "k-means"),
-    cphap_chunk_error = function(e) {
-      i <- e$chunk
-      r <- range(chunks[[i]]$rows)
-      cli::cli_abort("k-means on chunk {i} (windows {r[1]}-{r[2]}) failed.",
-        class = "cphap_chunk_error", chunk = i, parent = e$parent, call = NULL
-      )
-    }
-  )
+  map_chunks(jobs, step, centers = cent, evaluate = evaluate,
+             threads = worker_threads, label = "k-means")
 }
 
 # Evaluated where the chunk is (a worker or this process): the C step with

@@ -339,7 +339,7 @@ case_table <- function(fx) {
       relevance = function() {
         jobs <- matrix(c(0L, 1L, 0L, 0L, -1L, -1L), 1)
         .Call(cphap:::cp_relevance_r, s, xa, jobs, matrix(1, 64, 1), rep(1L, n_nodes),
-              c(0.01, 2, 1, 0), c(2, 1, 2, 0, rep(0.5, n_nodes)), 2L)
+              c(0.01, 2, 1, 0), c(2, 1, 2, 0, rep(0.5, n_nodes)), NULL, 2L)
       },
       evaluate = function() .Call(cphap:::cp_evaluate_r, s, xa, rep(0:2, 4), NULL, 2L),
       grad = function() .Call(cphap:::cp_loss_grad_r, s, xa, rep(0:2, 4), NULL, 0L, NULL, 2L)
