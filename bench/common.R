@@ -72,3 +72,32 @@ blas_info <- function() {
 torch_env <- function(threads) {
   paste0(c("OMP_NUM_THREADS=", "OPENBLAS_NUM_THREADS=", "MKL_NUM_THREADS="), threads)
 }
+
+# The worker setups of the scale benchmarks: one worker (a PSOCK cluster of
+# one: plan(multisession, workers = 1) would run in the main process) and
+# two multisession workers. Each sets the plan, starts the workers with
+# cphap loaded (before any timing) and returns a function that ends it.
+future_plans <- function() {
+  warm <- function() {
+    fs <- lapply(seq_len(future::nbrOfWorkers()), function(i) {
+      future::future(requireNamespace("cphap", quietly = TRUE), seed = FALSE)
+    })
+    invisible(lapply(fs, future::value))
+  }
+  list(
+    "1 worker (PSOCK cluster)" = function() {
+      cl <- parallelly::makeClusterPSOCK(1)
+      future::plan(future::cluster, workers = cl)
+      warm()
+      function() {
+        future::plan(future::sequential)
+        parallel::stopCluster(cl)
+      }
+    },
+    "multisession, 2 workers" = function() {
+      future::plan(future::multisession, workers = 2)
+      warm()
+      function() future::plan(future::sequential)
+    }
+  )
+}

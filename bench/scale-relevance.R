@@ -17,6 +17,7 @@ args <- commandArgs(trailingOnly = TRUE)
 n <- if (length(args)) as.integer(args[1]) else 200L
 rounds <- if (length(args) > 1L) as.integer(args[2]) else 1L
 library(cphap)
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "common.R"))
 options(cphap.threads = 1L)
 
 set.seed(1)
@@ -54,28 +55,14 @@ timed <- function(what) {
 }
 
 cat(sprintf("unit_relevance(): %d samples x 945, conv3 channel %d, 300 passes\n", n, channel))
-plans <- list(
-  "1 worker (PSOCK cluster)" = function() {
-    cl <- parallelly::makeClusterPSOCK(1)
-    future::plan(future::cluster, workers = cl)
-    cl
-  },
-  "multisession, 2 workers" = function() {
-    future::plan(future::multisession, workers = 2)
-    NULL
-  }
-)
+plans <- future_plans()
 for (round in seq_len(rounds)) {
   cat("round", round, "\n")
   ref <- timed("1 process, 1 thread")
   for (what in names(plans)) {
-    cl <- plans[[what]]()
-    # start the workers (and load cphap in them) before timing
-    invisible(future::value(future::future(requireNamespace("cphap", quietly = TRUE),
-                                           seed = FALSE)))
+    stop_plan <- plans[[what]]()
     r <- timed(what)
     cat("  identical to the one-process result:", identical(r, ref), "\n")
-    future::plan(future::sequential)
-    if (!is.null(cl)) parallel::stopCluster(cl)
+    stop_plan()
   }
 }

@@ -24,6 +24,7 @@
 # Versions of cphap without chunked thresholds (no `chunk_size` argument) or
 # without series_chunks() run what they can and say what they skipped.
 suppressPackageStartupMessages(library(cphap))
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "common.R"))
 
 args <- commandArgs(trailingOnly = TRUE)
 part <- if (length(args)) args[1] else "all"
@@ -147,28 +148,15 @@ run_time <- function() {
                 what, s$times[["total"]], s$times[["thresholds"]], s$times[["periods"]], s$times[["relevance"]], l0, load1()))
     s
   }
-  plans <- list(
-    "1 worker (PSOCK cluster)" = function() {
-      cl <- future::makeClusterPSOCK(1)
-      future::plan(future::cluster, workers = cl)
-      cl
-    },
-    "multisession, 2 workers" = function() {
-      future::plan(future::multisession, workers = 2)
-      NULL
-    }
-  )
+  plans <- future_plans()
   one <- timed("1 process (no plan)")
   totals <- c()
   for (what in names(plans)) {
-    cl <- plans[[what]]()
-    # start the workers and load cphap in them before timing
-    invisible(future::value(future::future(requireNamespace("cphap", quietly = TRUE), seed = FALSE)))
+    stop_plan <- plans[[what]]()
     s <- timed(what)
     totals[what] <- s$times[["total"]]
     cat("  identical to the one-process results:", identical(s$result, one$result), "\n")
-    future::plan(future::sequential)
-    if (!is.null(cl)) parallel::stopCluster(cl)
+    stop_plan()
   }
   cat(sprintf("speed-up 2 workers vs 1 worker: %.2f (vs one process: %.2f)\n",
               totals[[1]] / totals[[2]], one$times[["total"]] / totals[[2]]))
@@ -200,10 +188,9 @@ run_kmeans <- function() {
               here$fit$objective, here$time, here$load[1], here$load[2]))
   future::plan(future::sequential)
   seqf <- fit(cs)
-  future::plan(future::multisession, workers = 2)
-  invisible(future::value(future::future(requireNamespace("cphap", quietly = TRUE), seed = FALSE)))
+  stop_plan <- future_plans()[["multisession, 2 workers"]]()
   mult <- fit(cs)
-  future::plan(future::sequential)
+  stop_plan()
   for (r in list(list("2 chunks, no plan:            ", seqf), list("2 chunks, 2 multisession workers:", mult))) {
     f <- r[[2]]
     cat(sprintf("%s objective %.6f (%+.4f%% of in-process), %d round trips, %.2f s (load %.2f -> %.2f)\n",
