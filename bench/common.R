@@ -101,3 +101,21 @@ future_plans <- function() {
     }
   )
 }
+
+load1 <- function() as.numeric(strsplit(readLines("/proc/loadavg"), " ")[[1]][1])
+
+# CPU seconds used so far by each of this session's future workers (Linux:
+# the processes that parallelly started for this process, from /proc),
+# named by process id.
+workers_cpu <- function() {
+  ps <- system2("ps", c("-eo", "pid,args"), stdout = TRUE)
+  mine <- grepl(paste0("parallelly.parent=", Sys.getpid(), "\\."), ps)
+  pids <- as.integer(sub("^ *([0-9]+) .*", "\\1", ps[mine]))
+  cpu <- vapply(pids, function(p) {
+    f <- sprintf("/proc/%d/stat", p)
+    if (!file.exists(f)) return(0)
+    st <- strsplit(sub(".*\\) ", "", readLines(f)), " ")[[1]]
+    sum(as.numeric(st[12:13])) / 100
+  }, numeric(1))
+  stats::setNames(cpu, pids)
+}

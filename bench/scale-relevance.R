@@ -26,30 +26,16 @@ x <- matrix(rnorm(n * 945), n, 945)
 a <- activations(m, x[1, ], "conv3", format = "array")$conv3
 channel <- which.max(apply(a[1, , , drop = FALSE], 2, sum))
 
-load1 <- function() as.numeric(strsplit(readLines("/proc/loadavg"), " ")[[1]][1])
-# CPU seconds used so far by this session's future workers (Linux: the
-# processes that parallelly started for this process, from /proc).
-workers_cpu <- function() {
-  ps <- system2("ps", c("-eo", "pid,args"), stdout = TRUE)
-  mine <- grepl(paste0("parallelly.parent=", Sys.getpid(), "\\."), ps)
-  pids <- as.integer(sub("^ *([0-9]+) .*", "\\1", ps[mine]))
-  sum(vapply(pids, function(p) {
-    f <- sprintf("/proc/%d/stat", p)
-    if (!file.exists(f)) return(0)
-    st <- strsplit(sub(".*\\) ", "", readLines(f)), " ")[[1]]
-    sum(as.numeric(st[12:13])) / 100
-  }, numeric(1)))
-}
 run <- function() {
   set.seed(2)
   unit_relevance(m, x, "conv3", channels = channel, progress = FALSE, format = "compact")
 }
 timed <- function(what) {
   l0 <- load1()
-  w0 <- workers_cpu()
+  w0 <- sum(workers_cpu())
   st <- system.time(r <- run())
   cat(sprintf("%-26s elapsed %6.2f s  CPU main %5.2f s, workers %6.2f s  load (1 min) %.2f -> %.2f\n",
-              what, st[["elapsed"]], st[["user.self"]] + st[["sys.self"]], workers_cpu() - w0,
+              what, st[["elapsed"]], st[["user.self"]] + st[["sys.self"]], sum(workers_cpu()) - w0,
               l0, load1()))
   r
 }

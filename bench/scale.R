@@ -34,7 +34,6 @@ script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)
 
 has_series_chunks <- exists("series_chunks", envir = asNamespace("cphap"))
 has_chunked_thresholds <- "chunk_size" %in% names(formals(thresholds))
-load1 <- function() as.numeric(strsplit(readLines("/proc/loadavg"), " ")[[1]][1])
 paper_cnn <- function() {
   set.seed(1)
   cphap_model(arch_cnn(c(1, 945), 8))
@@ -130,36 +129,60 @@ run_time <- function() {
   if (!has_chunked_thresholds) {
     cat("note: thresholds() and activated_periods() of this version of cphap have no chunk_size: they run in the main process on every plan\n")
   }
+  # each step: elapsed, CPU of this process, CPU of every worker
+  step <- function(expr) {
+    w0 <- workers_cpu()
+    p0 <- proc.time()
+    val <- expr
+    p1 <- proc.time()
+    w1 <- workers_cpu()
+    w <- w1 - w0[names(w1)]
+    w[is.na(w)] <- w1[is.na(w)]
+    list(value = val, elapsed = p1[["elapsed"]] - p0[["elapsed"]],
+         main = sum((p1 - p0)[c("user.self", "sys.self")]), workers = unname(w))
+  }
   steps <- function() {
-    t0 <- proc.time()[["elapsed"]]
-    th <- thresholds(m, ref)
-    t1 <- proc.time()[["elapsed"]]
-    p <- activated_periods(m, x, th)
-    t2 <- proc.time()[["elapsed"]]
+    th <- step(thresholds(m, ref))
+    p <- step(activated_periods(m, x, th$value))
     set.seed(2)
-    r <- unit_relevance(m, x, "conv3", channels = channel, progress = FALSE, format = "compact")
-    t3 <- proc.time()[["elapsed"]]
-    list(result = list(th, p, r), times = c(thresholds = t1 - t0, periods = t2 - t1, relevance = t3 - t2, total = t3 - t0))
+    r <- step(unit_relevance(m, x, "conv3", channels = channel, progress = FALSE, format = "compact"))
+    parts <- list(thresholds = th, periods = p, relevance = r)
+    list(result = lapply(parts, `[[`, "value"), parts = parts)
+  }
+  # on idle cores a step would take about its main-process CPU plus the CPU
+  # of its busiest worker (its CPU in one process)
+  projected <- function(pt) {
+    if (length(pt$workers) == 0L) pt$main else pt$main + max(pt$workers)
   }
   timed <- function(what) {
     l0 <- load1()
     s <- steps()
-    cat(sprintf("%-26s total %6.2f s (thresholds %.2f, periods %.2f, relevance %.2f); load average before %.2f after %.2f\n",
-                what, s$times[["total"]], s$times[["thresholds"]], s$times[["periods"]], s$times[["relevance"]], l0, load1()))
+    el <- vapply(s$parts, `[[`, 0, "elapsed")
+    pr <- vapply(s$parts, projected, 0)
+    cat(sprintf("%-26s elapsed %6.2f s (thresholds %.2f, periods %.2f, relevance %.2f); load average before %.2f after %.2f\n",
+                what, sum(el), el[["thresholds"]], el[["periods"]], el[["relevance"]], l0, load1()))
+    for (nm in names(s$parts)) {
+      pt <- s$parts[[nm]]
+      cat(sprintf("    %-10s CPU: main %6.2f s, workers %s s; projected on idle cores %6.2f s\n", nm, pt$main,
+                  if (length(pt$workers)) paste(sprintf("%.2f", pt$workers), collapse = " + ") else "-", pr[[nm]]))
+    }
+    s$elapsed <- sum(el)
+    s$projected <- sum(pr)
     s
   }
   plans <- future_plans()
   one <- timed("1 process (no plan)")
-  totals <- c()
+  el <- pr <- c()
   for (what in names(plans)) {
     stop_plan <- plans[[what]]()
     s <- timed(what)
-    totals[what] <- s$times[["total"]]
+    el[what] <- s$elapsed
+    pr[what] <- s$projected
     cat("  identical to the one-process results:", identical(s$result, one$result), "\n")
     stop_plan()
   }
-  cat(sprintf("speed-up 2 workers vs 1 worker: %.2f (vs one process: %.2f)\n",
-              totals[[1]] / totals[[2]], one$times[["total"]] / totals[[2]]))
+  cat(sprintf("speed-up 2 workers vs 1 worker: elapsed %.2f, projected on idle cores %.2f (vs one process: %.2f, %.2f)\n",
+              el[[1]] / el[[2]], pr[[1]] / pr[[2]], one$elapsed / el[[2]], one$projected / pr[[2]]))
 }
 
 # k-means over chunks of windows --------------------------------------------
