@@ -202,13 +202,16 @@ run_kmeans <- function() {
               ip$name[2], nrow(w), ncol(w), as.integer(sum(dw$weight))))
   fit <- function(chunk_size) {
     l0 <- load1()
+    w0 <- workers_cpu()
     t <- system.time(f <- withr::with_seed(3, cluster_windows(w, k = 12, weights = dw$weight,
-      window_chunk_size = chunk_size)))[["elapsed"]]
-    list(fit = f, time = t, load = c(l0, load1()))
+      window_chunk_size = chunk_size)))
+    w1 <- workers_cpu()
+    list(fit = f, time = t[["elapsed"]], main = t[["user.self"]] + t[["sys.self"]],
+         workers = unname(w1 - w0[names(w1)]), load = c(l0, load1()))
   }
   here <- fit(NULL)
-  cat(sprintf("in-process k-means:             objective %.6f, %.2f s (load %.2f -> %.2f)\n",
-              here$fit$objective, here$time, here$load[1], here$load[2]))
+  cat(sprintf("in-process k-means:             objective %.6f, %.2f s (load %.2f -> %.2f); CPU %.2f s\n",
+              here$fit$objective, here$time, here$load[1], here$load[2], here$main))
   future::plan(future::sequential)
   seqf <- fit(cs)
   stop_plan <- future_plans()[["multisession, 2 workers"]]()
@@ -216,9 +219,10 @@ run_kmeans <- function() {
   stop_plan()
   for (r in list(list("2 chunks, no plan:            ", seqf), list("2 chunks, 2 multisession workers:", mult))) {
     f <- r[[2]]
-    cat(sprintf("%s objective %.6f (%+.4f%% of in-process), %d round trips, %.2f s (load %.2f -> %.2f)\n",
+    cat(sprintf("%s objective %.6f (%+.4f%% of in-process), %d round trips, %.2f s (load %.2f -> %.2f); CPU main %.2f s, workers %s s\n",
                 r[[1]], f$fit$objective, 100 * (f$fit$objective / here$fit$objective - 1),
-                f$fit$settings$rounds, f$time, f$load[1], f$load[2]))
+                f$fit$settings$rounds, f$time, f$load[1], f$load[2], f$main,
+                if (length(f$workers)) paste(sprintf("%.2f", f$workers), collapse = " + ") else "-"))
   }
   cat("identical on both plans:", identical(seqf$fit, mult$fit), "\n")
   cat(sprintf("data shipped per round: %.1f MB of windows; in all: %.2f GB\n",
