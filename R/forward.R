@@ -73,7 +73,7 @@ as_input <- function(x, model, arg = "x", reshape = TRUE) {
 # Run the network; returns one array [n, C_j, L_j] per requested node,
 # written by C straight into its final layout.
 forward_nodes <- function(model, x, nodes) {
-  .Call(cp_forward_r, model$spec, x, as.integer(nodes - 1L), cphap_threads())
+  .Call(cp_forward_r, model$spec, x, as.integer(nodes - 1L), cphap_threads(), cphap_conv())
 }
 
 #' Predict classes, probabilities or raw outputs
@@ -173,7 +173,7 @@ activations <- function(model, x, layers = NULL, format = c("long", "array")) {
     # a layer asked for twice is listed once (it is a level of a factor)
     ip <- ip[!duplicated(ip$name), , drop = FALSE]
     return(.Call(cp_activations_long_r, model$spec, x, as.integer(ip$node - 1L),
-      as.character(ip$name), cphap_threads()))
+      as.character(ip$name), cphap_threads(), cphap_conv()))
   }
   arrs <- forward_nodes(model, x, ip$node)
   names(arrs) <- ip$name

@@ -57,7 +57,7 @@ thresholds <- function(model, reference, layers = NULL, alpha = 0.05) {
   ip <- model$interp[rows, , drop = FALSE]
   res <- .Call(
     cp_thresholds_r, model$spec, x, as.integer(ip$node - 1L),
-    1 - alpha, cphap_threads()
+    1 - alpha, cphap_threads(), cphap_conv()
   )
   n <- dim(x)[1]
   out <- data.frame(
@@ -235,7 +235,7 @@ activated_periods <- function(model, x, thresholds, layers = NULL, channels = NU
   }))
   res <- .Call(
     cp_high_nodes_r, model$spec, x, as.integer(ip$node - 1L),
-    as.double(thr), cphap_threads()
+    as.double(thr), cphap_threads(), cphap_conv()
   )
   levels <- model$interp$name
   L <- model$input_dim[2]

@@ -18,7 +18,7 @@ ip <- interpretable_layers(model)
 nodes <- c(ip$node, length(model$layers))
 
 # cphap: the C forward pass (as activations() calls it) ...
-t_c <- median_time(function() .Call(cphap:::cp_forward_r, model$spec, x, as.integer(nodes - 1L), threads))
+t_c <- median_time(function() .Call(cphap:::cp_forward_r, model$spec, x, as.integer(nodes - 1L), threads, 1L))
 # ... and the full R call returning arrays [n, C, L] of every interpretable layer
 t_r <- median_time(function() activations(model, x, format = "array"), reps = 5)
 t_long <- median_time(function() activations(model, x), reps = 3)

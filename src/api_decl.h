@@ -9,11 +9,12 @@
 #include "api_util.h"
 
 /* network (api_net.c) */
-SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads);
-SEXP cp_activations_long_r(SEXP spec, SEXP x, SEXP nodes, SEXP levels, SEXP threads);
+SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads, SEXP conv);
+SEXP cp_activations_long_r(SEXP spec, SEXP x, SEXP nodes, SEXP levels, SEXP threads,
+                           SEXP conv);
 SEXP cp_rf_r(SEXP spec);
-SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads);
-SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads);
+SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads, SEXP conv);
+SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads, SEXP conv);
 SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels);
 
 /* relevance (api_lrp.c) */
@@ -50,11 +51,11 @@ SEXP cp_onnx_decode_r(SEXP bytes);
 #define CP_FN(f) ((DL_FUNC)(void (*)(void))(f))
 
 #define CP_CALL_ENTRIES \
-  {"cp_forward_r", CP_FN(&cp_forward_r), 4}, \
-  {"cp_activations_long_r", CP_FN(&cp_activations_long_r), 5}, \
+  {"cp_forward_r", CP_FN(&cp_forward_r), 5}, \
+  {"cp_activations_long_r", CP_FN(&cp_activations_long_r), 6}, \
   {"cp_rf_r", CP_FN(&cp_rf_r), 1}, \
-  {"cp_thresholds_r", CP_FN(&cp_thresholds_r), 5}, \
-  {"cp_high_nodes_r", CP_FN(&cp_high_nodes_r), 5}, \
+  {"cp_thresholds_r", CP_FN(&cp_thresholds_r), 6}, \
+  {"cp_high_nodes_r", CP_FN(&cp_high_nodes_r), 6}, \
   {"cp_windows_r", CP_FN(&cp_windows_r), 6}, \
   {"cp_kmeans_r", CP_FN(&cp_kmeans_r), 5}, \
   {"cp_kshape_r", CP_FN(&cp_kshape_r), 5}, \

@@ -37,7 +37,7 @@ static int api_chunk(int n, int nt) {
 }
 
 /* Thresholds: list(threshold = double [sum C], passes = integer). */
-SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads) {
+SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads, SEXP conv) {
   cp_net net;
   cp_api_net(spec, &net);
   int n = cp_api_samples(x, &net, "reference");
@@ -52,11 +52,11 @@ SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads) {
                (double)n * net.L[req[q]].l_out);
     nch += net.L[req[q]].c_out;
   }
-  int nt = cp_api_threads(threads);
+  int nt = cp_api_threads(threads), cm = cp_api_conv(conv);
   SEXP thr = PROTECT(Rf_allocVector(REALSXP, nch));
   int passes = 0;
   api_src src = {REAL(x), n, net.c_in, net.l_in};
-  int st = cp_thresholds(&net, api_fetch, &src, n, req, n_req, p, api_chunk(n, nt), nt,
+  int st = cp_thresholds(&net, api_fetch, &src, n, req, n_req, p, api_chunk(n, nt), nt, cm,
                          REAL(thr), &passes);
   cp_api_stop_status(st, "thresholds");
   SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
@@ -72,7 +72,7 @@ SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads) {
 
 /* Highly activated nodes: list(sample, layer, channel, position, value),
  * indices 1-based (layer = position in `nodes`). */
-SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads) {
+SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads, SEXP conv) {
   cp_net net;
   cp_api_net(spec, &net);
   int n = cp_api_samples(x, &net, "x");
@@ -82,11 +82,11 @@ SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads) {
   for (int q = 0; q < n_req; q++) nch += net.L[req[q]].c_out;
   if (TYPEOF(thr) != REALSXP || Rf_xlength(thr) != nch)
     Rf_error("'thresholds' must be a double vector of length %ld", (long)nch);
-  int nt = cp_api_threads(threads);
+  int nt = cp_api_threads(threads), cm = cp_api_conv(conv);
   cp_nodes o;
   api_src src = {REAL(x), n, net.c_in, net.l_in};
   int st = cp_high_nodes(&net, api_fetch, &src, n, req, n_req, REAL(thr), api_chunk(n, nt), nt,
-                         &o);
+                         cm, &o);
   if (st != CP_OK) {
     cp_nodes_free(&o);
     cp_api_stop_status(st, "highly activated nodes");

@@ -10,6 +10,8 @@
 void cp_api_install_interrupt(void);
 uint64_t cp_api_seed(void);            /* one draw from R's RNG, for set.seed() */
 int cp_api_threads(SEXP threads);      /* validated thread count */
+/* validated convolution mode (CP_CONV_DIRECT, _AUTO or _FFT of conv_fast.h) */
+int cp_api_conv(SEXP conv);
 void cp_api_stop_status(int status, const char *what); /* R error for a kernel status */
 SEXP cp_api_list_get(SEXP list, const char *name);     /* R_NilValue when absent */
 /* a * b as the length of a result, or an R error saying how large the

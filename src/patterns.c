@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "patterns.h"
+#include "conv_fast.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -235,7 +236,7 @@ void cp_fetch_contig(void *ctx, int s0, int nb, double *dst) {
 }
 
 int cp_thresholds(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const int *nodes,
-                  int n_req, double prob, int chunk, int n_threads, double *thr,
+                  int n_req, double prob, int chunk, int n_threads, int conv, double *thr,
                   int *n_passes) {
   int nch = 0;
   for (int q = 0; q < n_req; q++) nch += net->L[nodes[q]].c_out;
@@ -267,6 +268,7 @@ int cp_thresholds(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const 
   const long per_in = (long)net->c_in * net->l_in;
   double *xc = malloc(sizeof(double) * (size_t)chunk * (size_t)per_in);
   st = cp_work_alloc(&w, net, chunk, NULL, n_threads);
+  if (st == CP_OK) st = cp_work_conv_plans(&w, net, conv);
   if (!xc) st = CP_ERR_ALLOC;
   int passes = 0;
   while (st == CP_OK) {
@@ -361,7 +363,8 @@ void cp_nodes_free(cp_nodes *o) {
 }
 
 int cp_high_nodes(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const int *nodes,
-                  int n_req, const double *thr, int chunk, int n_threads, cp_nodes *out) {
+                  int n_req, const double *thr, int chunk, int n_threads, int conv,
+                  cp_nodes *out) {
   memset(out, 0, sizeof *out);
   if (n_req == 0 || n == 0) return CP_OK;
   cp_work w;
@@ -369,6 +372,7 @@ int cp_high_nodes(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const 
   const long per_in = (long)net->c_in * net->l_in;
   double *xc = malloc(sizeof(double) * (size_t)chunk * (size_t)per_in);
   int st = cp_work_alloc(&w, net, chunk, NULL, n_threads);
+  if (st == CP_OK) st = cp_work_conv_plans(&w, net, conv);
   if (!xc) st = CP_ERR_ALLOC;
   for (int s0 = 0; st == CP_OK && s0 < n; s0 += chunk) {
     int nb = n - s0 < chunk ? n - s0 : chunk;

@@ -31,7 +31,7 @@ void cp_fetch_contig(void *ctx, int s0, int nb, double *dst);
  * values. thr receives sum_q C_q values (layer by layer, channel by
  * channel); n_passes (may be NULL) the number of forward passes run. */
 int cp_thresholds(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const int *nodes,
-                  int n_req, double prob, int chunk, int n_threads, double *thr,
+                  int n_req, double prob, int chunk, int n_threads, int conv, double *thr,
                   int *n_passes);
 
 /* Highly activated nodes: every (sample, layer, channel, position) whose
@@ -45,7 +45,8 @@ typedef struct {
 } cp_nodes;
 
 int cp_high_nodes(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const int *nodes,
-                  int n_req, const double *thr, int chunk, int n_threads, cp_nodes *out);
+                  int n_req, const double *thr, int chunk, int n_threads, int conv,
+                  cp_nodes *out);
 void cp_nodes_free(cp_nodes *o);
 
 /* Windows of periods: for each of nw periods (sample s, 0-based start t0),

@@ -22,7 +22,7 @@ pad_net <- function() {
 }
 
 run_spec <- function(spec, x) {
-  .Call(cphap:::cp_forward_r, spec, x, 0L, 1L)
+  .Call(cphap:::cp_forward_r, spec, x, 0L, 1L, 0L)
 }
 
 test_that("the C side rejects every violated spec invariant, naming node and field", {

@@ -1,0 +1,670 @@
+/* FFT convolution for the forward pass at inference (see conv_fast.h).
+ *
+ * A convolution of stride s and dilation d is first a stride-1 correlation
+ * over ce = c_in * s phase channels (phase p of channel i holds the padded
+ * input at u * s + p) with a phase kernel of `span` taps, exactly as the
+ * direct kernel splits it (conv.c). Output t reads phase positions
+ * t .. t + span - 1. The outputs are computed in blocks of m = N - span + 1
+ * (overlap-save): the block's N input positions go through a real FFT of
+ * length N (a complex FFT of length M = N / 2 and the usual split), each
+ * frequency bin of each output channel is the sum over input channels of
+ * the conjugate kernel spectrum times the input spectrum, and an inverse
+ * real FFT gives the block's outputs (the last span - 1 are wrapped and
+ * dropped). Per block the cost is ce forward FFTs, ce * c_out complex
+ * multiply-adds per bin and c_out inverse FFTs, against ce * c_out * span
+ * multiply-adds per output point directly.
+ *
+ * Vector layout: the FFTs run four channels at a time, one per lane of a
+ * four-double vector; the spectra are stored [bin][re, im][channel], the
+ * kernel spectra [bin][input channel][re, im][output channel], so that the
+ * sum over input channels multiplies a vector of four output channels by
+ * one input value. Bin 0 holds the real values at frequency 0 (re) and
+ * N / 2 (im). The sums over input channels run in the same order for every
+ * sample, whatever the tile it falls in, so a sample's result does not
+ * depend on the others (or on the threads). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "conv_fast.h"
+#include "cp_simd.h"
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+/* Segments (sample x block) whose spectra are held at once. */
+#define FC_MAX_SEG 16
+/* Longest block (so M fits the tables below in a few hundred KB). */
+#define FC_MAX_N 8192
+
+struct cp_fconv {
+  int c_in, c_out, l_in, l_out, stride, pad_l;
+  int ce, ce4, co8;   /* phase channels, rounded up to 4; outputs rounded up to 8 */
+  int span;           /* taps of the phase kernel */
+  int N, M, m, nblk;  /* block length, half of it, outputs per block, blocks */
+  int sb;             /* segments per batch */
+  double *wf;         /* kernel spectra [M][co8 / 8][ce][re 8, im 8], by 1 / (4 N) */
+  double *ct, *st;    /* cos, sin of 2 pi q / M, q < M / 2 */
+  double *rc, *rs;    /* cos, sin of 2 pi k / N, k < M */
+  int *rev;           /* bit reversal of log2(M) bits */
+  double *bias;       /* c_out */
+};
+
+#ifdef CP_HAVE_VEC
+
+/* ---- FFT of four real sequences at once ----------------------------------- */
+
+typedef long long fc_m4 __attribute__((vector_size(32)));
+/* Rows a, b, c, d of a 4 x 4 block become its columns. */
+#define TRANSPOSE4(a, b, c, d)                                              \
+  do {                                                                      \
+    cp_v4 t0_ = __builtin_shuffle(a, b, (fc_m4){0, 4, 2, 6});               \
+    cp_v4 t1_ = __builtin_shuffle(a, b, (fc_m4){1, 5, 3, 7});               \
+    cp_v4 t2_ = __builtin_shuffle(c, d, (fc_m4){0, 4, 2, 6});               \
+    cp_v4 t3_ = __builtin_shuffle(c, d, (fc_m4){1, 5, 3, 7});               \
+    a = __builtin_shuffle(t0_, t2_, (fc_m4){0, 1, 4, 5});                   \
+    b = __builtin_shuffle(t1_, t3_, (fc_m4){0, 1, 4, 5});                   \
+    c = __builtin_shuffle(t0_, t2_, (fc_m4){2, 3, 6, 7});                   \
+    d = __builtin_shuffle(t1_, t3_, (fc_m4){2, 3, 6, 7});                   \
+  } while (0)
+
+/* In-place radix-2 decimation-in-time FFT of length M >= 2 of re + i im
+ * (vectors of four lanes), input in bit-reversed order, output in natural
+ * order. inv: conjugate twiddles (no scaling). */
+static inline CP_ALWAYS_INLINE void fft_dit(cp_v4 *re, cp_v4 *im, int M, const double *ct,
+                                            const double *st, int inv) {
+  for (int j = 0; j < M; j += 2) {
+    cp_v4 a = re[j], b = re[j + 1];
+    re[j] = a + b;
+    re[j + 1] = a - b;
+    a = im[j];
+    b = im[j + 1];
+    im[j] = a + b;
+    im[j + 1] = a - b;
+  }
+  if (M >= 4) {
+    /* twiddles 1 and -i (forward) or +i (inverse) */
+    for (int j = 0; j < M; j += 4) {
+      cp_v4 ar = re[j], ai = im[j], br = re[j + 2], bi = im[j + 2];
+      re[j] = ar + br;
+      im[j] = ai + bi;
+      re[j + 2] = ar - br;
+      im[j + 2] = ai - bi;
+      ar = re[j + 1];
+      ai = im[j + 1];
+      br = re[j + 3];
+      bi = im[j + 3];
+      cp_v4 tr = inv ? -bi : bi, ti = inv ? br : -br;
+      re[j + 1] = ar + tr;
+      im[j + 1] = ai + ti;
+      re[j + 3] = ar - tr;
+      im[j + 3] = ai - ti;
+    }
+  }
+  for (int len = 8; len <= M; len *= 2) {
+    const int h = len / 2, step = M / len;
+    for (int q = 0; q < h; q++) {
+      cp_v4 wr, wi;
+      V4_SET1(wr, ct[q * step]);
+      V4_SET1(wi, inv ? st[q * step] : -st[q * step]);
+      for (int j = q; j < M; j += len) {
+        const int b = j + h;
+        cp_v4 tr = wr * re[b] - wi * im[b];
+        cp_v4 ti = wr * im[b] + wi * re[b];
+        cp_v4 ar = re[j], ai = im[j];
+        re[b] = ar - tr;
+        im[b] = ai - ti;
+        re[j] = ar + tr;
+        im[j] = ai + ti;
+      }
+    }
+  }
+}
+
+/* Forward real FFT of four rows of N = 2 M values (rows[l * N + u]):
+ * writes twice the spectrum, bins 0 .. M - 1, as [k][re, im] vectors at
+ * out + k * ostride (re) and out + k * ostride + imoff (im); bin 0 holds
+ * the values at frequency 0 and N / 2. */
+static inline CP_ALWAYS_INLINE void rfft4(const cp_fconv *p, const double *rows, cp_v4 *re,
+                                          cp_v4 *im, double *out, long ostride, long imoff) {
+  const int M = p->M, N = p->N;
+  const double *r0 = rows, *r1 = r0 + N, *r2 = r1 + N, *r3 = r2 + N;
+  for (int n = 0; n < M; n += 2) {
+    cp_v4 a, b, c, d;
+    V4_LOAD(a, r0 + 2 * n);
+    V4_LOAD(b, r1 + 2 * n);
+    V4_LOAD(c, r2 + 2 * n);
+    V4_LOAD(d, r3 + 2 * n);
+    TRANSPOSE4(a, b, c, d);
+    re[p->rev[n]] = a;
+    im[p->rev[n]] = b;
+    re[p->rev[n + 1]] = c;
+    im[p->rev[n + 1]] = d;
+  }
+  fft_dit(re, im, M, p->ct, p->st, 0);
+  /* X2[k] = A - i e^{-i theta} B, A = Z[k] + conj Z[M-k], B = Z[k] - conj Z[M-k] */
+  for (int k = 0; k <= M / 2; k++) {
+    const int km = (M - k) & (M - 1);
+    cp_v4 c, s;
+    V4_SET1(c, p->rc[k]);
+    V4_SET1(s, p->rs[k]);
+    cp_v4 ar = re[k] + re[km], ai = im[k] - im[km];
+    cp_v4 br = re[k] - re[km], bi = im[k] + im[km];
+    cp_v4 tr = c * br + s * bi, ti = c * bi - s * br;
+    double *o = out + (long)k * ostride;
+    if (k == 0) {
+      cp_v4 dc = ar + ti, ny = ar - ti;
+      V4_STORE(o, dc);
+      V4_STORE(o + imoff, ny);
+      continue;
+    }
+    cp_v4 xr = ar + ti, xi = ai - tr;
+    V4_STORE(o, xr);
+    V4_STORE(o + imoff, xi);
+    if (km != k) {
+      double *om = out + (long)km * ostride;
+      xr = ar - ti;
+      xi = -ai - tr;
+      V4_STORE(om, xr);
+      V4_STORE(om + imoff, xi);
+    }
+  }
+}
+
+/* Inverse real FFT of four spectra stored as rfft4 writes them: re + i im
+ * end up holding N times the sequences, re[n] = x[2n], im[n] = x[2n + 1]. */
+static inline CP_ALWAYS_INLINE void irfft4(const cp_fconv *p, const double *in, long istride,
+                                           long imoff, cp_v4 *re, cp_v4 *im) {
+  const int M = p->M;
+  for (int k = 0; k <= M / 2; k++) {
+    const int km = (M - k) & (M - 1);
+    const double *y = in + (long)k * istride;
+    cp_v4 yr, yi;
+    V4_LOAD(yr, y);
+    V4_LOAD(yi, y + imoff);
+    if (k == 0) {
+      re[0] = yr + yi;
+      im[0] = yr - yi;
+      continue;
+    }
+    const double *ym = in + (long)km * istride;
+    cp_v4 mr, mi, c, s;
+    V4_LOAD(mr, ym);
+    V4_LOAD(mi, ym + imoff);
+    V4_SET1(c, p->rc[k]);
+    V4_SET1(s, p->rs[k]);
+    cp_v4 er = yr + mr, ei = yi - mi, dr = yr - mr, di = yi + mi;
+    cp_v4 or_ = dr * c - di * s, oi = dr * s + di * c;
+    re[p->rev[k]] = er - oi;
+    im[p->rev[k]] = ei + or_;
+    if (km != k) {
+      re[p->rev[km]] = er + oi;
+      im[p->rev[km]] = or_ - ei;
+    }
+  }
+  fft_dit(re, im, M, p->ct, p->st, 1);
+}
+
+/* ---- the sums over input channels in the frequency domain ----------------- */
+
+/* One complex multiply-add into (r, i); the same statements in every tile. */
+#define CMAC(r, i, wr, wi, xr, xi) \
+  do {                             \
+    r += wr * xr;                  \
+    r -= wi * xi;                  \
+    i += wr * xi;                  \
+    i += wi * xr;                  \
+  } while (0)
+
+/* The kernel spectra of input channel e for eight output channels (re 0-1,
+ * im 0-1) and input value e of one segment (xr, xi). */
+#define LOAD_WX(wk, e, x0)                                                  \
+  const double *we = wk + 16L * e;                                          \
+  cp_v4 wr0, wr1, wi0, wi1, xr, xi;                                         \
+  V4_LOAD(wr0, we);                                                         \
+  V4_LOAD(wr1, we + 4);                                                     \
+  V4_LOAD(wi0, we + 8);                                                     \
+  V4_LOAD(wi1, we + 12);                                                    \
+  V4_SET1(xr, x0[e]);                                                       \
+  V4_SET1(xi, x0[ce4 + e])
+
+/* Complex bins: eight output channels (two vectors from wk) x two segments
+ * (spectra x0, x1 -> y0, y1). */
+static inline CP_ALWAYS_INLINE void mac2(const double *wk, int co8, int ce, int ce4,
+                                         const double *x0, const double *x1, double *y0,
+                                         double *y1) {
+  cp_v4 r00 = {0, 0, 0, 0}, i00 = r00, r01 = r00, i01 = r00;
+  cp_v4 r10 = r00, i10 = r00, r11 = r00, i11 = r00;
+  for (int e = 0; e < ce; e++) {
+    LOAD_WX(wk, e, x0);
+    CMAC(r00, i00, wr0, wi0, xr, xi);
+    CMAC(r01, i01, wr1, wi1, xr, xi);
+    V4_SET1(xr, x1[e]);
+    V4_SET1(xi, x1[ce4 + e]);
+    CMAC(r10, i10, wr0, wi0, xr, xi);
+    CMAC(r11, i11, wr1, wi1, xr, xi);
+  }
+  V4_STORE(y0, r00);
+  V4_STORE(y0 + 4, r01);
+  V4_STORE(y0 + co8, i00);
+  V4_STORE(y0 + co8 + 4, i01);
+  V4_STORE(y1, r10);
+  V4_STORE(y1 + 4, r11);
+  V4_STORE(y1 + co8, i10);
+  V4_STORE(y1 + co8 + 4, i11);
+}
+
+/* Bin 0: two real products (frequency 0 in re, N / 2 in im). */
+static inline CP_ALWAYS_INLINE void mac_real(const double *wk, int co8, int ce, int ce4,
+                                             const double *x0, double *y0) {
+  cp_v4 r0 = {0, 0, 0, 0}, i0 = r0, r1 = r0, i1 = r0;
+  for (int e = 0; e < ce; e++) {
+    LOAD_WX(wk, e, x0);
+    r0 += wr0 * xr;
+    r1 += wr1 * xr;
+    i0 += wi0 * xi;
+    i1 += wi1 * xi;
+  }
+  V4_STORE(y0, r0);
+  V4_STORE(y0 + 4, r1);
+  V4_STORE(y0 + co8, i0);
+  V4_STORE(y0 + co8 + 4, i1);
+}
+
+/* ---- one batch of segments --------------------------------------------- */
+
+/* Phase-channel rows of one block: rows[l * N + j] = phase channel e4 + l
+ * at position u0 + j (zero outside the padded input and past ce). */
+static inline CP_ALWAYS_INLINE void gather_rows(const cp_fconv *p, const double *x, int e4,
+                                                long u0, double *rows) {
+  const int N = p->N, s = p->stride;
+  for (int l = 0; l < 4; l++) {
+    double *r = rows + (long)l * N;
+    const int e = e4 + l;
+    if (e >= p->ce) {
+      memset(r, 0, sizeof(double) * (size_t)N);
+      continue;
+    }
+    const int i = e / s, ph = e % s;
+    const double *xi = x + (long)i * p->l_in;
+    /* phase position u is input point u * s + ph - pad_l */
+    const long top = (long)p->l_in - 1 + p->pad_l - ph;
+    long ulo = p->pad_l > ph ? (p->pad_l - ph + s - 1) / s : 0;
+    long uhi = top < 0 ? 0 : top / s + 1;
+    long jlo = ulo - u0, jhi = uhi - u0;
+    if (jlo < 0) jlo = 0;
+    if (jhi > N) jhi = N;
+    if (jhi <= jlo) {
+      memset(r, 0, sizeof(double) * (size_t)N);
+      continue;
+    }
+    memset(r, 0, sizeof(double) * (size_t)jlo);
+    const double *src = xi + (u0 + jlo) * s + ph - p->pad_l;
+    if (s == 1) {
+      memcpy(r + jlo, src, sizeof(double) * (size_t)(jhi - jlo));
+    } else {
+      for (long j = jlo; j < jhi; j++) r[j] = src[(j - jlo) * s];
+    }
+    memset(r + jhi, 0, sizeof(double) * (size_t)(N - jhi));
+  }
+}
+
+static inline CP_ALWAYS_INLINE void run_body(const cp_fconv *p, const double *const *in,
+                                             double *const *out, int ns, double *scratch) {
+  const int M = p->M, ce = p->ce, ce4 = p->ce4, co8 = p->co8;
+  const long xseg = (long)M * 2 * ce4, yseg = (long)M * 2 * co8;
+  double *X = scratch, *Y = X + (long)p->sb * xseg;
+  cp_v4 *re = (cp_v4 *)(Y + (long)p->sb * yseg), *im = re + M;
+  double *rows = (double *)(im + M);
+  const long total = (long)ns * p->nblk, wbin = 2L * ce * co8;
+  for (long q0 = 0; q0 < total; q0 += p->sb) {
+    const int nq = total - q0 < p->sb ? (int)(total - q0) : p->sb;
+    /* spectra of the inputs */
+    for (int q = 0; q < nq; q++) {
+      const long g = q0 + q;
+      const int s = (int)(g / p->nblk), b = (int)(g % p->nblk);
+      for (int e4 = 0; e4 < ce4; e4 += 4) {
+        gather_rows(p, in[s], e4, (long)b * p->m, rows);
+        rfft4(p, rows, re, im, X + q * xseg + e4, 2L * ce4, ce4);
+      }
+    }
+    /* sums over input channels, bin by bin */
+    for (int k = 0; k < M; k++) {
+      const double *wk = p->wf + (long)k * wbin;
+      const long xo = (long)k * 2 * ce4, yo = (long)k * 2 * co8;
+      for (int o = 0; o < co8; o += 8) {
+        const double *wo = wk + (long)o * 2 * ce;
+        if (k == 0) {
+          for (int q = 0; q < nq; q++)
+            mac_real(wo, co8, ce, ce4, X + q * xseg + xo, Y + q * yseg + yo + o);
+          continue;
+        }
+        /* pairs of segments; an odd last one is computed twice (the same
+         * operations, so the same values) */
+        for (int q = 0; q < nq; q += 2) {
+          const int q1 = q + 1 < nq ? q + 1 : q;
+          mac2(wo, co8, ce, ce4, X + q * xseg + xo, X + q1 * xseg + xo, Y + q * yseg + yo + o,
+               Y + q1 * yseg + yo + o);
+        }
+      }
+    }
+    /* outputs of each block */
+    for (int q = 0; q < nq; q++) {
+      const long g = q0 + q;
+      const int s = (int)(g / p->nblk), b = (int)(g % p->nblk);
+      const long u0 = (long)b * p->m;
+      const int jn = (int)(p->l_out - u0 < p->m ? p->l_out - u0 : p->m);
+      double *y = out[s];
+      for (int o4 = 0; o4 < p->c_out; o4 += 4) {
+        irfft4(p, Y + q * yseg + o4, 2L * co8, co8, re, im);
+        const int nl = p->c_out - o4 < 4 ? p->c_out - o4 : 4;
+        double *y0 = y + (long)o4 * p->l_out + u0;
+        const long lo = p->l_out;
+        const double *bo = p->bias + o4;
+        int j = 0;
+        if (nl == 4) {
+          /* four positions of four channels: a 4 x 4 transpose */
+          cp_v4 b0, b1, b2, b3;
+          V4_SET1(b0, bo[0]);
+          V4_SET1(b1, bo[1]);
+          V4_SET1(b2, bo[2]);
+          V4_SET1(b3, bo[3]);
+          for (; j + 4 <= jn; j += 4) {
+            cp_v4 a = re[j >> 1], b = im[j >> 1], c = re[(j >> 1) + 1], d = im[(j >> 1) + 1];
+            TRANSPOSE4(a, b, c, d);
+            a += b0;
+            b += b1;
+            c += b2;
+            d += b3;
+            V4_STORE(y0 + j, a);
+            V4_STORE(y0 + lo + j, b);
+            V4_STORE(y0 + 2 * lo + j, c);
+            V4_STORE(y0 + 3 * lo + j, d);
+          }
+        }
+        for (; j < jn; j++) {
+          const cp_v4 v = (j & 1) ? im[j >> 1] : re[j >> 1];
+          for (int l = 0; l < nl; l++) y0[l * lo + j] = v[l] + bo[l];
+        }
+      }
+    }
+  }
+}
+
+#ifdef CP_DISPATCH
+CP_TARGET_AVX2 static void run_avx2(const cp_fconv *p, const double *const *in,
+                                    double *const *out, int ns, double *scratch) {
+  run_body(p, in, out, ns, scratch);
+}
+#endif
+
+static void run_base(const cp_fconv *p, const double *const *in, double *const *out, int ns,
+                     double *scratch) {
+  run_body(p, in, out, ns, scratch);
+}
+
+void cp_fconv_run(const cp_fconv *p, const double *const *in, double *const *out, int ns,
+                  double *scratch) {
+#ifdef CP_DISPATCH
+  if (CP_CPU_AVX2_FMA()) {
+    run_avx2(p, in, out, ns, scratch);
+    return;
+  }
+#endif
+  run_base(p, in, out, ns, scratch);
+}
+
+/* ---- plans ---------------------------------------------------------------- */
+
+static long seg_doubles(int M, int ce4, int co8) {
+  return (long)M * 2 * (ce4 + co8);
+}
+
+long cp_fconv_scratch(const cp_fconv *p) {
+  return (long)p->sb * seg_doubles(p->M, p->ce4, p->co8) + 8L * p->M + 4L * p->N;
+}
+
+int cp_fconv_block(const cp_fconv *p) {
+  return p->N;
+}
+
+/* Cost model, in vector multiply-adds per sample (see the measurements in
+ * bench/README.md): the direct kernel runs at about 60% of the FMA
+ * limit, the frequency-domain sums at about the same, and a four-channel
+ * FFT of M points costs about 2.5 M log2(M) + 10 M vector operations
+ * with its gather and scatter. */
+static double fft_ops(int M) {
+  double lg = 0;
+  for (int v = M; v > 1; v >>= 1) lg++;
+  return 2.5 * M * lg + 10.0 * M;
+}
+
+static double cost_fft(int N, int span, int l_out, int ce, int co8, int ce4, int c_out) {
+  const int M = N / 2, m = N - span + 1;
+  const long nblk = (l_out + m - 1) / m;
+  const double mac = (double)ce * (co8 / 4) * ((M - 1) * 4.0 + 2.0);
+  const double fft = (ce4 / 4 + (c_out + 3) / 4) * fft_ops(M);
+  return (double)nblk * (mac + fft);
+}
+
+static int ilog2(int v) {
+  int r = 0;
+  while ((1 << r) < v) r++;
+  return r;
+}
+
+void cp_fconv_free(cp_fconv *p) {
+  if (!p) return;
+  free(p->wf);
+  free(p->ct);
+  free(p->rc);
+  free(p->rev);
+  free(p->bias);
+  free(p);
+}
+
+/* Kernel spectra: four output channels at a time through the same real FFT
+ * as the inputs, conjugated (correlation) and scaled by 1 / (4 N) (both
+ * spectra are doubled, the inverse FFT multiplies by N). */
+static inline CP_ALWAYS_INLINE void plan_kernels(cp_fconv *p, const double *w, int k, int dil,
+                                                 double *rows, cp_v4 *re, cp_v4 *im,
+                                                 double *tmp) {
+  const int N = p->N, M = p->M, s = p->stride, co8 = p->co8;
+  const double sc = 1.0 / (4.0 * N);
+  for (int e = 0; e < p->ce; e++) {
+    const int i = e / s, ph = e % s;
+    for (int o4 = 0; o4 < co8; o4 += 4) {
+      memset(rows, 0, sizeof(double) * 4 * (size_t)N);
+      for (int l = 0; l < 4 && o4 + l < p->c_out; l++) {
+        const double *wo = w + ((long)(o4 + l) * p->c_in + i) * k;
+        for (int kk = 0; kk < k; kk++) {
+          const long off = (long)kk * dil;
+          if (off % s == ph) rows[(long)l * N + off / s] = wo[kk];
+        }
+      }
+      rfft4(p, rows, re, im, tmp, 8, 4);
+      for (int kb = 0; kb < M; kb++) {
+        double *d = p->wf + ((long)kb * co8 + (o4 - o4 % 8)) * 2L * p->ce + 16L * e + o4 % 8;
+        const double *t = tmp + 8L * kb;
+        const double conj = kb == 0 ? 1.0 : -1.0;
+        for (int l = 0; l < 4; l++) {
+          d[l] = t[l] * sc;
+          d[8 + l] = conj * t[4 + l] * sc;
+        }
+      }
+    }
+  }
+}
+
+#ifdef CP_DISPATCH
+CP_TARGET_AVX2 static void plan_kernels_avx2(cp_fconv *p, const double *w, int k, int dil,
+                                             double *rows, cp_v4 *re, cp_v4 *im, double *tmp) {
+  plan_kernels(p, w, k, dil, rows, re, im, tmp);
+}
+#endif
+
+static void plan_kernels_base(cp_fconv *p, const double *w, int k, int dil, double *rows,
+                              cp_v4 *re, cp_v4 *im, double *tmp) {
+  plan_kernels(p, w, k, dil, rows, re, im, tmp);
+}
+
+static cp_fconv *plan_build(const cp_layer *l, const double *par, int N);
+
+cp_fconv *cp_fconv_plan(const cp_layer *l, const double *par, int mode) {
+  if (mode == CP_CONV_DIRECT || l->type != CP_CONV) return NULL;
+  const int s = l->stride;
+  const long span = ((long)(l->k - 1) * l->dil) / s + 1;
+  const long ce = (long)l->c_in * s;
+  if (span > FC_MAX_N / 2 || ce > (1L << 20) || l->c_out > (1 << 20)) return NULL;
+  const int ce4 = (int)((ce + 3) / 4 * 4), co8 = (l->c_out + 7) / 8 * 8;
+  /* block length: the cheapest power of two in the model, from 8 (and at
+   * least twice the span) to one block for the whole output */
+  const long need = (long)l->l_out + span - 1;
+  int n_lo = 8;
+  while (n_lo < 2 * span) n_lo *= 2;
+  int best_n = 0;
+  double best = 0;
+  for (int N = n_lo; N <= FC_MAX_N; N *= 2) {
+    double c = cost_fft(N, (int)span, l->l_out, (int)ce, co8, ce4, l->c_out);
+    if (!best_n || c < best) {
+      best = c;
+      best_n = N;
+    }
+    if (N >= need) break;
+  }
+  if (mode == CP_CONV_AUTO) {
+    /* direct: c_in c_out k multiply-adds per output point, four per vector
+     * operation */
+    const double direct = (double)l->c_in * l->c_out * l->k * l->l_out / 4.0;
+    if (!(best * 1.15 < direct)) return NULL;
+  }
+  return plan_build(l, par, best_n);
+}
+
+/* The plan with blocks of N points (a power of two >= max(8, span)). */
+static cp_fconv *plan_build(const cp_layer *l, const double *par, int N) {
+  const int s = l->stride;
+  const long span = ((long)(l->k - 1) * l->dil) / s + 1;
+  const long ce = (long)l->c_in * s;
+  const int ce4 = (int)((ce + 3) / 4 * 4), co8 = (l->c_out + 7) / 8 * 8;
+  const int best_n = N;
+  cp_fconv *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->c_in = l->c_in;
+  p->c_out = l->c_out;
+  p->l_in = l->l_in;
+  p->l_out = l->l_out;
+  p->stride = s;
+  p->pad_l = l->pad_l;
+  p->ce = (int)ce;
+  p->ce4 = ce4;
+  p->co8 = co8;
+  p->span = (int)span;
+  p->N = best_n;
+  p->M = best_n / 2;
+  p->m = best_n - (int)span + 1;
+  p->nblk = (l->l_out + p->m - 1) / p->m;
+  const long per_seg = seg_doubles(p->M, ce4, co8);
+  long sb = (1L << 18) / per_seg; /* about 2 MB of spectra */
+  p->sb = sb < 2 ? 2 : sb > FC_MAX_SEG ? FC_MAX_SEG : (int)sb;
+  const int M = p->M, lg = ilog2(M);
+  p->wf = malloc(sizeof(double) * (size_t)M * (size_t)ce * 2 * (size_t)co8);
+  p->ct = malloc(sizeof(double) * (size_t)M); /* ct then st */
+  p->rc = malloc(sizeof(double) * 2 * (size_t)M); /* rc then rs */
+  p->rev = malloc(sizeof(int) * (size_t)M);
+  p->bias = malloc(sizeof(double) * (size_t)l->c_out);
+  double *tmp = malloc(sizeof(double) * (8 * (size_t)M + 4 * (size_t)p->N + 8 * (size_t)M));
+  if (!p->wf || !p->ct || !p->rc || !p->rev || !p->bias || !tmp) {
+    free(tmp);
+    cp_fconv_free(p);
+    return NULL;
+  }
+  p->st = p->ct + M / 2;
+  p->rs = p->rc + M;
+  for (int q = 0; q < M / 2; q++) {
+    p->ct[q] = cos(2.0 * M_PI * q / M);
+    p->st[q] = sin(2.0 * M_PI * q / M);
+  }
+  for (int k = 0; k < M; k++) {
+    p->rc[k] = cos(2.0 * M_PI * k / p->N);
+    p->rs[k] = sin(2.0 * M_PI * k / p->N);
+  }
+  for (int n = 0; n < M; n++) {
+    int r = 0;
+    for (int b = 0; b < lg; b++) r |= ((n >> b) & 1) << (lg - 1 - b);
+    p->rev[n] = r;
+  }
+  memcpy(p->bias, par + l->b_off, sizeof(double) * (size_t)l->c_out);
+  cp_v4 *re = (cp_v4 *)tmp, *im = re + M;
+  double *rows = tmp + 8L * M, *spec = rows + 4L * p->N;
+#ifdef CP_DISPATCH
+  if (CP_CPU_AVX2_FMA())
+    plan_kernels_avx2(p, par + l->w_off, l->k, l->dil, rows, re, im, spec);
+  else
+#endif
+    plan_kernels_base(p, par + l->w_off, l->k, l->dil, rows, re, im, spec);
+  free(tmp);
+  return p;
+}
+
+#else /* no vector extensions: the direct kernel everywhere */
+
+cp_fconv *cp_fconv_plan(const cp_layer *l, const double *par, int mode) {
+  (void)l;
+  (void)par;
+  (void)mode;
+  return NULL;
+}
+void cp_fconv_free(cp_fconv *p) {
+  (void)p;
+}
+long cp_fconv_scratch(const cp_fconv *p) {
+  (void)p;
+  return 0;
+}
+int cp_fconv_block(const cp_fconv *p) {
+  (void)p;
+  return 0;
+}
+void cp_fconv_run(const cp_fconv *p, const double *const *in, double *const *out, int ns,
+                  double *scratch) {
+  (void)p;
+  (void)in;
+  (void)out;
+  (void)ns;
+  (void)scratch;
+}
+
+#endif
+
+int cp_work_conv_plans(cp_work *w, const cp_net *net, int mode) {
+  if (mode == CP_CONV_DIRECT) return CP_OK;
+  const int n = net->n_nodes;
+  if (!w->fc) {
+    w->fc = calloc((size_t)n, sizeof(cp_fconv *));
+    if (!w->fc) return CP_ERR_ALLOC;
+  }
+  long scr = 0;
+  int st = CP_OK;
+  for (int j = 0; j < n; j++) {
+    const cp_layer *l = &net->L[j];
+    if (l->type != CP_CONV || w->fc[j]) continue;
+    w->fc[j] = cp_fconv_plan(l, net->par, mode);
+    if (w->fc[j] && cp_fconv_scratch(w->fc[j]) > scr) scr = cp_fconv_scratch(w->fc[j]);
+  }
+  if (scr > 0) {
+    free(w->fscratch);
+    w->fscratch_per_thread = scr;
+    w->fscratch = malloc(sizeof(double) * (size_t)scr * (size_t)w->n_threads);
+    if (!w->fscratch) {
+      /* without scratch no plan can run: back to the direct kernel */
+      for (int j = 0; j < n; j++) {
+        cp_fconv_free(w->fc[j]);
+        w->fc[j] = NULL;
+      }
+      w->fscratch_per_thread = 0;
+      st = CP_ERR_ALLOC;
+    }
+  }
+  return st;
+}
