@@ -34,6 +34,8 @@
 
 /* Segments (sample x block) whose spectra are held at once. */
 #define FC_MAX_SEG 16
+/* Padding of strides, in doubles (a cache line). */
+#define FC_PAD 8
 /* Longest block (so M fits the tables below in a few hundred KB). */
 #define FC_MAX_N 8192
 
@@ -44,7 +46,7 @@ struct cp_fconv {
   int N, M, m, nblk;  /* block length, half of it, outputs per block, blocks */
   int sb;             /* segments per batch */
   double *wf;         /* kernel spectra [M][co8 / 8][ce][re 8, im 8], by 1 / (4 N) */
-  double *ct, *st;    /* cos, sin of 2 pi q / M, q < M / 2 */
+  double *ct, *st;    /* cos, sin of 2 pi q / M, q < M */
   double *rc, *rs;    /* cos, sin of 2 pi k / N, k < M */
   int *rev;           /* bit reversal of log2(M) bits */
   double *bias;       /* c_out */
@@ -68,63 +70,74 @@ typedef long long fc_m4 __attribute__((vector_size(32)));
     d = __builtin_shuffle(t1_, t3_, (fc_m4){2, 3, 6, 7});                   \
   } while (0)
 
-/* In-place radix-2 decimation-in-time FFT of length M >= 2 of re + i im
- * (vectors of four lanes), input in bit-reversed order, output in natural
- * order. inv: conjugate twiddles (no scaling). */
-static inline CP_ALWAYS_INLINE void fft_dit(cp_v4 *re, cp_v4 *im, int M, const double *ct,
-                                            const double *st, int inv) {
-  for (int j = 0; j < M; j += 2) {
-    cp_v4 a = re[j], b = re[j + 1];
-    re[j] = a + b;
-    re[j + 1] = a - b;
-    a = im[j];
-    b = im[j + 1];
-    im[j] = a + b;
-    im[j + 1] = a - b;
-  }
-  if (M >= 4) {
-    /* twiddles 1 and -i (forward) or +i (inverse) */
-    for (int j = 0; j < M; j += 4) {
-      cp_v4 ar = re[j], ai = im[j], br = re[j + 2], bi = im[j + 2];
-      re[j] = ar + br;
-      im[j] = ai + bi;
-      re[j + 2] = ar - br;
-      im[j + 2] = ai - bi;
-      ar = re[j + 1];
-      ai = im[j + 1];
-      br = re[j + 3];
-      bi = im[j + 3];
-      cp_v4 tr = inv ? -bi : bi, ti = inv ? br : -br;
-      re[j + 1] = ar + tr;
-      im[j + 1] = ai + ti;
-      re[j + 3] = ar - tr;
-      im[j + 3] = ai - ti;
+/* (xr, xi) times the twiddle (wr, wi) into (tr, ti). */
+#define CMUL(tr, ti, xr, xi, wr, wi) \
+  cp_v4 tr = wr * xr - wi * xi;      \
+  cp_v4 ti = wr * xi + wi * xr
+
+/* In-place FFT of length M >= 2 of re + i im (vectors of four lanes),
+ * input in bit-reversed order, output in natural order: a radix-2 step
+ * when log2(M) is odd, then radix-4 steps (each two radix-2
+ * decimation-in-time stages in one pass: blocks of L points become blocks
+ * of 4L). ct, st: cos, sin of 2 pi q / M, q < M. inv: conjugate twiddles
+ * (no scaling). */
+static inline CP_ALWAYS_INLINE void fft_core(cp_v4 *re, cp_v4 *im, int M, const double *ct,
+                                             const double *st, int inv) {
+  int L = 1;
+  if (__builtin_ctz((unsigned)M) & 1) {
+    for (int j = 0; j < M; j += 2) {
+      cp_v4 a = re[j], b = re[j + 1];
+      re[j] = a + b;
+      re[j + 1] = a - b;
+      a = im[j];
+      b = im[j + 1];
+      im[j] = a + b;
+      im[j + 1] = a - b;
     }
+    L = 2;
   }
-  for (int len = 8; len <= M; len *= 2) {
-    const int h = len / 2, step = M / len;
-    for (int q = 0; q < h; q++) {
-      cp_v4 wr, wi;
-      V4_SET1(wr, ct[q * step]);
-      V4_SET1(wi, inv ? st[q * step] : -st[q * step]);
-      for (int j = q; j < M; j += len) {
-        const int b = j + h;
-        cp_v4 tr = wr * re[b] - wi * im[b];
-        cp_v4 ti = wr * im[b] + wi * re[b];
-        cp_v4 ar = re[j], ai = im[j];
-        re[b] = ar - tr;
-        im[b] = ai - ti;
-        re[j] = ar + tr;
-        im[j] = ai + ti;
+  const double sg = inv ? 1.0 : -1.0;
+  for (; L < M; L *= 4) {
+    const int step = M / (4 * L);
+    for (int k = 0; k < L; k++) {
+      cp_v4 w1r, w1i, w2r, w2i, w3r, w3i;
+      V4_SET1(w1r, ct[k * step]);
+      V4_SET1(w1i, sg * st[k * step]);
+      V4_SET1(w2r, ct[2 * k * step]);
+      V4_SET1(w2i, sg * st[2 * k * step]);
+      V4_SET1(w3r, ct[3 * k * step]);
+      V4_SET1(w3i, sg * st[3 * k * step]);
+      for (int j = k; j < M; j += 4 * L) {
+        const int i1 = j + L, i2 = j + 2 * L, i3 = j + 3 * L;
+        cp_v4 x0r = re[j], x0i = im[j];
+        CMUL(t1r, t1i, re[i1], im[i1], w2r, w2i);
+        CMUL(t2r, t2i, re[i2], im[i2], w1r, w1i);
+        CMUL(t3r, t3i, re[i3], im[i3], w3r, w3i);
+        cp_v4 ar = x0r + t1r, ai = x0i + t1i, br = x0r - t1r, bi = x0i - t1i;
+        cp_v4 cr = t2r + t3r, ci = t2i + t3i, dr = t2r - t3r, di = t2i - t3i;
+        re[j] = ar + cr;
+        im[j] = ai + ci;
+        re[i2] = ar - cr;
+        im[i2] = ai - ci;
+        if (inv) { /* b + i d, b - i d */
+          re[i1] = br - di;
+          im[i1] = bi + dr;
+          re[i3] = br + di;
+          im[i3] = bi - dr;
+        } else { /* b - i d, b + i d */
+          re[i1] = br + di;
+          im[i1] = bi - dr;
+          re[i3] = br - di;
+          im[i3] = bi + dr;
+        }
       }
     }
   }
 }
 
 /* Forward real FFT of four rows of N = 2 M values (rows[l * N + u]):
- * writes twice the spectrum, bins 0 .. M - 1, as [k][re, im] vectors at
- * out + k * ostride (re) and out + k * ostride + imoff (im); bin 0 holds
- * the values at frequency 0 and N / 2. */
+ * writes twice the spectrum, bins 0 .. M - 1, as vectors re at
+ * out + k * ostride and im at + imoff; bin 0 holds the values at frequency 0 (re) and N / 2 (im). */
 static inline CP_ALWAYS_INLINE void rfft4(const cp_fconv *p, const double *rows, cp_v4 *re,
                                           cp_v4 *im, double *out, long ostride, long imoff) {
   const int M = p->M, N = p->N;
@@ -141,7 +154,7 @@ static inline CP_ALWAYS_INLINE void rfft4(const cp_fconv *p, const double *rows,
     re[p->rev[n + 1]] = c;
     im[p->rev[n + 1]] = d;
   }
-  fft_dit(re, im, M, p->ct, p->st, 0);
+  fft_core(re, im, M, p->ct, p->st, 0);
   /* X2[k] = A - i e^{-i theta} B, A = Z[k] + conj Z[M-k], B = Z[k] - conj Z[M-k] */
   for (int k = 0; k <= M / 2; k++) {
     const int km = (M - k) & (M - 1);
@@ -152,16 +165,10 @@ static inline CP_ALWAYS_INLINE void rfft4(const cp_fconv *p, const double *rows,
     cp_v4 br = re[k] - re[km], bi = im[k] + im[km];
     cp_v4 tr = c * br + s * bi, ti = c * bi - s * br;
     double *o = out + (long)k * ostride;
-    if (k == 0) {
-      cp_v4 dc = ar + ti, ny = ar - ti;
-      V4_STORE(o, dc);
-      V4_STORE(o + imoff, ny);
-      continue;
-    }
-    cp_v4 xr = ar + ti, xi = ai - tr;
+    cp_v4 xr = ar + ti, xi = k == 0 ? ar - ti : ai - tr;
     V4_STORE(o, xr);
     V4_STORE(o + imoff, xi);
-    if (km != k) {
+    if (k != 0 && km != k) {
       double *om = out + (long)km * ostride;
       xr = ar - ti;
       xi = -ai - tr;
@@ -171,8 +178,9 @@ static inline CP_ALWAYS_INLINE void rfft4(const cp_fconv *p, const double *rows,
   }
 }
 
-/* Inverse real FFT of four spectra stored as rfft4 writes them: re + i im
- * end up holding N times the sequences, re[n] = x[2n], im[n] = x[2n + 1]. */
+/* Inverse real FFT of four spectra stored as rfft4 writes them (re, im):
+ * re + i im end up holding N times the sequences, re[n] = x[2n],
+ * im[n] = x[2n + 1]. */
 static inline CP_ALWAYS_INLINE void irfft4(const cp_fconv *p, const double *in, long istride,
                                            long imoff, cp_v4 *re, cp_v4 *im) {
   const int M = p->M;
@@ -202,7 +210,7 @@ static inline CP_ALWAYS_INLINE void irfft4(const cp_fconv *p, const double *in, 
       im[p->rev[km]] = or_ - ei;
     }
   }
-  fft_dit(re, im, M, p->ct, p->st, 1);
+  fft_core(re, im, M, p->ct, p->st, 1);
 }
 
 /* ---- the sums over input channels in the frequency domain ----------------- */
@@ -229,8 +237,10 @@ static inline CP_ALWAYS_INLINE void irfft4(const cp_fconv *p, const double *in, 
   V4_SET1(xi, x0[ce4 + e])
 
 /* Complex bins: eight output channels (two vectors from wk) x two segments
- * (spectra x0, x1 -> y0, y1). */
-static inline CP_ALWAYS_INLINE void mac2(const double *wk, int co8, int ce, int ce4,
+ * (spectra x0, x1 -> y0, y1; im at + yim). Four multiply-adds per complex
+ * product: with three (Gauss) the loads, not the multiplications, bound
+ * the loop on AVX2 (measured 25% slower). */
+static inline CP_ALWAYS_INLINE void mac2(const double *wk, int ce, int ce4, long yim,
                                          const double *x0, const double *x1, double *y0,
                                          double *y1) {
   cp_v4 r00 = {0, 0, 0, 0}, i00 = r00, r01 = r00, i01 = r00;
@@ -246,16 +256,16 @@ static inline CP_ALWAYS_INLINE void mac2(const double *wk, int co8, int ce, int 
   }
   V4_STORE(y0, r00);
   V4_STORE(y0 + 4, r01);
-  V4_STORE(y0 + co8, i00);
-  V4_STORE(y0 + co8 + 4, i01);
+  V4_STORE(y0 + yim, i00);
+  V4_STORE(y0 + yim + 4, i01);
   V4_STORE(y1, r10);
   V4_STORE(y1 + 4, r11);
-  V4_STORE(y1 + co8, i10);
-  V4_STORE(y1 + co8 + 4, i11);
+  V4_STORE(y1 + yim, i10);
+  V4_STORE(y1 + yim + 4, i11);
 }
 
 /* Bin 0: two real products (frequency 0 in re, N / 2 in im). */
-static inline CP_ALWAYS_INLINE void mac_real(const double *wk, int co8, int ce, int ce4,
+static inline CP_ALWAYS_INLINE void mac_real(const double *wk, int ce, int ce4, long yim,
                                              const double *x0, double *y0) {
   cp_v4 r0 = {0, 0, 0, 0}, i0 = r0, r1 = r0, i1 = r0;
   for (int e = 0; e < ce; e++) {
@@ -267,8 +277,8 @@ static inline CP_ALWAYS_INLINE void mac_real(const double *wk, int co8, int ce, 
   }
   V4_STORE(y0, r0);
   V4_STORE(y0 + 4, r1);
-  V4_STORE(y0 + co8, i0);
-  V4_STORE(y0 + co8 + 4, i1);
+  V4_STORE(y0 + yim, i0);
+  V4_STORE(y0 + yim + 4, i1);
 }
 
 /* ---- one batch of segments --------------------------------------------- */
@@ -309,10 +319,56 @@ static inline CP_ALWAYS_INLINE void gather_rows(const cp_fconv *p, const double 
   }
 }
 
+/* v + b, then ReLU when relu (as cp_act_apply: +0 unless v + b > 0). */
+#define FC_OUT(v, b)                                  \
+  do {                                                \
+    v += b;                                           \
+    if (relu) v = (cp_v4)((fc_m4)v & (fc_m4)(v > z)); \
+  } while (0)
+
+/* Outputs [u0, u0 + jn) of channels o4 .. o4 + nl - 1 from the inverse FFT
+ * in re, im (four positions of four channels at a time: a 4 x 4
+ * transpose). */
+static inline CP_ALWAYS_INLINE void store_block(const cp_v4 *re, const cp_v4 *im, int jn,
+                                                int nl, const double *bo, int relu, double *y0,
+                                                long lo) {
+  const cp_v4 z = {0, 0, 0, 0};
+  int j = 0;
+  if (nl == 4) {
+    cp_v4 b0, b1, b2, b3;
+    V4_SET1(b0, bo[0]);
+    V4_SET1(b1, bo[1]);
+    V4_SET1(b2, bo[2]);
+    V4_SET1(b3, bo[3]);
+    for (; j + 4 <= jn; j += 4) {
+      cp_v4 a = re[j >> 1], b = im[j >> 1], c = re[(j >> 1) + 1], d = im[(j >> 1) + 1];
+      TRANSPOSE4(a, b, c, d);
+      FC_OUT(a, b0);
+      FC_OUT(b, b1);
+      FC_OUT(c, b2);
+      FC_OUT(d, b3);
+      V4_STORE(y0 + j, a);
+      V4_STORE(y0 + lo + j, b);
+      V4_STORE(y0 + 2 * lo + j, c);
+      V4_STORE(y0 + 3 * lo + j, d);
+    }
+  }
+  cp_v4 bv = {bo[0], nl > 1 ? bo[1] : 0, nl > 2 ? bo[2] : 0, nl > 3 ? bo[3] : 0};
+  for (; j < jn; j++) {
+    cp_v4 v = (j & 1) ? im[j >> 1] : re[j >> 1];
+    FC_OUT(v, bv);
+    for (int l = 0; l < nl; l++) y0[l * lo + j] = v[l];
+  }
+}
+
 static inline CP_ALWAYS_INLINE void run_body(const cp_fconv *p, const double *const *in,
-                                             double *const *out, int ns, double *scratch) {
+                                             double *const *out, int ns, int relu,
+                                             double *scratch) {
   const int M = p->M, ce = p->ce, ce4 = p->ce4, co8 = p->co8;
-  const long xseg = (long)M * 2 * ce4, yseg = (long)M * 2 * co8;
+  /* strides padded by a cache line: no power-of-two strides, whose lines
+   * would compete for the same few cache sets */
+  const long xb = 2L * ce4 + FC_PAD, yb = 2L * co8 + FC_PAD;
+  const long xseg = M * xb + FC_PAD, yseg = M * yb + FC_PAD;
   double *X = scratch, *Y = X + (long)p->sb * xseg;
   cp_v4 *re = (cp_v4 *)(Y + (long)p->sb * yseg), *im = re + M;
   double *rows = (double *)(im + M);
@@ -325,26 +381,26 @@ static inline CP_ALWAYS_INLINE void run_body(const cp_fconv *p, const double *co
       const int s = (int)(g / p->nblk), b = (int)(g % p->nblk);
       for (int e4 = 0; e4 < ce4; e4 += 4) {
         gather_rows(p, in[s], e4, (long)b * p->m, rows);
-        rfft4(p, rows, re, im, X + q * xseg + e4, 2L * ce4, ce4);
+        rfft4(p, rows, re, im, X + q * xseg + e4, xb, ce4);
       }
     }
-    /* sums over input channels, bin by bin */
+    /* sums over input channels, bin by bin; segments two at a time (an
+     * odd last one is computed twice: the same operations, so the same
+     * values) */
     for (int k = 0; k < M; k++) {
       const double *wk = p->wf + (long)k * wbin;
-      const long xo = (long)k * 2 * ce4, yo = (long)k * 2 * co8;
+      const double *xk = X + k * xb;
+      double *yk = Y + k * yb;
       for (int o = 0; o < co8; o += 8) {
         const double *wo = wk + (long)o * 2 * ce;
         if (k == 0) {
-          for (int q = 0; q < nq; q++)
-            mac_real(wo, co8, ce, ce4, X + q * xseg + xo, Y + q * yseg + yo + o);
+          for (int q = 0; q < nq; q++) mac_real(wo, ce, ce4, co8, xk + q * xseg, yk + q * yseg + o);
           continue;
         }
-        /* pairs of segments; an odd last one is computed twice (the same
-         * operations, so the same values) */
         for (int q = 0; q < nq; q += 2) {
           const int q1 = q + 1 < nq ? q + 1 : q;
-          mac2(wo, co8, ce, ce4, X + q * xseg + xo, X + q1 * xseg + xo, Y + q * yseg + yo + o,
-               Y + q1 * yseg + yo + o);
+          mac2(wo, ce, ce4, co8, xk + q * xseg, xk + q1 * xseg, yk + q * yseg + o,
+               yk + q1 * yseg + o);
         }
       }
     }
@@ -354,38 +410,11 @@ static inline CP_ALWAYS_INLINE void run_body(const cp_fconv *p, const double *co
       const int s = (int)(g / p->nblk), b = (int)(g % p->nblk);
       const long u0 = (long)b * p->m;
       const int jn = (int)(p->l_out - u0 < p->m ? p->l_out - u0 : p->m);
-      double *y = out[s];
       for (int o4 = 0; o4 < p->c_out; o4 += 4) {
-        irfft4(p, Y + q * yseg + o4, 2L * co8, co8, re, im);
+        irfft4(p, Y + q * yseg + o4, yb, co8, re, im);
         const int nl = p->c_out - o4 < 4 ? p->c_out - o4 : 4;
-        double *y0 = y + (long)o4 * p->l_out + u0;
-        const long lo = p->l_out;
-        const double *bo = p->bias + o4;
-        int j = 0;
-        if (nl == 4) {
-          /* four positions of four channels: a 4 x 4 transpose */
-          cp_v4 b0, b1, b2, b3;
-          V4_SET1(b0, bo[0]);
-          V4_SET1(b1, bo[1]);
-          V4_SET1(b2, bo[2]);
-          V4_SET1(b3, bo[3]);
-          for (; j + 4 <= jn; j += 4) {
-            cp_v4 a = re[j >> 1], b = im[j >> 1], c = re[(j >> 1) + 1], d = im[(j >> 1) + 1];
-            TRANSPOSE4(a, b, c, d);
-            a += b0;
-            b += b1;
-            c += b2;
-            d += b3;
-            V4_STORE(y0 + j, a);
-            V4_STORE(y0 + lo + j, b);
-            V4_STORE(y0 + 2 * lo + j, c);
-            V4_STORE(y0 + 3 * lo + j, d);
-          }
-        }
-        for (; j < jn; j++) {
-          const cp_v4 v = (j & 1) ? im[j >> 1] : re[j >> 1];
-          for (int l = 0; l < nl; l++) y0[l * lo + j] = v[l] + bo[l];
-        }
+        store_block(re, im, jn, nl, p->bias + o4, relu, out[s] + (long)o4 * p->l_out + u0,
+                    p->l_out);
       }
     }
   }
@@ -393,31 +422,33 @@ static inline CP_ALWAYS_INLINE void run_body(const cp_fconv *p, const double *co
 
 #ifdef CP_DISPATCH
 CP_TARGET_AVX2 static void run_avx2(const cp_fconv *p, const double *const *in,
-                                    double *const *out, int ns, double *scratch) {
-  run_body(p, in, out, ns, scratch);
+                                    double *const *out, int ns, int relu, double *scratch) {
+  run_body(p, in, out, ns, relu, scratch);
 }
 #endif
 
 static void run_base(const cp_fconv *p, const double *const *in, double *const *out, int ns,
-                     double *scratch) {
-  run_body(p, in, out, ns, scratch);
+                     int relu, double *scratch) {
+  run_body(p, in, out, ns, relu, scratch);
 }
 
 void cp_fconv_run(const cp_fconv *p, const double *const *in, double *const *out, int ns,
-                  double *scratch) {
+                  int relu, double *scratch) {
 #ifdef CP_DISPATCH
   if (CP_CPU_AVX2_FMA()) {
-    run_avx2(p, in, out, ns, scratch);
+    run_avx2(p, in, out, ns, relu, scratch);
     return;
   }
 #endif
-  run_base(p, in, out, ns, scratch);
+  run_base(p, in, out, ns, relu, scratch);
 }
 
 /* ---- plans ---------------------------------------------------------------- */
 
+/* Spectra of one segment: inputs [M][2 ce4 + pad] + pad, outputs
+ * [M][2 co8 + pad] + pad (see run_body). */
 static long seg_doubles(int M, int ce4, int co8) {
-  return (long)M * 2 * (ce4 + co8);
+  return (long)M * (2L * (ce4 + co8) + 2 * FC_PAD) + 2 * FC_PAD;
 }
 
 long cp_fconv_scratch(const cp_fconv *p) {
@@ -569,7 +600,7 @@ static cp_fconv *plan_build(const cp_layer *l, const double *par, int N) {
   p->sb = sb < 2 ? 2 : sb > FC_MAX_SEG ? FC_MAX_SEG : (int)sb;
   const int M = p->M, lg = ilog2(M);
   p->wf = malloc(sizeof(double) * (size_t)M * (size_t)ce * 2 * (size_t)co8);
-  p->ct = malloc(sizeof(double) * (size_t)M); /* ct then st */
+  p->ct = malloc(sizeof(double) * 2 * (size_t)M); /* ct then st */
   p->rc = malloc(sizeof(double) * 2 * (size_t)M); /* rc then rs */
   p->rev = malloc(sizeof(int) * (size_t)M);
   p->bias = malloc(sizeof(double) * (size_t)l->c_out);
@@ -579,9 +610,9 @@ static cp_fconv *plan_build(const cp_layer *l, const double *par, int N) {
     cp_fconv_free(p);
     return NULL;
   }
-  p->st = p->ct + M / 2;
+  p->st = p->ct + M;
   p->rs = p->rc + M;
-  for (int q = 0; q < M / 2; q++) {
+  for (int q = 0; q < M; q++) {
     p->ct[q] = cos(2.0 * M_PI * q / M);
     p->st[q] = sin(2.0 * M_PI * q / M);
   }
@@ -627,11 +658,12 @@ int cp_fconv_block(const cp_fconv *p) {
   return 0;
 }
 void cp_fconv_run(const cp_fconv *p, const double *const *in, double *const *out, int ns,
-                  double *scratch) {
+                  int relu, double *scratch) {
   (void)p;
   (void)in;
   (void)out;
   (void)ns;
+  (void)relu;
   (void)scratch;
 }
 

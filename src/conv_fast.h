@@ -34,10 +34,11 @@ int cp_fconv_block(const cp_fconv *p);
 
 /* The convolution of ns samples: in[s] is sample s's input [c_in][l_in]
  * (unpadded; the plan pads), out[s] its output [c_out][l_out] with the
- * bias added (no activation). Each sample's result depends on its input
- * only, not on the other samples or on ns. */
+ * bias added, then ReLU when relu (as cp_act_apply computes it). Each
+ * sample's result depends on its input only, not on the other samples or
+ * on ns. */
 void cp_fconv_run(const cp_fconv *p, const double *const *in, double *const *out, int ns,
-                  double *scratch);
+                  int relu, double *scratch);
 
 /* Build the plans of every convolution node of net into w (w->fc, one per
  * node, NULL where the direct kernel runs) with per-thread scratch; the

@@ -483,8 +483,10 @@ static void node_fast(const cp_net *net, const cp_layer *l, int j, const cp_work
     in[s - s0] = node_in(net, w, x, l->in[0], s);
     out[s - s0] = w->y[j] + (long)s * cp_node_size(l);
   }
-  cp_fconv_run(w->fc[j], in, out, s1 - s0, scratch);
-  for (int s = s0; s < s1; s++) node_finish(l, j, w, s, CP_MODE_INFER, out[s - s0]);
+  const int relu = l->act == CP_RELU;
+  cp_fconv_run(w->fc[j], in, out, s1 - s0, relu, scratch);
+  if (!relu)
+    for (int s = s0; s < s1; s++) node_finish(l, j, w, s, CP_MODE_INFER, out[s - s0]);
 }
 
 /* Batch norm with batch statistics (TRAIN mode): mean and biased variance
