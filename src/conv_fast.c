@@ -33,7 +33,7 @@
 #endif
 
 /* Segments (sample x block) whose spectra are held at once. */
-#define FC_MAX_SEG 16
+#define FC_MAX_SEG 18
 /* Padding of strides, in doubles (a cache line). */
 #define FC_PAD 8
 /* Longest block (so M fits the tables below in a few hundred KB). */
@@ -45,7 +45,7 @@ struct cp_fconv {
   int span;           /* taps of the phase kernel */
   int N, M, m, nblk;  /* block length, half of it, outputs per block, blocks */
   int sb;             /* segments per batch */
-  double *wf;         /* kernel spectra [M][co8 / 8][ce][re 8, im 8], by 1 / (4 N) */
+  double *wf;         /* kernel spectra [M][co8 / 8][ce][re 8, im 8, re + im 8] / (4 N) */
   double *ct, *st;    /* cos, sin of 2 pi q / M, q < M */
   double *rc, *rs;    /* cos, sin of 2 pi k / N, k < M */
   int *rev;           /* bit reversal of log2(M) bits */
@@ -137,9 +137,11 @@ static inline CP_ALWAYS_INLINE void fft_core(cp_v4 *re, cp_v4 *im, int M, const 
 
 /* Forward real FFT of four rows of N = 2 M values (rows[l * N + u]):
  * writes twice the spectrum, bins 0 .. M - 1, as vectors re at
- * out + k * ostride and im at + imoff; bin 0 holds the values at frequency 0 (re) and N / 2 (im). */
+ * out + k * ostride, im at + imoff and, when sum, re + im at + 2 imoff;
+ * bin 0 holds the values at frequency 0 (re) and N / 2 (im). */
 static inline CP_ALWAYS_INLINE void rfft4(const cp_fconv *p, const double *rows, cp_v4 *re,
-                                          cp_v4 *im, double *out, long ostride, long imoff) {
+                                          cp_v4 *im, double *out, long ostride, long imoff,
+                                          int sum) {
   const int M = p->M, N = p->N;
   const double *r0 = rows, *r1 = r0 + N, *r2 = r1 + N, *r3 = r2 + N;
   for (int n = 0; n < M; n += 2) {
@@ -168,12 +170,20 @@ static inline CP_ALWAYS_INLINE void rfft4(const cp_fconv *p, const double *rows,
     cp_v4 xr = ar + ti, xi = k == 0 ? ar - ti : ai - tr;
     V4_STORE(o, xr);
     V4_STORE(o + imoff, xi);
+    if (sum) {
+      cp_v4 xs = xr + xi;
+      V4_STORE(o + 2 * imoff, xs);
+    }
     if (k != 0 && km != k) {
       double *om = out + (long)km * ostride;
       xr = ar - ti;
       xi = -ai - tr;
       V4_STORE(om, xr);
       V4_STORE(om + imoff, xi);
+      if (sum) {
+        cp_v4 xs = xr + xi;
+        V4_STORE(om + 2 * imoff, xs);
+      }
     }
   }
 }
@@ -215,70 +225,110 @@ static inline CP_ALWAYS_INLINE void irfft4(const cp_fconv *p, const double *in, 
 
 /* ---- the sums over input channels in the frequency domain ----------------- */
 
-/* One complex multiply-add into (r, i); the same statements in every tile. */
-#define CMAC(r, i, wr, wi, xr, xi) \
-  do {                             \
-    r += wr * xr;                  \
-    r -= wi * xi;                  \
-    i += wr * xi;                  \
-    i += wi * xr;                  \
-  } while (0)
+/* The complex products as three real ones (the 3M method): with a kernel
+ * value c + id and an input value a + ib, T1 = sum c a, T2 = sum d b and
+ * T3 = sum (c + d)(a + b) over the input channels give the sum of the
+ * products as (T1 - T2) + i (T3 - T1 - T2): three multiply-adds per
+ * complex product instead of four. The kernel spectra are stored as
+ * planes c, d, c + d of eight output channels per input channel, the input
+ * spectra as planes a, b, a + b. Each sum runs over the input channels in
+ * the same order for every segment, whatever the tile it falls in. */
 
-/* The kernel spectra of input channel e for eight output channels (re 0-1,
- * im 0-1) and input value e of one segment (xr, xi). */
-#define LOAD_WX(wk, e, x0)                                                  \
-  const double *we = wk + 16L * e;                                          \
-  cp_v4 wr0, wr1, wi0, wi1, xr, xi;                                         \
-  V4_LOAD(wr0, we);                                                         \
-  V4_LOAD(wr1, we + 4);                                                     \
-  V4_LOAD(wi0, we + 8);                                                     \
-  V4_LOAD(wi1, we + 12);                                                    \
-  V4_SET1(xr, x0[e]);                                                       \
-  V4_SET1(xi, x0[ce4 + e])
-
-/* Complex bins: eight output channels (two vectors from wk) x two segments
- * (spectra x0, x1 -> y0, y1; im at + yim). Four multiply-adds per complex
- * product: with three (Gauss) the loads, not the multiplications, bound
- * the loop on AVX2 (measured 25% slower). */
-static inline CP_ALWAYS_INLINE void mac2(const double *wk, int ce, int ce4, long yim,
-                                         const double *x0, const double *x1, double *y0,
-                                         double *y1) {
-  cp_v4 r00 = {0, 0, 0, 0}, i00 = r00, r01 = r00, i01 = r00;
-  cp_v4 r10 = r00, i10 = r00, r11 = r00, i11 = r00;
+/* One real product: acc[t] = sum_e w[e] x_t[e] for eight output channels
+ * (two vectors at w + 24 e) and S segments (S a constant after inlining). */
+static inline CP_ALWAYS_INLINE void gemm8(const double *w, int ce, const double *const *x,
+                                          int S, cp_v4 (*acc)[2]) {
+  const cp_v4 z = {0, 0, 0, 0};
+#pragma GCC unroll 6
+  for (int t = 0; t < S; t++) acc[t][0] = acc[t][1] = z;
   for (int e = 0; e < ce; e++) {
-    LOAD_WX(wk, e, x0);
-    CMAC(r00, i00, wr0, wi0, xr, xi);
-    CMAC(r01, i01, wr1, wi1, xr, xi);
-    V4_SET1(xr, x1[e]);
-    V4_SET1(xi, x1[ce4 + e]);
-    CMAC(r10, i10, wr0, wi0, xr, xi);
-    CMAC(r11, i11, wr1, wi1, xr, xi);
+    cp_v4 w0, w1;
+    V4_LOAD(w0, w + 24L * e);
+    V4_LOAD(w1, w + 24L * e + 4);
+#pragma GCC unroll 6
+    for (int t = 0; t < S; t++) {
+      cp_v4 v;
+      V4_SET1(v, x[t][e]);
+      acc[t][0] += w0 * v;
+      acc[t][1] += w1 * v;
+    }
   }
-  V4_STORE(y0, r00);
-  V4_STORE(y0 + 4, r01);
-  V4_STORE(y0 + yim, i00);
-  V4_STORE(y0 + yim + 4, i01);
-  V4_STORE(y1, r10);
-  V4_STORE(y1 + 4, r11);
-  V4_STORE(y1 + yim, i10);
-  V4_STORE(y1 + yim + 4, i11);
 }
 
-/* Bin 0: two real products (frequency 0 in re, N / 2 in im). */
-static inline CP_ALWAYS_INLINE void mac_real(const double *wk, int ce, int ce4, long yim,
-                                             const double *x0, double *y0) {
-  cp_v4 r0 = {0, 0, 0, 0}, i0 = r0, r1 = r0, i1 = r0;
-  for (int e = 0; e < ce; e++) {
-    LOAD_WX(wk, e, x0);
-    r0 += wr0 * xr;
-    r1 += wr1 * xr;
-    i0 += wi0 * xi;
-    i1 += wi1 * xi;
+/* Bin k of S segments (input spectra x[t], planes xpl apart; outputs y[t],
+ * re then im at + yim) for eight output channels (kernel planes wo). Bin
+ * 0 (real) takes T1 as re (frequency 0) and T2 as im (frequency N / 2). */
+static inline CP_ALWAYS_INLINE void mac_tile(const double *wo, int ce, long xpl,
+                                             const double *const *x, double *const *y,
+                                             long yim, int S, int real) {
+  cp_v4 acc[6][2];
+  const double *xp[6];
+  gemm8(wo, ce, x, S, acc);
+#pragma GCC unroll 6
+  for (int t = 0; t < S; t++) {
+    V4_STORE(y[t], acc[t][0]);
+    V4_STORE(y[t] + 4, acc[t][1]);
+    xp[t] = x[t] + xpl;
   }
-  V4_STORE(y0, r0);
-  V4_STORE(y0 + 4, r1);
-  V4_STORE(y0 + yim, i0);
-  V4_STORE(y0 + yim + 4, i1);
+  gemm8(wo + 8, ce, xp, S, acc);
+#pragma GCC unroll 6
+  for (int t = 0; t < S; t++) {
+    if (real) {
+      V4_STORE(y[t] + yim, acc[t][0]);
+      V4_STORE(y[t] + yim + 4, acc[t][1]);
+      continue;
+    }
+    for (int h = 0; h < 2; h++) {
+      cp_v4 t1, r;
+      V4_LOAD(t1, y[t] + 4 * h);
+      r = t1 - acc[t][h];
+      V4_STORE(y[t] + 4 * h, r);
+      r = t1 + acc[t][h];
+      V4_STORE(y[t] + yim + 4 * h, r);
+    }
+    xp[t] = x[t] + 2 * xpl;
+  }
+  if (real) return;
+  gemm8(wo + 16, ce, xp, S, acc);
+#pragma GCC unroll 6
+  for (int t = 0; t < S; t++)
+    for (int h = 0; h < 2; h++) {
+      cp_v4 t12, r;
+      V4_LOAD(t12, y[t] + yim + 4 * h);
+      r = acc[t][h] - t12;
+      V4_STORE(y[t] + yim + 4 * h, r);
+    }
+}
+
+/* Bin k of nq segments: tiles of 6, then 4, 2, 1 (the tile size does not
+ * change a segment's operations). */
+static inline CP_ALWAYS_INLINE void mac_bin(const double *wo, int ce, long xpl, const double *xk,
+                                            long xseg, double *yk, long yseg, long yim, int nq,
+                                            int real) {
+  const double *x[6];
+  double *y[6];
+  int q = 0;
+  while (q < nq) {
+    const int r = nq - q, S = r >= 6 ? 6 : r >= 4 ? 4 : r >= 2 ? 2 : 1;
+    for (int t = 0; t < S; t++) {
+      x[t] = xk + (q + t) * xseg;
+      y[t] = yk + (q + t) * yseg;
+    }
+    if (real) {
+      mac_tile(wo, ce, xpl, x, y, yim, 1, 1);
+      S == 1 ? (void)0 : (void)0;
+      for (int t = 1; t < S; t++) mac_tile(wo, ce, xpl, x + t, y + t, yim, 1, 1);
+    } else if (S == 6) {
+      mac_tile(wo, ce, xpl, x, y, yim, 6, 0);
+    } else if (S == 4) {
+      mac_tile(wo, ce, xpl, x, y, yim, 4, 0);
+    } else if (S == 2) {
+      mac_tile(wo, ce, xpl, x, y, yim, 2, 0);
+    } else {
+      mac_tile(wo, ce, xpl, x, y, yim, 1, 0);
+    }
+    q += S;
+  }
 }
 
 /* ---- one batch of segments --------------------------------------------- */
@@ -367,12 +417,12 @@ static inline CP_ALWAYS_INLINE void run_body(const cp_fconv *p, const double *co
   const int M = p->M, ce = p->ce, ce4 = p->ce4, co8 = p->co8;
   /* strides padded by a cache line: no power-of-two strides, whose lines
    * would compete for the same few cache sets */
-  const long xb = 2L * ce4 + FC_PAD, yb = 2L * co8 + FC_PAD;
+  const long xb = 3L * ce4 + FC_PAD, yb = 2L * co8 + FC_PAD;
   const long xseg = M * xb + FC_PAD, yseg = M * yb + FC_PAD;
   double *X = scratch, *Y = X + (long)p->sb * xseg;
   cp_v4 *re = (cp_v4 *)(Y + (long)p->sb * yseg), *im = re + M;
   double *rows = (double *)(im + M);
-  const long total = (long)ns * p->nblk, wbin = 2L * ce * co8;
+  const long total = (long)ns * p->nblk, wbin = 3L * ce * co8;
   for (long q0 = 0; q0 < total; q0 += p->sb) {
     const int nq = total - q0 < p->sb ? (int)(total - q0) : p->sb;
     /* spectra of the inputs */
@@ -381,28 +431,15 @@ static inline CP_ALWAYS_INLINE void run_body(const cp_fconv *p, const double *co
       const int s = (int)(g / p->nblk), b = (int)(g % p->nblk);
       for (int e4 = 0; e4 < ce4; e4 += 4) {
         gather_rows(p, in[s], e4, (long)b * p->m, rows);
-        rfft4(p, rows, re, im, X + q * xseg + e4, xb, ce4);
+        rfft4(p, rows, re, im, X + q * xseg + e4, xb, ce4, 1);
       }
     }
-    /* sums over input channels, bin by bin; segments two at a time (an
-     * odd last one is computed twice: the same operations, so the same
-     * values) */
+    /* sums over input channels, bin by bin */
     for (int k = 0; k < M; k++) {
       const double *wk = p->wf + (long)k * wbin;
-      const double *xk = X + k * xb;
-      double *yk = Y + k * yb;
-      for (int o = 0; o < co8; o += 8) {
-        const double *wo = wk + (long)o * 2 * ce;
-        if (k == 0) {
-          for (int q = 0; q < nq; q++) mac_real(wo, ce, ce4, co8, xk + q * xseg, yk + q * yseg + o);
-          continue;
-        }
-        for (int q = 0; q < nq; q += 2) {
-          const int q1 = q + 1 < nq ? q + 1 : q;
-          mac2(wo, ce, ce4, co8, xk + q * xseg, xk + q1 * xseg, yk + q * yseg + o,
-               yk + q1 * yseg + o);
-        }
-      }
+      for (int o = 0; o < co8; o += 8)
+        mac_bin(wk + (long)o * 3 * ce, ce, ce4, X + k * xb, xseg, Y + k * yb + o, yseg, co8, nq,
+                k == 0);
     }
     /* outputs of each block */
     for (int q = 0; q < nq; q++) {
@@ -445,10 +482,10 @@ void cp_fconv_run(const cp_fconv *p, const double *const *in, double *const *out
 
 /* ---- plans ---------------------------------------------------------------- */
 
-/* Spectra of one segment: inputs [M][2 ce4 + pad] + pad, outputs
+/* Spectra of one segment: inputs [M][3 ce4 + pad] + pad, outputs
  * [M][2 co8 + pad] + pad (see run_body). */
 static long seg_doubles(int M, int ce4, int co8) {
-  return (long)M * (2L * (ce4 + co8) + 2 * FC_PAD) + 2 * FC_PAD;
+  return (long)M * (3L * ce4 + 2L * co8 + 2 * FC_PAD) + 2 * FC_PAD;
 }
 
 long cp_fconv_scratch(const cp_fconv *p) {
@@ -473,7 +510,7 @@ static double fft_ops(int M) {
 static double cost_fft(int N, int span, int l_out, int ce, int co8, int ce4, int c_out) {
   const int M = N / 2, m = N - span + 1;
   const long nblk = (l_out + m - 1) / m;
-  const double mac = (double)ce * (co8 / 4) * ((M - 1) * 4.0 + 2.0);
+  const double mac = (double)ce * (co8 / 4) * ((M - 1) * 3.0 + 2.0);
   const double fft = (ce4 / 4 + (c_out + 3) / 4) * fft_ops(M);
   return (double)nblk * (mac + fft);
 }
@@ -513,14 +550,15 @@ static inline CP_ALWAYS_INLINE void plan_kernels(cp_fconv *p, const double *w, i
           if (off % s == ph) rows[(long)l * N + off / s] = wo[kk];
         }
       }
-      rfft4(p, rows, re, im, tmp, 8, 4);
+      rfft4(p, rows, re, im, tmp, 8, 4, 0);
       for (int kb = 0; kb < M; kb++) {
-        double *d = p->wf + ((long)kb * co8 + (o4 - o4 % 8)) * 2L * p->ce + 16L * e + o4 % 8;
+        double *d = p->wf + ((long)kb * co8 + (o4 - o4 % 8)) * 3L * p->ce + 24L * e + o4 % 8;
         const double *t = tmp + 8L * kb;
         const double conj = kb == 0 ? 1.0 : -1.0;
         for (int l = 0; l < 4; l++) {
           d[l] = t[l] * sc;
           d[8 + l] = conj * t[4 + l] * sc;
+          d[16 + l] = d[l] + d[8 + l];
         }
       }
     }
@@ -597,9 +635,9 @@ static cp_fconv *plan_build(const cp_layer *l, const double *par, int N) {
   p->nblk = (l->l_out + p->m - 1) / p->m;
   const long per_seg = seg_doubles(p->M, ce4, co8);
   long sb = (1L << 18) / per_seg; /* about 2 MB of spectra */
-  p->sb = sb < 2 ? 2 : sb > FC_MAX_SEG ? FC_MAX_SEG : (int)sb;
+  p->sb = sb < 6 ? 6 : sb > FC_MAX_SEG ? FC_MAX_SEG : (int)sb;
   const int M = p->M, lg = ilog2(M);
-  p->wf = malloc(sizeof(double) * (size_t)M * (size_t)ce * 2 * (size_t)co8);
+  p->wf = malloc(sizeof(double) * (size_t)M * (size_t)ce * 3 * (size_t)co8);
   p->ct = malloc(sizeof(double) * 2 * (size_t)M); /* ct then st */
   p->rc = malloc(sizeof(double) * 2 * (size_t)M); /* rc then rs */
   p->rev = malloc(sizeof(int) * (size_t)M);
