@@ -71,9 +71,10 @@ as_input <- function(x, model, arg = "x", reshape = TRUE) {
 }
 
 # Run the network; returns one array [n, C_j, L_j] per requested node,
-# written by C straight into its final layout.
-forward_nodes <- function(model, x, nodes) {
-  .Call(cp_forward_r, model$spec, x, as.integer(nodes - 1L), cphap_threads(), cphap_conv())
+# written by C straight into its final layout. conv: the convolution mode
+# (0 direct, 1 auto, 2 FFT; see cphap_conv()).
+forward_nodes <- function(model, x, nodes, conv = cphap_conv()) {
+  .Call(cp_forward_r, model$spec, x, as.integer(nodes - 1L), cphap_threads(), conv)
 }
 
 #' Predict classes, probabilities or raw outputs
@@ -90,7 +91,9 @@ forward_nodes <- function(model, x, nodes) {
 #'   otherwise, as for networks that end in a linear layer (logits, like every
 #'   PyTorch classifier trained with a cross-entropy loss), a softmax over the
 #'   outputs is applied. Use `type = "output"` for the values the network
-#'   computes. The predicted class is the same in all cases.
+#'   computes. The predicted class is the same in all cases. The
+#'   convolutions run as set by the option `cphap.conv` (see the section
+#'   "Convolution algorithm" of [activations()]).
 #' @return A factor or a numeric matrix `[n, classes]`.
 #' @examples
 #' set.seed(1)
@@ -152,6 +155,23 @@ softmax_rows <- function(p) {
 #'   `channel`, `position` (1-based node index along time) and `value`;
 #'   `"array"`: a named list with one array `[n, channels, positions]` per
 #'   layer.
+#' @section Convolution algorithm:
+#' At inference (`activations()`, [predict()][predict.cphap_model],
+#' [thresholds()] and the highly activated periods of [cphap()]) the
+#' convolution layers run by default, `options(cphap.conv = "auto")`,
+#' through fast Fourier transforms wherever that needs less arithmetic
+#' than the direct sum: layers with many channels and kernels of about five
+#' taps or more, such as the second and third layers of [arch_cnn()]. The
+#' series is cut into blocks, each block and each kernel go through a real
+#' FFT, the products are summed over the input channels and transformed
+#' back (overlap-save). The values agree with the direct convolution to
+#' about 1e-15 relative to the largest value of the layer, and do not
+#' depend on the number of threads or on the other series of the call.
+#'
+#' `options(cphap.conv = "direct")` computes every convolution directly,
+#' with results identical bit for bit to earlier versions of the package;
+#' `"fft"` takes the FFT for every convolution layer. Training
+#' ([fit_model()]) and relevance always use the direct convolution.
 #' @return See `format`.
 #' @examples
 #' set.seed(1)

@@ -8,7 +8,9 @@
 #' of the activation map \eqn{A_{jk}} over the reference samples and over all
 #' positions. The quantile is of type 7 (R's default),
 #' and equals `quantile(values, 1 - alpha)` exactly, so users can reproduce
-#' it with [activations()] and [stats::quantile()].
+#' it with [activations()] and [stats::quantile()] (both compute the
+#' convolutions as the option `cphap.conv` says: see the section
+#' "Convolution algorithm" of [activations()]).
 #'
 #' The computation streams the forward pass over chunks of samples and never
 #' holds all activations: an exact radix selection on the values' bit

@@ -364,7 +364,7 @@ logit_layer <- function(model) {
 # Logits [n, classes] of the series x (the output before its softmax).
 class_logits <- function(model, x, j = logit_layer(model)) {
   l <- model$layers[[j]]
-  a <- if (l$input_layers == 0L) x else forward_nodes(model, x, l$input_layers)[[1]]
+  a <- if (l$input_layers == 0L) x else forward_nodes(model, x, l$input_layers, conv = 0L)[[1]]
   a <- matrix(a, dim(a)[1])
   sweep(a %*% t(l$weight), 2L, l$bias, `+`)
 }
@@ -465,7 +465,9 @@ resolve_class <- function(model, x, class) {
   n <- dim(x)[1]
   k <- length(model$classes)
   if (is.null(class)) {
-    return(as.integer(predict(model, x)))
+    # the predicted class, from the direct convolution like the relevance
+    out <- forward_nodes(model, x, length(model$layers), conv = 0L)[[1]]
+    return(max.col(matrix(out, n), ties.method = "first"))
   }
   if (is.factor(class)) class <- as.character(class)
   idx <- if (is.character(class)) {
@@ -520,7 +522,7 @@ unit_thresholds <- function(model, r, threshold, reference, x, alpha, several) {
   } else {
     ref <- as_input(reference, model, "reference")
   }
-  a <- forward_nodes(model, ref, ip$node[r])[[1]]
+  a <- forward_nodes(model, ref, ip$node[r], conv = 0L)[[1]]
   vapply(seq_len(n_ch), function(k) {
     unname(stats::quantile(a[, k, ], 1 - alpha, type = 7))
   }, numeric(1))
@@ -671,7 +673,7 @@ relevance_run <- function(model, x, plans, seed, classes, rules, passes, rate, s
   bar <- progress_start(progress, "Relevance", total)
   parts <- list()
   for (pl in plans) {
-    acts <- if (seed == "active") forward_nodes(model, x, ip$node[pl$row])[[1]]
+    acts <- if (seed == "active") forward_nodes(model, x, ip$node[pl$row], conv = 0L)[[1]]
     rates <- numeric(n_nodes)
     rate_in <- 0
     if (mc_on) {

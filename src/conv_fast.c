@@ -316,7 +316,6 @@ static inline CP_ALWAYS_INLINE void mac_bin(const double *wo, int ce, long xpl, 
     }
     if (real) {
       mac_tile(wo, ce, xpl, x, y, yim, 1, 1);
-      S == 1 ? (void)0 : (void)0;
       for (int t = 1; t < S; t++) mac_tile(wo, ce, xpl, x + t, y + t, yim, 1, 1);
     } else if (S == 6) {
       mac_tile(wo, ce, xpl, x, y, yim, 6, 0);
