@@ -143,7 +143,7 @@ test_that("training ignores the option (it always runs the direct kernel)", {
     m <- cphap_model(arch_cnn(c(1, 60), 2, channels = c(4, 6, 8), kernels = c(7, 5, 3),
       strides = c(1, 1, 1), pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2)))
     set.seed(3)
-    fit_model(m, x, y, epochs = 2, batch_size = 8, validation_split = 0.25, verbose = FALSE)
+    fit_model(m, x, y, epochs = 2, batch_size = 8, validation_split = 0.25)
   }
   a <- fit("direct")
   b <- fit("fft")
