@@ -33,7 +33,7 @@
 #endif
 
 /* Segments (sample x block) whose spectra are held at once. */
-#define FC_MAX_SEG 18
+#define FC_MAX_SEG 96
 /* Padding of strides, in doubles (a cache line). */
 #define FC_PAD 8
 /* Longest block (so M fits the tables below in a few hundred KB). */
@@ -495,23 +495,33 @@ int cp_fconv_block(const cp_fconv *p) {
   return p->N;
 }
 
-/* Cost model, in vector multiply-adds per sample (see the measurements in
- * bench/README.md): the direct kernel runs at about 60% of the FMA
- * limit, the frequency-domain sums at about the same, and a four-channel
- * FFT of M points costs about 2.5 M log2(M) + 10 M vector operations
- * with its gather and scatter. */
-static double fft_ops(int M) {
-  double lg = 0;
-  for (int v = M; v > 1; v >>= 1) lg++;
-  return 2.5 * M * lg + 10.0 * M;
+/* Segments per batch: spectra of about 8 MB at most. */
+static int batch_segments(int M, int ce4, int co8) {
+  const long sb = (1L << 20) / seg_doubles(M, ce4, co8);
+  return sb < 6 ? 6 : sb > FC_MAX_SEG ? FC_MAX_SEG : (int)sb;
 }
 
+/* Cost model, in cycles of the time-stamp counter per sample, fitted to
+ * measurements on an AVX2 core (bench/README.md): 1.8 per complex product
+ * of four output channels (bin 0: half), 4.5 M log2(M) + 6 M per FFT of
+ * four channels with its gather or scatter, 1 per 8 bytes of kernel
+ * spectra streamed from memory (once per batch of segments; a forward pass
+ * groups CP_FAST_GROUP samples), and 0.115 per multiply-add of the direct kernel. */
 static double cost_fft(int N, int span, int l_out, int ce, int co8, int ce4, int c_out) {
   const int M = N / 2, m = N - span + 1;
+  double lg = 0;
+  for (int v = M; v > 1; v >>= 1) lg++;
   const long nblk = (l_out + m - 1) / m;
-  const double mac = (double)ce * (co8 / 4) * ((M - 1) * 3.0 + 2.0);
-  const double fft = (ce4 / 4 + (c_out + 3) / 4) * fft_ops(M);
-  return (double)nblk * (mac + fft);
+  const double mac = 1.8 * ce * (co8 / 4) * ((M - 1) + 0.5);
+  const double fft = (ce4 / 4 + (c_out + 3) / 4) * (4.5 * M * lg + 6.0 * M);
+  const double wbytes = 24.0 * M * ce * co8;
+  long seg = CP_FAST_GROUP * nblk, sb = batch_segments(M, ce4, co8);
+  if (seg > sb) seg = sb;
+  return (double)nblk * (mac + fft + wbytes / 8.0 / (double)seg);
+}
+
+static double cost_direct(const cp_layer *l) {
+  return 0.115 * l->c_in * l->c_out * l->k * (double)l->l_out;
 }
 
 static int ilog2(int v) {
@@ -600,12 +610,7 @@ cp_fconv *cp_fconv_plan(const cp_layer *l, const double *par, int mode) {
     }
     if (N >= need) break;
   }
-  if (mode == CP_CONV_AUTO) {
-    /* direct: c_in c_out k multiply-adds per output point, four per vector
-     * operation */
-    const double direct = (double)l->c_in * l->c_out * l->k * l->l_out / 4.0;
-    if (!(best * 1.15 < direct)) return NULL;
-  }
+  if (mode == CP_CONV_AUTO && !(best * 1.3 < cost_direct(l))) return NULL;
   return plan_build(l, par, best_n);
 }
 
@@ -632,9 +637,7 @@ static cp_fconv *plan_build(const cp_layer *l, const double *par, int N) {
   p->M = best_n / 2;
   p->m = best_n - (int)span + 1;
   p->nblk = (l->l_out + p->m - 1) / p->m;
-  const long per_seg = seg_doubles(p->M, ce4, co8);
-  long sb = (1L << 18) / per_seg; /* about 2 MB of spectra */
-  p->sb = sb < 6 ? 6 : sb > FC_MAX_SEG ? FC_MAX_SEG : (int)sb;
+  p->sb = batch_segments(p->M, ce4, co8);
   const int M = p->M, lg = ilog2(M);
   p->wf = malloc(sizeof(double) * (size_t)M * (size_t)ce * 3 * (size_t)co8);
   p->ct = malloc(sizeof(double) * 2 * (size_t)M); /* ct then st */

@@ -16,6 +16,9 @@ enum {
   CP_CONV_FFT = 2     /* FFT for every convolution (tests) */
 };
 
+/* Samples per group that the forward pass hands to cp_fconv_run. */
+#define CP_FAST_GROUP 16
+
 typedef struct cp_fconv cp_fconv;
 
 /* Plan of the FFT convolution of layer l with weights and bias in par.

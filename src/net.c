@@ -338,9 +338,6 @@ void cp_pool_row(const double *x, int l_out, int k, int stride, int is_max, doub
   }
 }
 
-/* Samples per group through the FFT convolutions. */
-#define CP_FAST_GROUP 16
-
 static const double *node_in(const cp_net *net, const cp_work *w, const double *x, int p,
                              int s) {
   if (p < 0) return x + (long)s * net->c_in * net->l_in;
