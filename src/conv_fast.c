@@ -495,16 +495,19 @@ int cp_fconv_block(const cp_fconv *p) {
   return p->N;
 }
 
-/* Segments per batch: spectra of about 8 MB at most. */
+/* Segments per batch: spectra of about 512 KB, so that they stay in a
+ * core's cache between the transforms and the sums over input channels
+ * (larger batches read the kernel spectra less often, but measured slower
+ * once other work evicts the caches between calls, as in a forward pass). */
 static int batch_segments(int M, int ce4, int co8) {
-  const long sb = (1L << 20) / seg_doubles(M, ce4, co8);
+  const long sb = (1L << 16) / seg_doubles(M, ce4, co8);
   return sb < 6 ? 6 : sb > FC_MAX_SEG ? FC_MAX_SEG : (int)sb;
 }
 
 /* Cost model, in cycles of the time-stamp counter per sample, fitted to
  * measurements on an AVX2 core (bench/README.md): 1.8 per complex product
  * of four output channels (bin 0: half), 4.5 M log2(M) + 6 M per FFT of
- * four channels with its gather or scatter, 1 per 8 bytes of kernel
+ * four channels with its gather or scatter, 1 per 24 bytes of kernel
  * spectra streamed from memory (once per batch of segments; a forward pass
  * groups CP_FAST_GROUP samples), and 0.115 per multiply-add of the direct kernel. */
 static double cost_fft(int N, int span, int l_out, int ce, int co8, int ce4, int c_out) {
@@ -517,7 +520,7 @@ static double cost_fft(int N, int span, int l_out, int ce, int co8, int ce4, int
   const double wbytes = 24.0 * M * ce * co8;
   long seg = CP_FAST_GROUP * nblk, sb = batch_segments(M, ce4, co8);
   if (seg > sb) seg = sb;
-  return (double)nblk * (mac + fft + wbytes / 8.0 / (double)seg);
+  return (double)nblk * (mac + fft + wbytes / 24.0 / (double)seg);
 }
 
 static double cost_direct(const cp_layer *l) {
