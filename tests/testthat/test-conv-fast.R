@@ -102,15 +102,16 @@ test_that("the FFT path gives the same values for 1 and 2 threads and any batch"
 
 test_that("the option selects the path; auto is the default", {
   set.seed(5)
-  m <- cphap_model(arch_cnn(c(1, 200), 3, padding = "same"))
-  x <- random_walks(10, 1, 200)
+  m <- cphap_model(arch_cnn(c(1, 945), 3, padding = "same"))
+  x <- random_walks(6, 1, 945)
   withr::local_options(cphap.conv = NULL)
   a_default <- activations(m, x, format = "array")
   withr::local_options(cphap.conv = "auto")
   expect_identical(activations(m, x, format = "array"), a_default)
   withr::local_options(cphap.conv = "direct")
   a_direct <- activations(m, x, format = "array")
-  # auto takes the FFT path for the paper CNN's second and third layers
+  # auto takes the FFT path for the second and third layers of the paper's
+  # CNN (on series of the paper's length)
   expect_identical(a_direct$conv1, a_default$conv1)
   expect_false(identical(a_direct$conv2, a_default$conv2))
   expect_false(identical(a_direct$conv3, a_default$conv3))
