@@ -131,6 +131,13 @@ test_that("thresholds and windows use the same activations as activations()", {
     a <- activations(m, x, layers = "conv3", format = "array")$conv3
     th <- thresholds(m, x, layers = "conv3", alpha = 0.1)
     expect_identical(th$threshold[1], quantile(a[, 1, ], 0.9, names = FALSE))
+    # the chunked paths take the mode of the calling process
+    expect_identical(thresholds(m, x, layers = "conv3", alpha = 0.1, chunk_size = 4)$threshold,
+      th$threshold)
+    expect_identical(activations(m, x, layers = "conv3", format = "array", chunk_size = 4)$conv3, a)
+    p1 <- activated_periods(m, x, th)
+    p2 <- activated_periods(m, x, th, chunk_size = 4)
+    expect_identical(p1$activation, p2$activation)
   }
 })
 
