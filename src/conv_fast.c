@@ -45,7 +45,7 @@ struct cp_fconv {
   int span;           /* taps of the phase kernel */
   int N, M, m, nblk;  /* block length, half of it, outputs per block, blocks */
   int sb;             /* segments per batch */
-  double *wf;         /* kernel spectra [M][co8 / 8][ce][re 8, im 8, re + im 8] / (4 N) */
+  double *wf;         /* kernel spectra [M][co8 / 8][ce][re 8, im 8], by 1 / (4 N) */
   double *ct, *st;    /* cos, sin of 2 pi q / M, q < M */
   double *rc, *rs;    /* cos, sin of 2 pi k / N, k < M */
   int *rev;           /* bit reversal of log2(M) bits */
@@ -137,11 +137,9 @@ static inline CP_ALWAYS_INLINE void fft_core(cp_v4 *re, cp_v4 *im, int M, const 
 
 /* Forward real FFT of four rows of N = 2 M values (rows[l * N + u]):
  * writes twice the spectrum, bins 0 .. M - 1, as vectors re at
- * out + k * ostride, im at + imoff and, when sum, re + im at + 2 imoff;
- * bin 0 holds the values at frequency 0 (re) and N / 2 (im). */
+ * out + k * ostride and im at + imoff; bin 0 holds the values at frequency 0 (re) and N / 2 (im). */
 static inline CP_ALWAYS_INLINE void rfft4(const cp_fconv *p, const double *rows, cp_v4 *re,
-                                          cp_v4 *im, double *out, long ostride, long imoff,
-                                          int sum) {
+                                          cp_v4 *im, double *out, long ostride, long imoff) {
   const int M = p->M, N = p->N;
   const double *r0 = rows, *r1 = r0 + N, *r2 = r1 + N, *r3 = r2 + N;
   for (int n = 0; n < M; n += 2) {
@@ -170,20 +168,12 @@ static inline CP_ALWAYS_INLINE void rfft4(const cp_fconv *p, const double *rows,
     cp_v4 xr = ar + ti, xi = k == 0 ? ar - ti : ai - tr;
     V4_STORE(o, xr);
     V4_STORE(o + imoff, xi);
-    if (sum) {
-      cp_v4 xs = xr + xi;
-      V4_STORE(o + 2 * imoff, xs);
-    }
     if (k != 0 && km != k) {
       double *om = out + (long)km * ostride;
       xr = ar - ti;
       xi = -ai - tr;
       V4_STORE(om, xr);
       V4_STORE(om + imoff, xi);
-      if (sum) {
-        cp_v4 xs = xr + xi;
-        V4_STORE(om + 2 * imoff, xs);
-      }
     }
   }
 }
@@ -230,21 +220,30 @@ static inline CP_ALWAYS_INLINE void irfft4(const cp_fconv *p, const double *in, 
  * T3 = sum (c + d)(a + b) over the input channels give the sum of the
  * products as (T1 - T2) + i (T3 - T1 - T2): three multiply-adds per
  * complex product instead of four. The kernel spectra are stored as
- * planes c, d, c + d of eight output channels per input channel, the input
- * spectra as planes a, b, a + b. Each sum runs over the input channels in
- * the same order for every segment, whatever the tile it falls in. */
+ * planes c, d of eight output channels per input channel (c + d is added
+ * as it is read), the input spectra as planes a, b (a + b is formed for
+ * one bin at a time). Each sum runs over the input channels in the same
+ * order for every segment, whatever the tile it falls in. */
 
 /* One real product: acc[t] = sum_e w[e] x_t[e] for eight output channels
- * (two vectors at w + 24 e) and S segments (S a constant after inlining). */
+ * (two vectors at w + 16 e, or with sum the sums of those at w + 16 e and
+ * w + 16 e + 8) and S segments (S and sum constants after inlining). */
 static inline CP_ALWAYS_INLINE void gemm8(const double *w, int ce, const double *const *x,
-                                          int S, cp_v4 (*acc)[2]) {
+                                          int S, cp_v4 (*acc)[2], int sum) {
   const cp_v4 z = {0, 0, 0, 0};
 #pragma GCC unroll 6
   for (int t = 0; t < S; t++) acc[t][0] = acc[t][1] = z;
   for (int e = 0; e < ce; e++) {
     cp_v4 w0, w1;
-    V4_LOAD(w0, w + 24L * e);
-    V4_LOAD(w1, w + 24L * e + 4);
+    V4_LOAD(w0, w + 16L * e);
+    V4_LOAD(w1, w + 16L * e + 4);
+    if (sum) {
+      cp_v4 u0, u1;
+      V4_LOAD(u0, w + 16L * e + 8);
+      V4_LOAD(u1, w + 16L * e + 12);
+      w0 += u0;
+      w1 += u1;
+    }
 #pragma GCC unroll 6
     for (int t = 0; t < S; t++) {
       cp_v4 v;
@@ -255,22 +254,23 @@ static inline CP_ALWAYS_INLINE void gemm8(const double *w, int ce, const double 
   }
 }
 
-/* Bin k of S segments (input spectra x[t], planes xpl apart; outputs y[t],
- * re then im at + yim) for eight output channels (kernel planes wo). Bin
- * 0 (real) takes T1 as re (frequency 0) and T2 as im (frequency N / 2). */
+/* Bin k of S segments (input spectra x[t], planes xpl apart, and their
+ * sums xs[t]; outputs y[t], re then im at + yim) for eight output channels
+ * (kernel planes wo). Bin 0 (real) takes T1 as re (frequency 0) and T2 as
+ * im (frequency N / 2). */
 static inline CP_ALWAYS_INLINE void mac_tile(const double *wo, int ce, long xpl,
-                                             const double *const *x, double *const *y,
-                                             long yim, int S, int real) {
+                                             const double *const *x, const double *const *xs,
+                                             double *const *y, long yim, int S, int real) {
   cp_v4 acc[6][2];
   const double *xp[6];
-  gemm8(wo, ce, x, S, acc);
+  gemm8(wo, ce, x, S, acc, 0);
 #pragma GCC unroll 6
   for (int t = 0; t < S; t++) {
     V4_STORE(y[t], acc[t][0]);
     V4_STORE(y[t] + 4, acc[t][1]);
     xp[t] = x[t] + xpl;
   }
-  gemm8(wo + 8, ce, xp, S, acc);
+  gemm8(wo + 8, ce, xp, S, acc, 0);
 #pragma GCC unroll 6
   for (int t = 0; t < S; t++) {
     if (real) {
@@ -286,10 +286,9 @@ static inline CP_ALWAYS_INLINE void mac_tile(const double *wo, int ce, long xpl,
       r = t1 + acc[t][h];
       V4_STORE(y[t] + yim + 4 * h, r);
     }
-    xp[t] = x[t] + 2 * xpl;
   }
   if (real) return;
-  gemm8(wo + 16, ce, xp, S, acc);
+  gemm8(wo, ce, xs, S, acc, 1);
 #pragma GCC unroll 6
   for (int t = 0; t < S; t++)
     for (int h = 0; h < 2; h++) {
@@ -303,28 +302,28 @@ static inline CP_ALWAYS_INLINE void mac_tile(const double *wo, int ce, long xpl,
 /* Bin k of nq segments: tiles of 6, then 4, 2, 1 (the tile size does not
  * change a segment's operations). */
 static inline CP_ALWAYS_INLINE void mac_bin(const double *wo, int ce, long xpl, const double *xk,
-                                            long xseg, double *yk, long yseg, long yim, int nq,
-                                            int real) {
-  const double *x[6];
+                                            long xseg, const double *xsk, double *yk, long yseg,
+                                            long yim, int nq, int real) {
+  const double *x[6], *xs[6];
   double *y[6];
   int q = 0;
   while (q < nq) {
     const int r = nq - q, S = r >= 6 ? 6 : r >= 4 ? 4 : r >= 2 ? 2 : 1;
     for (int t = 0; t < S; t++) {
       x[t] = xk + (q + t) * xseg;
+      xs[t] = xsk + (q + t) * xpl;
       y[t] = yk + (q + t) * yseg;
     }
     if (real) {
-      mac_tile(wo, ce, xpl, x, y, yim, 1, 1);
-      for (int t = 1; t < S; t++) mac_tile(wo, ce, xpl, x + t, y + t, yim, 1, 1);
+      for (int t = 0; t < S; t++) mac_tile(wo, ce, xpl, x + t, xs + t, y + t, yim, 1, 1);
     } else if (S == 6) {
-      mac_tile(wo, ce, xpl, x, y, yim, 6, 0);
+      mac_tile(wo, ce, xpl, x, xs, y, yim, 6, 0);
     } else if (S == 4) {
-      mac_tile(wo, ce, xpl, x, y, yim, 4, 0);
+      mac_tile(wo, ce, xpl, x, xs, y, yim, 4, 0);
     } else if (S == 2) {
-      mac_tile(wo, ce, xpl, x, y, yim, 2, 0);
+      mac_tile(wo, ce, xpl, x, xs, y, yim, 2, 0);
     } else {
-      mac_tile(wo, ce, xpl, x, y, yim, 1, 0);
+      mac_tile(wo, ce, xpl, x, xs, y, yim, 1, 0);
     }
     q += S;
   }
@@ -416,12 +415,12 @@ static inline CP_ALWAYS_INLINE void run_body(const cp_fconv *p, const double *co
   const int M = p->M, ce = p->ce, ce4 = p->ce4, co8 = p->co8;
   /* strides padded by a cache line: no power-of-two strides, whose lines
    * would compete for the same few cache sets */
-  const long xb = 3L * ce4 + FC_PAD, yb = 2L * co8 + FC_PAD;
+  const long xb = 2L * ce4 + FC_PAD, yb = 2L * co8 + FC_PAD;
   const long xseg = M * xb + FC_PAD, yseg = M * yb + FC_PAD;
-  double *X = scratch, *Y = X + (long)p->sb * xseg;
-  cp_v4 *re = (cp_v4 *)(Y + (long)p->sb * yseg), *im = re + M;
+  double *X = scratch, *Y = X + (long)p->sb * xseg, *XS = Y + (long)p->sb * yseg;
+  cp_v4 *re = (cp_v4 *)(XS + (long)p->sb * ce4), *im = re + M;
   double *rows = (double *)(im + M);
-  const long total = (long)ns * p->nblk, wbin = 3L * ce * co8;
+  const long total = (long)ns * p->nblk, wbin = 2L * ce * co8;
   for (long q0 = 0; q0 < total; q0 += p->sb) {
     const int nq = total - q0 < p->sb ? (int)(total - q0) : p->sb;
     /* spectra of the inputs */
@@ -430,14 +429,19 @@ static inline CP_ALWAYS_INLINE void run_body(const cp_fconv *p, const double *co
       const int s = (int)(g / p->nblk), b = (int)(g % p->nblk);
       for (int e4 = 0; e4 < ce4; e4 += 4) {
         gather_rows(p, in[s], e4, (long)b * p->m, rows);
-        rfft4(p, rows, re, im, X + q * xseg + e4, xb, ce4, 1);
+        rfft4(p, rows, re, im, X + q * xseg + e4, xb, ce4);
       }
     }
     /* sums over input channels, bin by bin */
     for (int k = 0; k < M; k++) {
       const double *wk = p->wf + (long)k * wbin;
+      const double *xk = X + k * xb;
+      if (k > 0)
+        for (int q = 0; q < nq; q++)
+          for (int e = 0; e < ce; e++)
+            XS[q * ce4 + e] = xk[q * xseg + e] + xk[q * xseg + ce4 + e];
       for (int o = 0; o < co8; o += 8)
-        mac_bin(wk + (long)o * 3 * ce, ce, ce4, X + k * xb, xseg, Y + k * yb + o, yseg, co8, nq,
+        mac_bin(wk + (long)o * 2 * ce, ce, ce4, xk, xseg, XS, Y + k * yb + o, yseg, co8, nq,
                 k == 0);
     }
     /* outputs of each block */
@@ -481,10 +485,10 @@ void cp_fconv_run(const cp_fconv *p, const double *const *in, double *const *out
 
 /* ---- plans ---------------------------------------------------------------- */
 
-/* Spectra of one segment: inputs [M][3 ce4 + pad] + pad, outputs
- * [M][2 co8 + pad] + pad (see run_body). */
+/* Spectra of one segment: inputs [M][2 ce4 + pad] + pad, outputs
+ * [M][2 co8 + pad] + pad, and one bin of input sums (see run_body). */
 static long seg_doubles(int M, int ce4, int co8) {
-  return (long)M * (3L * ce4 + 2L * co8 + 2 * FC_PAD) + 2 * FC_PAD;
+  return (long)M * (2L * (ce4 + co8) + 2 * FC_PAD) + 2 * FC_PAD + ce4;
 }
 
 long cp_fconv_scratch(const cp_fconv *p) {
@@ -495,12 +499,12 @@ int cp_fconv_block(const cp_fconv *p) {
   return p->N;
 }
 
-/* Segments per batch: spectra of about 512 KB, so that they stay in a
- * core's cache between the transforms and the sums over input channels
- * (larger batches read the kernel spectra less often, but measured slower
- * once other work evicts the caches between calls, as in a forward pass). */
+/* Segments per batch: spectra of about 1 MB (measured fastest on the paper
+ * CNN's layers among 0.5, 1 and 2 MB, with hot caches and with caches
+ * evicted between calls as in a forward pass: larger batches read the
+ * kernel spectra less often, smaller ones keep theirs in the core's cache). */
 static int batch_segments(int M, int ce4, int co8) {
-  const long sb = (1L << 16) / seg_doubles(M, ce4, co8);
+  const long sb = (1L << 17) / seg_doubles(M, ce4, co8);
   return sb < 6 ? 6 : sb > FC_MAX_SEG ? FC_MAX_SEG : (int)sb;
 }
 
@@ -517,7 +521,7 @@ static double cost_fft(int N, int span, int l_out, int ce, int co8, int ce4, int
   const long nblk = (l_out + m - 1) / m;
   const double mac = 1.8 * ce * (co8 / 4) * ((M - 1) + 0.5);
   const double fft = (ce4 / 4 + (c_out + 3) / 4) * (4.5 * M * lg + 6.0 * M);
-  const double wbytes = 24.0 * M * ce * co8;
+  const double wbytes = 16.0 * M * ce * co8;
   long seg = CP_FAST_GROUP * nblk, sb = batch_segments(M, ce4, co8);
   if (seg > sb) seg = sb;
   return (double)nblk * (mac + fft + wbytes / 24.0 / (double)seg);
@@ -562,15 +566,14 @@ static inline CP_ALWAYS_INLINE void plan_kernels(cp_fconv *p, const double *w, i
           if (off % s == ph) rows[(long)l * N + off / s] = wo[kk];
         }
       }
-      rfft4(p, rows, re, im, tmp, 8, 4, 0);
+      rfft4(p, rows, re, im, tmp, 8, 4);
       for (int kb = 0; kb < M; kb++) {
-        double *d = p->wf + ((long)kb * co8 + (o4 - o4 % 8)) * 3L * p->ce + 24L * e + o4 % 8;
+        double *d = p->wf + ((long)kb * co8 + (o4 - o4 % 8)) * 2L * p->ce + 16L * e + o4 % 8;
         const double *t = tmp + 8L * kb;
         const double conj = kb == 0 ? 1.0 : -1.0;
         for (int l = 0; l < 4; l++) {
           d[l] = t[l] * sc;
           d[8 + l] = conj * t[4 + l] * sc;
-          d[16 + l] = d[l] + d[8 + l];
         }
       }
     }
@@ -642,7 +645,7 @@ static cp_fconv *plan_build(const cp_layer *l, const double *par, int N) {
   p->nblk = (l->l_out + p->m - 1) / p->m;
   p->sb = batch_segments(p->M, ce4, co8);
   const int M = p->M, lg = ilog2(M);
-  p->wf = malloc(sizeof(double) * (size_t)M * (size_t)ce * 3 * (size_t)co8);
+  p->wf = malloc(sizeof(double) * (size_t)M * (size_t)ce * 2 * (size_t)co8);
   p->ct = malloc(sizeof(double) * 2 * (size_t)M); /* ct then st */
   p->rc = malloc(sizeof(double) * 2 * (size_t)M); /* rc then rs */
   p->rev = malloc(sizeof(int) * (size_t)M);
