@@ -15,13 +15,16 @@
  * multiply-adds per output point directly.
  *
  * Vector layout: the FFTs run four channels at a time, one per lane of a
- * four-double vector; the spectra are stored [bin][re, im][channel], the
- * kernel spectra [bin][input channel][re, im][output channel], so that the
- * sum over input channels multiplies a vector of four output channels by
- * one input value. Bin 0 holds the real values at frequency 0 (re) and
- * N / 2 (im). The sums over input channels run in the same order for every
- * sample, whatever the tile it falls in, so a sample's result does not
- * depend on the others (or on the threads). */
+ * four-double vector; the spectra of a block are stored [bin][re, im]
+ * [channel], the kernel spectra [bin][eight output channels][input
+ * channel][re 8, im 8], so that the sum over input channels multiplies
+ * vectors of output channels by one input value (three real products per
+ * complex one, see below). Bin 0 holds the real values at frequency 0 (re)
+ * and N / 2 (im). The sums over input channels run in the same order for
+ * every sample, whatever the tile it falls in, so a sample's result does
+ * not depend on the others (or on the threads). Blocks of several samples
+ * go through the sums together (a batch), so that the kernel spectra are
+ * read from memory once per batch. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,10 +498,6 @@ long cp_fconv_scratch(const cp_fconv *p) {
   return (long)p->sb * seg_doubles(p->M, p->ce4, p->co8) + 8L * p->M + 4L * p->N;
 }
 
-int cp_fconv_block(const cp_fconv *p) {
-  return p->N;
-}
-
 /* Segments per batch: spectra of about 1 MB (measured fastest on the paper
  * CNN's layers among 0.5, 1 and 2 MB, with hot caches and with caches
  * evicted between calls as in a forward pass: larger batches read the
@@ -696,10 +695,6 @@ void cp_fconv_free(cp_fconv *p) {
   (void)p;
 }
 long cp_fconv_scratch(const cp_fconv *p) {
-  (void)p;
-  return 0;
-}
-int cp_fconv_block(const cp_fconv *p) {
   (void)p;
   return 0;
 }

@@ -32,9 +32,6 @@ void cp_fconv_free(cp_fconv *p);
 /* Doubles of scratch one thread needs to run the plan. */
 long cp_fconv_scratch(const cp_fconv *p);
 
-/* Block length of the plan's FFT (for tests and benchmarks). */
-int cp_fconv_block(const cp_fconv *p);
-
 /* The convolution of ns samples: in[s] is sample s's input [c_in][l_in]
  * (unpadded; the plan pads), out[s] its output [c_out][l_out] with the
  * bias added, then ReLU when relu (as cp_act_apply computes it). Each
