@@ -11,7 +11,9 @@
 #' The sample-wise steps of the pattern framework, [activations()],
 #' [thresholds()], [activated_periods()], [period_windows()] and the
 #' sample-wise part of [cphap()] (its thresholds, periods and windows; the
-#' clustering runs in this process), cut their samples into chunks and run
+#' clustering runs in this process), [explain_sample()], and of the
+#' relevance framework, [unit_relevance()], [original_relevance()], [lrp()]
+#' and [perturbation()], cut their samples into chunks and run
 #' them on the user's [future][future::plan] plan: `plan(multisession)` on
 #' this machine, `plan(cluster)` over ssh, `future.batchtools` on a Slurm,
 #' SGE or PBS cluster, `future.mirai`, and so on. Without a plan (or with
@@ -25,8 +27,10 @@
 #' receives only the samples of its chunk (or loads its chunk itself, for
 #' series read chunk by chunk: see [series_chunks()]). Results do not depend
 #' on the plan, the number of workers or the chunk size: they are
-#' `identical()` to those of one chunk in this process, thresholds
-#' included (see the section "Exact thresholds over chunks" of
+#' `identical()` to those of one chunk in this process, thresholds and
+#' Monte-Carlo dropout relevance included (dropout masks are drawn from
+#' streams keyed by the sample's position and the pass, never from a
+#' worker's random numbers; see the section "Exact thresholds over chunks" of
 #' [cphap_parallel]). An error in a chunk, or a worker that dies, stops the
 #' call with an error of class `cphap_chunk_error` that names the chunk and
 #' its samples. See [cphap_parallel] for threads and progress.
@@ -70,7 +74,8 @@
 #'
 #' @name cphap_parallel
 #' @seealso [series_chunks()], [thresholds()], [activated_periods()],
-#'   [period_windows()], [activations()], [cphap()]
+#'   [period_windows()], [activations()], [cphap()], [unit_relevance()],
+#'   [perturbation()]
 #' @examples
 #' m <- demo_model()
 #' x <- gunpoint$train

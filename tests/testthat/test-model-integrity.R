@@ -111,9 +111,9 @@ test_that("a model whose spec was edited is rebuilt from its layers at every ent
   expect_identical(activations(bad, x, format = "array"), activations(m, x, format = "array"))
   expect_identical(thresholds(bad, x), thresholds(m, x))
   set.seed(3)
-  r1 <- unit_relevance(bad, x[1:2, ], 1, channel = 1, passes = 3, progress = FALSE)
+  r1 <- unit_relevance(bad, x[1:2, ], 1, channels = 1, passes = 3, progress = FALSE)
   set.seed(3)
-  r0 <- unit_relevance(m, x[1:2, ], 1, channel = 1, passes = 3, progress = FALSE)
+  r0 <- unit_relevance(m, x[1:2, ], 1, channels = 1, passes = 3, progress = FALSE)
   expect_identical(r1, r0)
   expect_identical(lrp(bad, x[1:2, ]), lrp(m, x[1:2, ]))
   set.seed(4)
@@ -217,7 +217,7 @@ test_that("thread counts are capped at 4 per core, with a message", {
     expect_identical(p, ref)
   }
   withr::local_options(cphap.threads = 1e4)
-  expect_message(r <- unit_relevance(m, x[1:2, ], 1, channel = 1, passes = 2, progress = FALSE),
+  expect_message(r <- unit_relevance(m, x[1:2, ], 1, channels = 1, passes = 2, progress = FALSE),
                  "4 per available core")
   expect_s3_class(r, "cphap_relevance")
   expect_message(cluster_validity(matrix(rnorm(40), 20), rep(1:2, 10), threads = 1e6),
