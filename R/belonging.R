@@ -9,7 +9,7 @@
 # the metric: z-normalised for k-Shape); weights: frequency weights; k:
 # clusters (some may be empty); shrink: prior weight of the pooled
 # per-time variance.
-belonging_fit <- function(windows, cluster, weights, k, shrink = 2) {
+belonging_fit <- function(windows, cluster, weights, k, shrink = 2, threads = NULL) {
   m <- ncol(windows)
   grp <- factor(cluster, levels = seq_len(k))
   wsum <- as.vector(tapply(weights, grp, sum))
@@ -35,7 +35,7 @@ belonging_fit <- function(windows, cluster, weights, k, shrink = 2) {
               shrink = shrink, variance_floor = floor_v)
   # reference distribution of the standardised squared distances of every
   # cluster's own members (sorted, with cumulative weights)
-  d2 <- belonging_d2(fit, windows)
+  d2 <- belonging_d2(fit, windows, threads)
   own <- d2[cbind(seq_len(nrow(windows)), cluster)]
   fit$reference <- lapply(seq_len(k), function(j) {
     sel <- which(cluster == j)
@@ -46,31 +46,31 @@ belonging_fit <- function(windows, cluster, weights, k, shrink = 2) {
 }
 
 # Standardised squared distance sum_t (x_t - mu_jt)^2 / v_jt of every window
-# to every active cluster (n x k; NA for empty clusters).
-belonging_d2 <- function(fit, windows) {
-  k <- nrow(fit$mean)
-  out <- matrix(NA_real_, nrow(windows), k)
-  for (j in which(fit$active)) {
-    dev <- sweep(windows, 2, fit$mean[j, ])
-    out[, j] <- colSums(t(dev^2) / fit$variance[j, ])
-  }
-  out
+# to every active cluster (n x k; NA for empty clusters); in C, summed as
+# colSums() would.
+belonging_d2 <- function(fit, windows, threads = NULL) {
+  .Call(cp_std_sqdist_r, windows, fit$mean, fit$variance, fit$active,
+        check_threads(threads))
 }
 
 # Ambiguity and atypicality of windows assigned to `cluster`.
-belonging_score <- function(fit, windows, cluster) {
-  d2 <- belonging_d2(fit, windows)
+belonging_score <- function(fit, windows, cluster, threads = NULL) {
+  d2 <- belonging_d2(fit, windows, threads)
   act <- which(fit$active)
   n <- nrow(windows)
   ambiguity <- numeric(n)
   if (length(act) > 1L) {
     # posterior under the pooled (tied) diagonal covariance
+    k <- nrow(fit$mean)
+    pooled <- matrix(fit$pooled, k, ncol(windows), byrow = TRUE)
+    dp <- .Call(cp_std_sqdist_r, windows, fit$mean, pooled, fit$active,
+                check_threads(threads))
     lp <- matrix(0, n, length(act))
     for (a in seq_along(act)) {
-      dev <- sweep(windows, 2, fit$mean[act[a], ])
-      lp[, a] <- fit$log_weight[act[a]] - 0.5 * colSums(t(dev^2) / fit$pooled)
+      lp[, a] <- fit$log_weight[act[a]] - 0.5 * dp[, act[a]]
     }
-    mx <- apply(lp, 1, max)
+    mx <- lp[, 1L]
+    for (a in seq_along(act)[-1L]) mx <- pmax(mx, lp[, a])
     q <- exp(lp - mx)
     q <- q / rowSums(q)
     h <- -rowSums(ifelse(q > 0, q * log(q), 0))

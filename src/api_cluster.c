@@ -409,3 +409,39 @@ SEXP cp_znorm_rows_r(SEXP x) {
   cp_znorm_rows(rows, n, m);
   return api_matrix(rows, n, m);
 }
+
+/* Standardised squared distances of windows (n x m) to the rows of mean
+ * and var (k x m) flagged in `use` (logical k): an n x k matrix, NA for the
+ * rows not used (their mean and var are not read). */
+SEXP cp_std_sqdist_r(SEXP x, SEXP mean, SEXP var, SEXP use, SEXP threads) {
+  int n, m;
+  double *rows = api_rows(x, "windows", &n, &m);
+  if (!Rf_isReal(mean) || !Rf_isMatrix(mean) || !Rf_isReal(var) || !Rf_isMatrix(var) ||
+      Rf_ncols(mean) != m || Rf_ncols(var) != m || Rf_nrows(var) != Rf_nrows(mean))
+    Rf_error("`mean` and `var` must be double matrices with %d columns", m);
+  int k = Rf_nrows(mean);
+  if (k < 1 || !Rf_isLogical(use) || Rf_xlength(use) != k)
+    Rf_error("`use` must be a logical vector of length %d", k);
+  const int *u = LOGICAL(use);
+  int *flag = (int *)R_alloc((size_t)k, sizeof(int));
+  double *mu = (double *)R_alloc((size_t)k * m, sizeof(double));
+  double *va = (double *)R_alloc((size_t)k * m, sizeof(double));
+  const double *pm = REAL(mean), *pv = REAL(var);
+  for (int j = 0; j < k; j++) {
+    flag[j] = u[j] == TRUE;
+    for (int t = 0; t < m; t++) {
+      mu[(size_t)j * m + t] = pm[(size_t)t * k + j];
+      va[(size_t)j * m + t] = pv[(size_t)t * k + j];
+    }
+  }
+  int nth = api_threads(threads);
+  SEXP out = PROTECT(Rf_allocMatrix(REALSXP, n, k));
+  double *po = REAL(out);
+  int status = cp_std_sqdist(rows, n, m, k, mu, va, flag, nth, po);
+  cp_api_stop_status(status, "standardised distances");
+  for (R_xlen_t i = 0; i < (R_xlen_t)n * k; i++) {
+    if (ISNAN(po[i])) po[i] = NA_REAL;
+  }
+  UNPROTECT(1);
+  return out;
+}

@@ -42,6 +42,7 @@ SEXP cp_pairdist_r(SEXP x, SEXP metric, SEXP threads);
 SEXP cp_silhouette_r(SEXP d, SEXP cluster, SEXP k, SEXP threads);
 SEXP cp_calinski_harabasz_r(SEXP x, SEXP cluster, SEXP k, SEXP metric);
 SEXP cp_znorm_rows_r(SEXP x);
+SEXP cp_std_sqdist_r(SEXP x, SEXP mean, SEXP var, SEXP use, SEXP threads);
 
 /* ONNX decoding (api_onnx.c) */
 SEXP cp_onnx_decode_r(SEXP bytes);
@@ -66,6 +67,7 @@ SEXP cp_onnx_decode_r(SEXP bytes);
   {"cp_silhouette_r", CP_FN(&cp_silhouette_r), 4}, \
   {"cp_calinski_harabasz_r", CP_FN(&cp_calinski_harabasz_r), 4}, \
   {"cp_znorm_rows_r", CP_FN(&cp_znorm_rows_r), 1}, \
+  {"cp_std_sqdist_r", CP_FN(&cp_std_sqdist_r), 5}, \
   {"cp_train_epoch_r", CP_FN(&cp_train_epoch_r), 7}, \
   {"cp_evaluate_r", CP_FN(&cp_evaluate_r), 5}, \
   {"cp_loss_grad_r", CP_FN(&cp_loss_grad_r), 7}, \

@@ -439,3 +439,33 @@ done:
   *out = res;
   return status;
 }
+
+int cp_std_sqdist(const double *x, int n, int m, int k, const double *mu,
+                  const double *var, const int *use, int threads, double *out) {
+  if (n < 0 || m < 1 || k < 1) return CP_ERR_INPUT;
+  int nth = threads < 1 ? 1 : threads;
+  int par = (double)n * m * k > CP_PAR_MIN_WORK && nth > 1;
+  (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(static) if (par)
+#endif
+  for (int i = 0; i < n; i++) {
+    const double *xi = x + (size_t)i * m;
+    for (int j = 0; j < k; j++) {
+      if (!use[j]) {
+        out[(size_t)j * n + i] = NAN;
+        continue;
+      }
+      const double *mj = mu + (size_t)j * m, *vj = var + (size_t)j * m;
+      long double s = 0.0L;
+      for (int t = 0; t < m; t++) {
+        double d = xi[t] - mj[t];
+        double q = d * d;
+        double r = q / vj[t];
+        s += r;
+      }
+      out[(size_t)j * n + i] = (double)s;
+    }
+  }
+  return CP_OK;
+}
