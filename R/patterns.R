@@ -335,8 +335,10 @@ period_windows <- function(model, x, periods, layer, input_channels = NULL, join
   windows_of(model, x, periods, row, input_channels, joint)
 }
 
-# Windows of one layer from an already normalised input array.
-windows_of <- function(model, x, periods, row, input_channels = NULL, joint = FALSE) {
+# Windows of one layer from an already normalised input array: of all its
+# periods inside the series, or of the period rows `idx`.
+windows_of <- function(model, x, periods, row, input_channels = NULL, joint = FALSE,
+                       idx = NULL) {
   ip <- model$interp[row, ]
   C <- model$input_dim[1]
   if (is.null(input_channels)) input_channels <- seq_len(C)
@@ -350,12 +352,12 @@ windows_of <- function(model, x, periods, row, input_channels = NULL, joint = FA
       call = NULL
     )
   }
-  idx <- which(as.character(periods$layer) == ip$name & periods$inside)
+  if (is.null(idx)) idx <- which(periods$layer == ip$name & periods$inside)
   xa <- x
   cut <- function(ch) {
     w <- .Call(
       cp_windows_r, xa, as.integer(dim(x)), as.integer(periods$sample[idx]),
-      as.integer(periods$start[idx]), as.integer(ip$size), as.integer(ch)
+      as.integer(periods$start[idx]), as.integer(ip$size), as.integer(ch), cphap_threads()
     )
     attr(w, "period") <- idx
     w

@@ -14,7 +14,8 @@ SEXP cp_activations_long_r(SEXP spec, SEXP x, SEXP nodes, SEXP levels, SEXP thre
 SEXP cp_rf_r(SEXP spec);
 SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads);
 SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads);
-SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels);
+SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels,
+                  SEXP threads);
 
 /* relevance (api_lrp.c) */
 SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP params,
@@ -56,7 +57,7 @@ SEXP cp_onnx_decode_r(SEXP bytes);
   {"cp_rf_r", CP_FN(&cp_rf_r), 1}, \
   {"cp_thresholds_r", CP_FN(&cp_thresholds_r), 5}, \
   {"cp_high_nodes_r", CP_FN(&cp_high_nodes_r), 5}, \
-  {"cp_windows_r", CP_FN(&cp_windows_r), 6}, \
+  {"cp_windows_r", CP_FN(&cp_windows_r), 7}, \
   {"cp_kmeans_r", CP_FN(&cp_kmeans_r), 5}, \
   {"cp_kshape_r", CP_FN(&cp_kshape_r), 5}, \
   {"cp_som_r", CP_FN(&cp_som_r), 6}, \

@@ -123,7 +123,8 @@ SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads) {
 /* Windows: x a double array [n, C, L] (dims c(n, C, L)); sample
  * and start 1-based integer vectors; len; channels 1-based. Returns a
  * numeric matrix nw x (length(channels) * len). */
-SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels) {
+SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels,
+                  SEXP threads) {
   if (TYPEOF(x) != REALSXP) Rf_error("'x' must be double");
   if (TYPEOF(dims) != INTSXP || Rf_xlength(dims) != 3) Rf_error("'dims' must be 3 integers");
   const int *d = INTEGER(dims);
@@ -157,7 +158,9 @@ SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP cha
   if (nw > INT_MAX) Rf_error("windows: result too large (%.0f windows; at most %d)", (double)nw, INT_MAX);
   R_xlen_t ncol = cp_api_len("windows", nc, m, INT_MAX);
   SEXP out = PROTECT(Rf_allocMatrix(REALSXP, (int)nw, (int)ncol));
-  cp_windows(REAL(x), n, C, L, s0, t0, (long)nw, m, c0, nc, REAL(out));
+  int st = cp_windows(REAL(x), n, C, L, s0, t0, (long)nw, m, c0, nc, cp_api_threads(threads),
+                      REAL(out));
+  cp_api_stop_status(st, "windows");
   UNPROTECT(1);
   return out;
 }
