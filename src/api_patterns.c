@@ -24,11 +24,12 @@ static const int *api_nodes(SEXP nodes, const cp_net *net, int *n_req) {
 typedef struct {
   const double *x;
   long n, c, l;
+  int nt;
 } api_src;
 
 static void api_fetch(void *ctx, int s0, int nb, double *dst) {
   const api_src *s = (const api_src *)ctx;
-  cp_api_gather(s->x, s->n, s->c, s->l, s0, nb, dst);
+  cp_api_gather(s->x, s->n, s->c, s->l, s0, nb, dst, s->nt);
 }
 
 static int api_chunk(int n, int nt) {
@@ -55,7 +56,7 @@ SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads) {
   int nt = cp_api_threads(threads);
   SEXP thr = PROTECT(Rf_allocVector(REALSXP, nch));
   int passes = 0;
-  api_src src = {REAL(x), n, net.c_in, net.l_in};
+  api_src src = {REAL(x), n, net.c_in, net.l_in, nt};
   int st = cp_thresholds(&net, api_fetch, &src, n, req, n_req, p, api_chunk(n, nt), nt,
                          REAL(thr), &passes);
   cp_api_stop_status(st, "thresholds");
@@ -84,7 +85,7 @@ SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads) {
     Rf_error("'thresholds' must be a double vector of length %ld", (long)nch);
   int nt = cp_api_threads(threads);
   cp_nodes o;
-  api_src src = {REAL(x), n, net.c_in, net.l_in};
+  api_src src = {REAL(x), n, net.c_in, net.l_in, nt};
   int st = cp_high_nodes(&net, api_fetch, &src, n, req, n_req, REAL(thr), api_chunk(n, nt), nt,
                          &o);
   if (st != CP_OK) {
