@@ -15,10 +15,11 @@ belonging_fit <- function(windows, cluster, weights, k, shrink = 2, threads = NU
   wsum <- as.vector(tapply(weights, grp, sum))
   wsum[is.na(wsum)] <- 0
   active <- wsum > 0
-  s1 <- matrix(0, k, m)
-  s2 <- matrix(0, k, m)
-  s1[active, ] <- rowsum(windows * weights, cluster, reorder = TRUE)
-  s2[active, ] <- rowsum(windows^2 * weights, cluster, reorder = TRUE)
+  # rowsum(windows * weights, cluster) and rowsum(windows^2 * weights,
+  # cluster), zero rows for empty clusters, without copies of the windows
+  sums <- .Call(cp_wsums_r, windows, as.double(weights), as.integer(cluster), k)
+  s1 <- sums$s1
+  s2 <- sums$s2
   mu <- s1 / pmax(wsum, .Machine$double.xmin)
   # weighted (maximum-likelihood) per-time variance of every cluster
   v_ml <- pmax(s2 / pmax(wsum, .Machine$double.xmin) - mu^2, 0)

@@ -445,3 +445,37 @@ SEXP cp_std_sqdist_r(SEXP x, SEXP mean, SEXP var, SEXP use, SEXP threads) {
   UNPROTECT(1);
   return out;
 }
+
+/* Per-cluster weighted sums of the windows (n x m) and of their squares,
+ * as rowsum(x * w, cluster) and rowsum(x^2 * w, cluster) compute them (each
+ * term in double, rows in order): list(s1, s2) of k x m matrices, zero for
+ * clusters without members. Reads the R matrix in place. */
+SEXP cp_wsums_r(SEXP x, SEXP weights, SEXP cluster, SEXP k) {
+  if (!Rf_isReal(x) || !Rf_isMatrix(x)) Rf_error("`windows` must be a double matrix");
+  int n = Rf_nrows(x), m = Rf_ncols(x);
+  int kk = api_int(k, "k", 1);
+  const double *wt = api_weights(weights, n);
+  if (!wt) Rf_error("`weights` must not be NULL");
+  int *cl = api_labels(cluster, n, kk);
+  const char *names[] = {"s1", "s2"};
+  SEXP out = PROTECT(api_named_list(2, names));
+  SEXP s1 = PROTECT(Rf_allocMatrix(REALSXP, kk, m));
+  SEXP s2 = PROTECT(Rf_allocMatrix(REALSXP, kk, m));
+  double *p1 = REAL(s1), *p2 = REAL(s2);
+  const double *px = REAL(x);
+  memset(p1, 0, sizeof(double) * (size_t)kk * m);
+  memset(p2, 0, sizeof(double) * (size_t)kk * m);
+  for (int t = 0; t < m; t++) {
+    const double *col = px + (size_t)t * n;
+    double *c1 = p1 + (size_t)t * kk, *c2 = p2 + (size_t)t * kk;
+    for (int i = 0; i < n; i++) {
+      double v = col[i];
+      c1[cl[i]] += v * wt[i];
+      c2[cl[i]] += (v * v) * wt[i];
+    }
+  }
+  SET_VECTOR_ELT(out, 0, s1);
+  SET_VECTOR_ELT(out, 1, s2);
+  UNPROTECT(3);
+  return out;
+}

@@ -44,6 +44,7 @@ SEXP cp_silhouette_r(SEXP d, SEXP cluster, SEXP k, SEXP threads);
 SEXP cp_calinski_harabasz_r(SEXP x, SEXP cluster, SEXP k, SEXP metric);
 SEXP cp_znorm_rows_r(SEXP x);
 SEXP cp_std_sqdist_r(SEXP x, SEXP mean, SEXP var, SEXP use, SEXP threads);
+SEXP cp_wsums_r(SEXP x, SEXP weights, SEXP cluster, SEXP k);
 
 /* ONNX decoding (api_onnx.c) */
 SEXP cp_onnx_decode_r(SEXP bytes);
@@ -69,6 +70,7 @@ SEXP cp_onnx_decode_r(SEXP bytes);
   {"cp_calinski_harabasz_r", CP_FN(&cp_calinski_harabasz_r), 4}, \
   {"cp_znorm_rows_r", CP_FN(&cp_znorm_rows_r), 1}, \
   {"cp_std_sqdist_r", CP_FN(&cp_std_sqdist_r), 5}, \
+  {"cp_wsums_r", CP_FN(&cp_wsums_r), 4}, \
   {"cp_train_epoch_r", CP_FN(&cp_train_epoch_r), 7}, \
   {"cp_evaluate_r", CP_FN(&cp_evaluate_r), 5}, \
   {"cp_loss_grad_r", CP_FN(&cp_loss_grad_r), 7}, \
