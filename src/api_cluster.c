@@ -410,12 +410,13 @@ SEXP cp_znorm_rows_r(SEXP x) {
   return api_matrix(rows, n, m);
 }
 
-/* Standardised squared distances of windows (n x m) to the rows of mean
+/* Standardised squared distances of windows (n x m, read in place) to the rows of mean
  * and var (k x m) flagged in `use` (logical k): an n x k matrix, NA for the
  * rows not used (their mean and var are not read). */
 SEXP cp_std_sqdist_r(SEXP x, SEXP mean, SEXP var, SEXP use, SEXP threads) {
-  int n, m;
-  double *rows = api_rows(x, "windows", &n, &m);
+  if (!Rf_isReal(x) || !Rf_isMatrix(x)) Rf_error("`windows` must be a double matrix");
+  int n = Rf_nrows(x), m = Rf_ncols(x);
+  if (n < 1 || m < 1) Rf_error("`windows` must have at least one row and one column");
   if (!Rf_isReal(mean) || !Rf_isMatrix(mean) || !Rf_isReal(var) || !Rf_isMatrix(var) ||
       Rf_ncols(mean) != m || Rf_ncols(var) != m || Rf_nrows(var) != Rf_nrows(mean))
     Rf_error("`mean` and `var` must be double matrices with %d columns", m);
@@ -437,7 +438,7 @@ SEXP cp_std_sqdist_r(SEXP x, SEXP mean, SEXP var, SEXP use, SEXP threads) {
   int nth = api_threads(threads);
   SEXP out = PROTECT(Rf_allocMatrix(REALSXP, n, k));
   double *po = REAL(out);
-  int status = cp_std_sqdist(rows, n, m, k, mu, va, flag, nth, po);
+  int status = cp_std_sqdist(REAL(x), n, m, k, mu, va, flag, nth, po);
   cp_api_stop_status(status, "standardised distances");
   for (R_xlen_t i = 0; i < (R_xlen_t)n * k; i++) {
     if (ISNAN(po[i])) po[i] = NA_REAL;

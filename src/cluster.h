@@ -104,7 +104,7 @@ int cp_soft_assign(const double *x, int n, int m, int k, const double *centers,
                    double *ratio);
 
 /* Standardised squared distances sum_t (x_t - mu_jt)^2 / v_jt of the n
- * rows of x (n x m, row-major) to the k rows of mu and var (k x m,
+ * rows of x (n x m, column-major as R stores it) to the k rows of mu and var (k x m,
  * row-major) with use[j] non-zero (NaN for the others), into out (n x k,
  * column-major). Each term in double, the sum in time order in long double,
  * as R's colSums() of the same terms. */
