@@ -2,6 +2,7 @@
  * kernels of cluster.h, build the results. Windows arrive as R matrices
  * (n x m, column-major) and are copied to row-major scratch (R_alloc). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "api_util.h"
 #include "api_decl.h"
@@ -35,6 +36,39 @@ static double *api_rows(SEXP x, const char *what, int *n, int *m) {
   *n = nr;
   *m = nc;
   return out;
+}
+
+/* Row-major malloc'd copy of a double matrix x (n x m, checked by the
+ * caller): freed by the caller as soon as the kernel is done, so that a
+ * large window matrix is not held twice until R's next garbage collection.
+ * NULL when out of memory; *bad is set when x has non-finite values. */
+static double *api_rows_malloc(SEXP x, int n, int m, int *bad) {
+  double *out = malloc(sizeof(double) * (size_t)n * (size_t)m);
+  *bad = 0;
+  if (!out) return NULL;
+  const double *px = REAL(x);
+  int b = 0;
+  for (int i0 = 0; i0 < n; i0 += 8) {
+    int i1 = i0 + 8 < n ? i0 + 8 : n;
+    for (int j = 0; j < m; j++) {
+      const double *col = px + (size_t)j * n;
+      for (int i = i0; i < i1; i++) {
+        double v = col[i];
+        b |= !isfinite(v);
+        out[(size_t)i * m + j] = v;
+      }
+    }
+  }
+  *bad = b;
+  return out;
+}
+
+/* Dimensions of a window matrix (as api_rows checks them). */
+static void api_dims(SEXP x, const char *what, int *n, int *m) {
+  if (!Rf_isReal(x) || !Rf_isMatrix(x)) Rf_error("`%s` must be a double matrix", what);
+  *n = Rf_nrows(x);
+  *m = Rf_ncols(x);
+  if (*n < 1 || *m < 1) Rf_error("`%s` must have at least one row and one column", what);
 }
 
 /* Row-major buffer (nr x nc) to a new R matrix (unprotected). */
@@ -184,7 +218,7 @@ SEXP cp_kmeans_weighted_r(SEXP x, SEXP weights, SEXP k, SEXP n_start,
                           SEXP max_iter, SEXP hartigan, SEXP init,
                           SEXP threads) {
   int n, m;
-  double *rows = api_rows(x, "windows", &n, &m);
+  api_dims(x, "windows", &n, &m);
   const double *wt = api_weights(weights, n);
   if (!wt) Rf_error("`weights` must not be NULL");
   int kk = api_int(k, "k", 1);
@@ -204,8 +238,13 @@ SEXP cp_kmeans_weighted_r(SEXP x, SEXP weights, SEXP k, SEXP n_start,
   double *centers = (double *)R_alloc((size_t)kk * m, sizeof(double));
   int *cl = (int *)R_alloc((size_t)n, sizeof(int));
   cp_cluster_info info = {0.0, 0, 0, 0, 0};
-  int status = cp_kmeans_weighted(rows, wt, n, m, kk, ns, mi, hw, start, seed,
-                                  nth, centers, cl, &info);
+  int bad;
+  double *rows = api_rows_malloc(x, n, m, &bad);
+  int status = !rows ? CP_ERR_ALLOC : bad ? CP_ERR_INPUT
+             : cp_kmeans_weighted(rows, wt, n, m, kk, ns, mi, hw, start, seed, nth,
+                                  centers, cl, &info);
+  free(rows);
+  if (bad) Rf_error("`windows` must contain finite values only");
   cp_api_stop_status(status, "weighted k-means");
   return api_fit_result(centers, cl, n, kk, m, &info);
 }
@@ -257,13 +296,12 @@ static double *api_centers(SEXP centers, int m, int *k) {
 SEXP cp_cluster_stats_r(SEXP x, SEXP cluster, SEXP centers, SEXP metric,
                         SEXP threads, SEXP weights) {
   int n, m, k;
-  double *rows = api_rows(x, "windows", &n, &m);
+  api_dims(x, "windows", &n, &m);
   const double *wt = api_weights(weights, n);
   double *cen = api_centers(centers, m, &k);
   int *cl = api_labels(cluster, n, k);
   int met = api_metric(metric);
   int nth = api_threads(threads);
-  if (met == CP_METRIC_SHAPE) cp_znorm_rows(rows, n, m);
   const char *names[] = {"size", "mean", "sd", "distance", "mean_distance",
                          "variance", "weight", "variance_floor",
                          "weighted_size"};
@@ -277,9 +315,15 @@ SEXP cp_cluster_stats_r(SEXP x, SEXP cluster, SEXP centers, SEXP metric,
   double *mean = (double *)R_alloc((size_t)k * m, sizeof(double));
   double *sd = (double *)R_alloc((size_t)k * m, sizeof(double));
   double vfloor = 0.0;
-  int status = cp_cluster_stats(rows, wt, n, m, k, cl, cen, met, nth,
-                                INTEGER(size), REAL(wsize), mean, sd, REAL(dist), REAL(mdist), REAL(var),
+  int bad;
+  double *rows = api_rows_malloc(x, n, m, &bad);
+  if (rows && !bad && met == CP_METRIC_SHAPE) cp_znorm_rows(rows, n, m);
+  int status = !rows ? CP_ERR_ALLOC : bad ? CP_ERR_INPUT
+             : cp_cluster_stats(rows, wt, n, m, k, cl, cen, met, nth, INTEGER(size),
+                                REAL(wsize), mean, sd, REAL(dist), REAL(mdist), REAL(var),
                                 REAL(weight), &vfloor);
+  free(rows);
+  if (bad) Rf_error("`windows` must contain finite values only");
   cp_api_stop_status(status, "cluster statistics");
   double *pmd = REAL(mdist);
   for (int j = 0; j < k; j++) {
@@ -309,7 +353,7 @@ static const double *api_kvec(SEXP v, int k, const char *what) {
 SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP mean_distance,
                       SEXP metric, SEXP cluster, SEXP threads) {
   int n, m, k;
-  double *rows = api_rows(x, "windows", &n, &m);
+  api_dims(x, "windows", &n, &m);
   double *cen = api_centers(centers, m, &k);
   const double *w = api_kvec(weight, k, "weight");
   const double *md = api_kvec(mean_distance, k, "mean_distance");
@@ -333,14 +377,19 @@ SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP mean_distance,
   }
   int met = api_metric(metric);
   int nth = api_threads(threads);
-  if (met == CP_METRIC_SHAPE) cp_znorm_rows(rows, n, m);
   const char *names[] = {"cluster", "distance", "distance_ratio"};
   SEXP out = PROTECT(api_named_list(3, names));
   SEXP cl = PROTECT(Rf_allocVector(INTSXP, n));
   SEXP dist = PROTECT(Rf_allocVector(REALSXP, n));
   SEXP ratio = PROTECT(Rf_allocVector(REALSXP, n));
-  int status = cp_soft_assign(rows, n, m, k, cen, w, md, met, given, nth,
-                              INTEGER(cl), REAL(dist), REAL(ratio));
+  int bad;
+  double *rows = api_rows_malloc(x, n, m, &bad);
+  if (rows && !bad && met == CP_METRIC_SHAPE) cp_znorm_rows(rows, n, m);
+  int status = !rows ? CP_ERR_ALLOC : bad ? CP_ERR_INPUT
+             : cp_soft_assign(rows, n, m, k, cen, w, md, met, given, nth, INTEGER(cl),
+                              REAL(dist), REAL(ratio));
+  free(rows);
+  if (bad) Rf_error("`windows` must contain finite values only");
   cp_api_stop_status(status, "assignment");
   int *pc = INTEGER(cl);
   for (int i = 0; i < n; i++) pc[i] += 1;
