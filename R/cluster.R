@@ -756,7 +756,8 @@ check_windows <- function(windows, arg = "windows") {
       call = call
     )
   }
-  if (!all(is.finite(windows))) {
+  # anyNA(), min() and max() allocate nothing the size of the windows
+  if (anyNA(windows) || !is.finite(min(windows)) || !is.finite(max(windows))) {
     cli::cli_abort(
       "{.arg {arg}} must contain finite values only (no {.code NA}, {.code NaN} or {.code Inf}).",
       call = call

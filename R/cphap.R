@@ -211,6 +211,8 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
       )
       progress_tick(bar)
     }
+    # the layer's windows can go before the next layer's are cut
+    ws <- w <- NULL
   }
   progress_end(bar)
   lv <- model$interp$name
