@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-from torch_net import ChainNet, read_input
+from torch_net import ChainNet, read_input, print_blas
 from sklearn.cluster import KMeans
 
 folder, threads = sys.argv[1], int(sys.argv[2])
@@ -29,15 +29,7 @@ alpha, k, n_init = float(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
 batches = [int(v) for v in sys.argv[10].split(",")] if len(sys.argv) > 10 else [1000]
 run_kmeans = len(sys.argv) <= 11 or sys.argv[11] != "0"
 torch.set_num_threads(threads)
-try:
-    import threadpoolctl
-    for lib in threadpoolctl.threadpool_info():
-        if lib.get("user_api") == "blas":
-            print("blas: %s %s, kernel (architecture) %s, %s thread(s)" % (
-                lib.get("internal_api"), lib.get("version"), lib.get("architecture"),
-                lib.get("num_threads")))
-except ImportError:
-    print("blas: threadpoolctl not installed")
+print_blas()
 net = ChainNet(folder)
 x = read_input(folder)
 n, C, L = x.shape

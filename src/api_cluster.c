@@ -11,15 +11,10 @@
 #include <omp.h>
 #endif
 
-/* Row-major copy of a finite double matrix; sets *n and *m. */
-static double *api_rows(SEXP x, const char *what, int *n, int *m) {
-  if (!Rf_isReal(x) || !Rf_isMatrix(x)) Rf_error("`%s` must be a double matrix", what);
-  int nr = Rf_nrows(x), nc = Rf_ncols(x);
-  if (nr < 1 || nc < 1) Rf_error("`%s` must have at least one row and one column", what);
-  const double *px = REAL(x);
-  double *out = (double *)R_alloc((size_t)nr * nc, sizeof(double));
-  /* eight rows at a time: one cache line of every column in, eight row
-   * streams out */
+/* Row-major copy out (nr x nc) of the column-major px; returns non-zero
+ * when a value is not finite. Eight rows at a time: one cache line of every
+ * column in, eight row streams out. */
+static int api_copy_rows(const double *px, int nr, int nc, double *out) {
   int bad = 0;
   for (int i0 = 0; i0 < nr; i0 += 8) {
     int i1 = i0 + 8 < nr ? i0 + 8 : nr;
@@ -32,9 +27,22 @@ static double *api_rows(SEXP x, const char *what, int *n, int *m) {
       }
     }
   }
-  if (bad) Rf_error("`%s` must contain finite values only", what);
-  *n = nr;
-  *m = nc;
+  return bad;
+}
+
+/* Dimensions of a window matrix: a double matrix with rows and columns. */
+static void api_dims(SEXP x, const char *what, int *n, int *m) {
+  if (!Rf_isReal(x) || !Rf_isMatrix(x)) Rf_error("`%s` must be a double matrix", what);
+  *n = Rf_nrows(x);
+  *m = Rf_ncols(x);
+  if (*n < 1 || *m < 1) Rf_error("`%s` must have at least one row and one column", what);
+}
+
+/* Row-major copy of a finite double matrix; sets *n and *m. */
+static double *api_rows(SEXP x, const char *what, int *n, int *m) {
+  api_dims(x, what, n, m);
+  double *out = (double *)R_alloc((size_t)*n * *m, sizeof(double));
+  if (api_copy_rows(REAL(x), *n, *m, out)) Rf_error("`%s` must contain finite values only", what);
   return out;
 }
 
@@ -45,30 +53,8 @@ static double *api_rows(SEXP x, const char *what, int *n, int *m) {
 static double *api_rows_malloc(SEXP x, int n, int m, int *bad) {
   double *out = malloc(sizeof(double) * (size_t)n * (size_t)m);
   *bad = 0;
-  if (!out) return NULL;
-  const double *px = REAL(x);
-  int b = 0;
-  for (int i0 = 0; i0 < n; i0 += 8) {
-    int i1 = i0 + 8 < n ? i0 + 8 : n;
-    for (int j = 0; j < m; j++) {
-      const double *col = px + (size_t)j * n;
-      for (int i = i0; i < i1; i++) {
-        double v = col[i];
-        b |= !isfinite(v);
-        out[(size_t)i * m + j] = v;
-      }
-    }
-  }
-  *bad = b;
+  if (out) *bad = api_copy_rows(REAL(x), n, m, out);
   return out;
-}
-
-/* Dimensions of a window matrix (as api_rows checks them). */
-static void api_dims(SEXP x, const char *what, int *n, int *m) {
-  if (!Rf_isReal(x) || !Rf_isMatrix(x)) Rf_error("`%s` must be a double matrix", what);
-  *n = Rf_nrows(x);
-  *m = Rf_ncols(x);
-  if (*n < 1 || *m < 1) Rf_error("`%s` must have at least one row and one column", what);
 }
 
 /* Row-major buffer (nr x nc) to a new R matrix (unprotected). */
