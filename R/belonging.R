@@ -186,7 +186,8 @@ pattern_entropy <- function(x, clusters = NULL, layer = NULL, input_channel = NU
 result_windows <- function(result, s) {
   wn <- result$windows[result$windows$set == s$set, , drop = FALSE]
   ch <- if (is.na(s$input_channel)) seq_len(result$model$input_dim[1]) else s$input_channel
-  .Call(cp_windows_r, result$x, as.integer(dim(result$x)), as.integer(wn$sample),
+  xs <- result_series(result)
+  .Call(cp_windows_r, xs, as.integer(dim(xs)), as.integer(wn$sample),
         as.integer(wn$start), as.integer(s$window_length / length(ch)), as.integer(ch),
         cphap_threads())
 }

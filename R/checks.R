@@ -77,7 +77,7 @@ cphap_threads <- function() {
 # More threads than this only cost memory (every thread has a stack), and
 # tens of thousands end the process in the OpenMP runtime.
 max_threads <- function() {
-  n <- tryCatch(parallel::detectCores(logical = TRUE), error = function(e) NA)
+  n <- detected_cores()
   if (length(n) != 1L || is.na(n) || n < 1) n <- 1L
   4L * as.integer(n)
 }
@@ -96,9 +96,19 @@ parallel_cores <- function() {
   if (nzchar(n)) {
     return(n)
   }
-  n <- tryCatch(parallel::detectCores(logical = TRUE), error = function(e) 1L)
+  n <- detected_cores()
   if (is.na(n)) 1L else n
 }
+
+# parallel::detectCores(), asked once per session (on Linux it runs a
+# command, which costs more than a small chunk's work).
+detected_cores <- function() {
+  if (is.null(the_cores$n)) {
+    the_cores$n <- tryCatch(parallel::detectCores(logical = TRUE), error = function(e) NA)
+  }
+  the_cores$n
+}
+the_cores <- new.env(parent = emptyenv())
 
 # One line of cli-formatted text on standard output (print methods).
 cat_line <- function(..., .envir = parent.frame()) {

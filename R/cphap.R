@@ -24,8 +24,12 @@
 #'    each cluster.
 #'
 #' @param model A [cphap_model()].
-#' @param reference Reference series for the thresholds (the training data).
-#' @param x Series whose periods are clustered (default: `reference`).
+#' @param reference Reference series for the thresholds (the training data),
+#'   in memory or read chunk by chunk (a [series_chunks()] object or file
+#'   paths).
+#' @param x Series whose periods are clustered (default: `reference`), in
+#'   memory or read chunk by chunk; the result then holds no series (its
+#'   `x` is `NULL`).
 #' @param layers Names or positions of interpretable layers; `NULL` for all.
 #' @param alpha Share of activations above the threshold, in (0, 1).
 #' @param k Number of clusters per window set, at least 1 and at most the
@@ -45,6 +49,10 @@
 #'   when the run lasts more than 2 seconds (as with `k = "auto"`).
 #' @param ... Passed to [cluster_windows()] (for example `n_start`,
 #'   `som_dim`).
+#' @param chunk_size Samples per chunk for work on a future plan, or `NULL`
+#'   (one chunk without a plan, else about four per worker); see the
+#'   section Parallel and chunked work. Series read chunk by chunk
+#'   ([series_chunks()]) keep their own chunks.
 #' @return An object of class `cphap_result`, a list with
 #' * `thresholds`: a `cphap_thresholds` data frame;
 #' * `periods`: a `cphap_periods` data frame (all highly activated nodes);
@@ -104,7 +112,9 @@
 #' @references Cho, S., Lee, G., Chang, W. and Choi, J. (2020). Interpreting
 #'   deep temporal neural networks by selective visualization of internally
 #'   activated nodes. arXiv:2004.12538.
-#' @seealso [explain_sample()], [autoplot.cphap_result()], [unit_pattern_matrix()]
+#' @inheritSection cphap_parallel Parallel and chunked work
+#' @seealso [explain_sample()], [autoplot.cphap_result()], [unit_pattern_matrix()],
+#'   [cphap_parallel]
 #' @examples
 #' # a CNN of the paper's design trained on GunPoint; patterns of its second block
 #' model <- demo_model()
@@ -115,7 +125,8 @@
 #' cphap(model, gunpoint$train, layers = "conv1", k = "auto", n_start = 3)$sets
 #' @export
 cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, k = 12,
-                  method = "kmeans", joint = FALSE, normalize = TRUE, progress = TRUE, ...) {
+                  method = "kmeans", joint = FALSE, normalize = TRUE, progress = TRUE,
+                  chunk_size = NULL, ...) {
   model <- check_model(model)
   check_flag(progress, "progress")
   check_alpha(alpha)
@@ -141,14 +152,29 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
     k <- as.integer(k)
   }
   k_choice <- list()
-  ref <- as_input(reference, model, "reference")
-  xa <- as_input(x, model, "x")
-  id <- series_identity(if (missing(x)) substitute(reference) else substitute(x), xa, parent.frame())
+  x_expr <- if (missing(x)) substitute(reference) else substitute(x)
+  # file paths become one series_chunks object (before `x` is forced, which
+  # may be `reference`), so that the chunk sizes are learnt once
+  if (is_chunk_source(reference)) reference <- as_series_chunks(reference)
+  ref <- if (is_chunk_source(reference)) reference else as_input(reference, model, "reference")
+  x_chunks <- is_chunk_source(x)
+  xa <- if (x_chunks) as_series_chunks(x) else as_input(x, model, "x")
   rows <- resolve_layers(model, layers)
   ip <- model$interp[rows, , drop = FALSE]
-  th <- thresholds(model, ref, rows, alpha)
-  per <- activated_periods(model, xa, th, rows)
-  xw <- if (normalize) znorm_input(xa) else xa
+  th <- thresholds(model, ref, rows, alpha, chunk_size = chunk_size)
+  per <- activated_periods(model, xa, th, rows, chunk_size = chunk_size)
+  if (x_chunks) {
+    # the windows are cut where the chunks are loaded; the result holds no series
+    xs <- sample_source(xa, model, "x")
+    win <- chunked_windows(model, xs, per, rows, NULL, joint, normalize)
+    xw <- NULL
+    n_x <- sum(source_sizes(xs))
+    id <- list(ids = as.character(seq_len(n_x)), name = data_name(x_expr))
+  } else {
+    id <- series_identity(x_expr, xa, parent.frame())
+    xw <- if (normalize) znorm_input(xa) else xa
+    n_x <- dim(xa)[1]
+  }
   C <- model$input_dim[1]
   bar <- progress_start(progress, "Clustering", nrow(ip) * (if (joint) 1L else C))
   sets <- list()
@@ -162,7 +188,12 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
     dw <- distinct_windows(per, pidx)
     nw <- length(pidx)
     nd <- length(dw$first)
-    ws <- windows_of(model, xw, per, rows[q], NULL, joint, idx = pidx[dw$first])
+    ws <- if (x_chunks) {
+      # cut per chunk, one row per period inside the series (rows in pidx order)
+      lapply(win[[q]], function(w) w[dw$first, , drop = FALSE])
+    } else {
+      windows_of(model, xw, per, rows[q], NULL, joint, idx = pidx[dw$first])
+    }
     for (b in seq_along(ws)) {
       w <- ws[[b]]
       ich <- if (joint) NA_integer_ else as.integer(b)
@@ -238,7 +269,7 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
       x = xw, model = model,
       settings = list(
         alpha = alpha, k = k, method = method, joint = joint, normalize = normalize,
-        layers = ip$name, n_reference = dim(ref)[1], n_x = dim(xa)[1],
+        layers = ip$name, n_reference = attr(th, "n_reference"), n_x = n_x,
         sample_ids = id$ids, data_name = id$name
       ),
       k_choice = if (length(k_choice)) do.call(rbind, unname(k_choice))
@@ -463,6 +494,17 @@ unit_pattern_matrix <- function(result, layer = NULL, input_channel = NULL, shar
   mat
 }
 
+# The series of a result; a result of cphap() on series read chunk by chunk
+# holds none.
+result_series <- function(result) {
+  if (is.null(result$x)) {
+    cli::cli_abort(c("This {.cls cphap_result} holds no series: {.fn cphap} read {.arg x} chunk by chunk.",
+      i = "Give the series as {.arg newdata} (for {.fn explain_sample}) or run {.fn cphap} on series in memory."
+    ), call = NULL)
+  }
+  result$x
+}
+
 check_result <- function(result, arg = "result") {
   if (!inherits(result, "cphap_result")) {
     cli::cli_abort("{.arg {arg}} must be a {.cls cphap_result} from {.fn cphap}, not {.cls {class(result)}}.",
@@ -587,6 +629,7 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #'   `result` and scored against its patterns.
 #' @param progress Show a progress bar over the samples when the run lasts
 #'   more than 2 seconds.
+#' @inheritParams unit_relevance
 #' @return A data frame of class `cphap_explanation`: `sample` (the index
 #'   of the series; printed and plotted with its row name and data set, as
 #'   "gunpoint$test series 19"), `layer`,
@@ -607,7 +650,7 @@ as.data.frame.cphap_result <- function(x, row.names = NULL, optional = FALSE,
 #' explain_sample(res, 19, "conv2", newdata = gunpoint$test)
 #' @export
 explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdata = NULL,
-                           channel = NULL, progress = TRUE) {
+                           channel = NULL, progress = TRUE, chunk_size = NULL) {
   check_result(result)
   check_flag(progress, "progress")
   channels <- renamed_arg(channels, channel, "channels", "channel")
@@ -631,17 +674,21 @@ explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdat
   } else {
     series_identity(substitute(newdata), xn, parent.frame())
   }
-  n <- if (is.null(xn)) dim(result$x)[1] else dim(xn)[1]
+  n <- if (is.null(xn)) dim(result_series(result))[1] else dim(xn)[1]
   sample <- check_whole_vector(sample, "sample", min = 1, max = n,
     max_what = if (is.null(xn)) "the number of series in the result" else "the number of series in newdata"
   )
   if (!is.null(channels)) check_channels(channels, model$interp$channels[rows], arg = "channels")
-  bar <- progress_start(progress, "Explaining", length(sample))
-  parts <- lapply(sample, function(s) {
-    on.exit(progress_tick(bar))
-    explain_one(result, s, rows, channels, xn)
+  size <- check_chunk_size(chunk_size, length(sample))
+  chunks <- lapply(chunk_ranges(length(sample), size), function(i) {
+    list(samples = sample[i], xn = if (!is.null(xn)) xn[sample[i], , , drop = FALSE])
   })
-  progress_end(bar)
+  # one bar in this process: the chunk's own, else one step per chunk
+  inner <- progress && length(chunks) == 1L && !use_futures()
+  parts <- unlist(map_chunks(chunks, explain_chunk,
+    result = explain_part_of(result, !is.null(xn)), rows = rows, channels = channels,
+    bar_on = inner, label = "Explaining", progress = progress && !inner
+  ), recursive = FALSE)
   out <- do.call(rbind, lapply(parts, `[[`, "table"))
   rownames(out) <- NULL
   none <- sample[vapply(parts, function(p) nrow(p$table) == 0L, logical(1))]
@@ -658,11 +705,34 @@ explain_sample <- function(result, sample, layer = NULL, channels = NULL, newdat
   with_identity(out, id)
 }
 
+# What explaining samples needs of a result (sent to every chunk): the
+# windows are never used, and samples of new data need neither the
+# result's series nor their periods.
+explain_part_of <- function(result, newdata) {
+  drop <- c("windows", "unit_pattern", if (newdata) c("x", "periods", "assignments"))
+  result[drop] <- NULL
+  result
+}
+
+# The explanations of one chunk of samples (chunk$samples; chunk$xn their
+# series when they come from new data).
+explain_chunk <- function(chunk, result, rows, channels, bar_on) {
+  bar <- progress_start(bar_on, "Explaining", length(chunk$samples))
+  out <- lapply(seq_along(chunk$samples), function(i) {
+    on.exit(progress_tick(bar))
+    xs <- if (!is.null(chunk$xn)) chunk$xn[i, , , drop = FALSE]
+    explain_one(result, chunk$samples[i], rows, channels, xs)
+  })
+  progress_end(bar)
+  out
+}
+
 # The explanation of one sample: its table and its series [C, L] (as
-# clustered: z-normalised when the result is).
-explain_one <- function(result, sample, rows, channel, xn) {
+# clustered: z-normalised when the result is). xs: the sample's series
+# [1, C, L] when it comes from new data, else NULL (a series of result).
+explain_one <- function(result, sample, rows, channel, xs) {
   model <- result$model
-  if (is.null(xn)) {
+  if (is.null(xs)) {
     per <- result$periods
     sel <- per$sample == sample & as.character(per$layer) %in% model$interp$name[rows]
     if (!is.null(channel)) sel <- sel & per$channel %in% channel
@@ -676,12 +746,13 @@ explain_one <- function(result, sample, rows, channel, xn) {
     base$period <- idx
     out <- merge_explanation(base, a, result)
   } else {
-    xs <- xn[sample, , , drop = FALSE]
     miss <- setdiff(model$interp$name[rows], as.character(unique(result$thresholds$layer)))
     if (length(miss) > 0L) {
       cli::cli_abort("Layer{?s} {.val {miss}} {?has/have} no thresholds in {.arg result}.", call = NULL)
     }
-    per <- suppressMessages(activated_periods(model, xs, result$thresholds, rows, channel))
+    per <- suppressMessages(in_this_process(
+      activated_periods(model, xs, result$thresholds, rows, channel)
+    ))
     per$sample <- rep(as.integer(sample), nrow(per))
     series <- if (result$settings$normalize) znorm_input(xs) else xs
     base <- per

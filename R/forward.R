@@ -146,13 +146,19 @@ softmax_rows <- function(p) {
 #' interpretable layers (see [interpretable_layers()]).
 #'
 #' @param model A [cphap_model()].
-#' @param x Series: a matrix `[n, L]`, an array `[n, C, L]` or a `cphap_data`.
+#' @param x Series: a matrix `[n, L]`, an array `[n, C, L]` or a `cphap_data`;
+#'   or series read chunk by chunk (a [series_chunks()] object or file paths).
 #' @param layers Names or positions of interpretable layers; `NULL` for all.
 #' @param format `"long"`: a data frame with columns `sample`, `layer`,
 #'   `channel`, `position` (1-based node index along time) and `value`;
 #'   `"array"`: a named list with one array `[n, channels, positions]` per
 #'   layer.
+#' @param chunk_size Samples per chunk for work on a future plan, or `NULL`
+#'   (one chunk without a plan, else about four per worker); see the
+#'   section Parallel and chunked work. Series read chunk by chunk
+#'   ([series_chunks()]) keep their own chunks.
 #' @return See `format`.
+#' @inheritSection cphap_parallel Parallel and chunked work
 #' @examples
 #' set.seed(1)
 #' m <- cphap_model(arch_cnn(c(1, 64), 3, kernels = c(5, 3, 3), strides = c(1, 1, 1),
@@ -162,22 +168,67 @@ softmax_rows <- function(p) {
 #' head(a)
 #' str(activations(m, x, format = "array"))
 #' @export
-activations <- function(model, x, layers = NULL, format = c("long", "array")) {
+activations <- function(model, x, layers = NULL, format = c("long", "array"),
+                        chunk_size = NULL) {
   model <- check_model(model)
   format <- match.arg(format)
-  x <- as_input(x, model)
+  s <- sample_source(x, model, "x", chunk_size)
   rows <- resolve_layers(model, layers)
   ip <- model$interp[rows, , drop = FALSE]
-  if (format == "long") {
-    # the data frame is built in C, each value written once into its column;
-    # a layer asked for twice is listed once (it is a level of a factor)
-    ip <- ip[!duplicated(ip$name), , drop = FALSE]
-    return(.Call(cp_activations_long_r, model$spec, x, as.integer(ip$node - 1L),
-      as.character(ip$name), cphap_threads()))
+  # a layer asked for twice is listed once in the long format (it is a
+  # level of a factor)
+  if (format == "long") ip <- ip[!duplicated(ip$name), , drop = FALSE]
+  if (single_chunk(s)) {
+    if (format == "long") {
+      # the data frame is built in C, each value written once into its column
+      return(.Call(cp_activations_long_r, model$spec, s$x, as.integer(ip$node - 1L),
+        as.character(ip$name), cphap_threads()))
+    }
+    arrs <- forward_nodes(model, s$x, ip$node)
+  } else {
+    arrs <- chunked_forward(model, s, ip$node)
   }
-  arrs <- forward_nodes(model, x, ip$node)
   names(arrs) <- ip$name
-  arrs
+  if (format == "long") long_activations(arrs) else arrs
+}
+
+# The outputs of `nodes` over the chunks of the sample source `s`, one
+# array [n, C_j, L_j] per node (as forward_nodes() gives them).
+chunked_forward <- function(model, s, nodes) {
+  res <- map_sample_chunks(s, chunk_list(s), forward_chunk,
+    nodes = nodes, model = model, label = "Activations"
+  )
+  n <- sum(lengths(res$samples))
+  lapply(seq_along(nodes), function(j) {
+    d <- dim(res$values[[1]][[j]])
+    out <- array(0, c(n, d[2], d[3]))
+    for (i in seq_along(res$values)) out[res$samples[[i]], , ] <- res$values[[i]][[j]]
+    out
+  })
+}
+
+forward_chunk <- function(x, chunk, model, nodes) {
+  forward_nodes(model, x, nodes)
+}
+
+# The long format of activation arrays (named by layer), in the order the
+# C code writes it: layer by layer, then position, channel and sample.
+long_activations <- function(arrs) {
+  cols <- lapply(seq_along(arrs), function(j) {
+    d <- dim(arrs[[j]])
+    list(
+      sample = rep(seq_len(d[1]), times = d[2] * d[3]),
+      channel = rep(rep(seq_len(d[2]), each = d[1]), times = d[3]),
+      position = rep(seq_len(d[3]), each = d[1] * d[2]),
+      value = as.vector(arrs[[j]]), n = length(arrs[[j]])
+    )
+  })
+  pick <- function(nm) unlist(lapply(cols, `[[`, nm), use.names = FALSE)
+  lv <- names(arrs)
+  layer <- structure(rep(seq_along(lv), pick("n")), levels = lv, class = "factor")
+  out <- list(sample = pick("sample"), layer = layer, channel = pick("channel"),
+              position = pick("position"), value = pick("value"))
+  structure(out, row.names = c(NA_integer_, -length(out$value)), class = "data.frame")
 }
 
 #' Receptive fields of interpretable layers

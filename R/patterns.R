@@ -24,11 +24,16 @@
 #' @param model A [cphap_model()].
 #' @param reference Reference series (usually the training data): a matrix
 #'   `[n, L]`, an array `[n, C, L]` or a `cphap_data` object, with the
-#'   model's input shape.
+#'   model's input shape; or series read chunk by chunk, a
+#'   [series_chunks()] object or a character vector of file paths.
 #' @param layers Names or positions of interpretable layers (see
 #'   [interpretable_layers()]); `NULL` for all.
 #' @param alpha The share of activations above the threshold, in (0, 1).
 #'   The paper used 0.05 and 0.005.
+#' @param chunk_size Samples per chunk for work on a future plan, or `NULL`
+#'   (one chunk without a plan, else about four per worker); see the
+#'   section Parallel and chunked work. Series read chunk by chunk
+#'   ([series_chunks()]) keep their own chunks.
 #' @return A data frame of class `cphap_thresholds` with one row per layer
 #'   and channel: `layer` (factor), `channel`, `threshold`, `alpha` and
 #'   `n_values` (the number of activation values the quantile is taken over:
@@ -40,7 +45,8 @@
 #' is R's type 7 over all positions and reference samples, and a node must
 #' be strictly above it.
 #'
-#' @seealso [activated_periods()], [cphap()]
+#' @inheritSection cphap_parallel Parallel and chunked work
+#' @seealso [activated_periods()], [cphap()], [cphap_parallel]
 #' @examples
 #' m <- demo_model()
 #' th <- thresholds(m, gunpoint$train, layers = "conv1")
@@ -49,17 +55,22 @@
 #' a <- activations(m, gunpoint$train, layers = "conv1", format = "array")$conv1
 #' quantile(a[, 1, ], 0.95, names = FALSE) == th$threshold[1]
 #' @export
-thresholds <- function(model, reference, layers = NULL, alpha = 0.05) {
+thresholds <- function(model, reference, layers = NULL, alpha = 0.05, chunk_size = NULL) {
   model <- check_model(model)
   check_alpha(alpha)
-  x <- as_input(reference, model, "reference", reshape = FALSE)
+  s <- sample_source(reference, model, "reference", chunk_size, reshape = FALSE)
   rows <- resolve_layers(model, layers)
   ip <- model$interp[rows, , drop = FALSE]
-  res <- .Call(
-    cp_thresholds_r, model$spec, x, as.integer(ip$node - 1L),
-    1 - alpha, cphap_threads()
-  )
-  n <- dim(x)[1]
+  if (single_chunk(s)) {
+    res <- .Call(
+      cp_thresholds_r, model$spec, s$x, as.integer(ip$node - 1L),
+      1 - alpha, cphap_threads()
+    )
+    n <- s$n
+  } else {
+    res <- chunked_thresholds(model, s, ip, 1 - alpha)
+    n <- res$n
+  }
   out <- data.frame(
     layer = factor(rep(ip$name, ip$channels), levels = model$interp$name),
     channel = sequence(ip$channels),
@@ -147,7 +158,8 @@ empty_periods <- function(levels) {
 #'
 #' @param model A [cphap_model()].
 #' @param x Series to explain: a matrix `[n, L]`, an array `[n, C, L]` or a
-#'   `cphap_data` object.
+#'   `cphap_data` object; or series read chunk by chunk (a [series_chunks()]
+#'   object or file paths).
 #' @param thresholds A `cphap_thresholds` from [thresholds()] (or a
 #'   `cphap_result` from [cphap()], whose thresholds are used) covering the
 #'   requested layers.
@@ -156,6 +168,10 @@ empty_periods <- function(levels) {
 #' @param channels Channels (units) to report, `NULL` for all; every value
 #'   must exist in every requested layer.
 #' @param samples Indices of the samples of `x` to report, `NULL` for all.
+#' @param chunk_size Samples per chunk for work on a future plan, or `NULL`
+#'   (one chunk without a plan, else about four per worker); see the
+#'   section Parallel and chunked work. Series read chunk by chunk
+#'   ([series_chunks()]) keep their own chunks.
 #' @return A data frame of class `cphap_periods`, one row per highly
 #'   activated node: `sample` (index in `x`), `layer` (factor), `channel`,
 #'   `position` (1-based node index along the layer), `activation`,
@@ -169,7 +185,8 @@ empty_periods <- function(levels) {
 #' and [cphap()] leave such periods out of the clustering, which needs
 #' windows of the layer's full receptive-field length.
 #'
-#' @seealso [thresholds()], [receptive_field()], [cphap()]
+#' @inheritSection cphap_parallel Parallel and chunked work
+#' @seealso [thresholds()], [receptive_field()], [cphap()], [cphap_parallel]
 #' @examples
 #' m <- demo_model()
 #' th <- thresholds(m, gunpoint$train)
@@ -177,10 +194,10 @@ empty_periods <- function(levels) {
 #' head(p)
 #' @export
 activated_periods <- function(model, x, thresholds, layers = NULL, channels = NULL,
-                              samples = NULL) {
+                              samples = NULL, chunk_size = NULL) {
   model <- check_model(model)
   thresholds <- as_thresholds(thresholds)
-  x <- as_input(x, model)
+  s <- sample_source(x, model, "x", chunk_size)
   ip_all <- model$interp
   have <- unique(as.character(thresholds$layer))
   if (is.null(layers)) {
@@ -208,9 +225,9 @@ activated_periods <- function(model, x, thresholds, layers = NULL, channels = NU
       )
     }
   }
-  n <- dim(x)[1]
-  keep <- seq_len(n)
+  keep <- NULL
   if (!is.null(samples)) {
+    n <- if (s$kind == "memory") s$n else sum(source_sizes(s))
     if (!is.numeric(samples) || length(samples) == 0L || anyNA(samples) ||
       any(samples != round(samples)) || any(samples < 1) || any(samples > n)) {
       cli::cli_abort(
@@ -219,7 +236,6 @@ activated_periods <- function(model, x, thresholds, layers = NULL, channels = NU
       )
     }
     keep <- sort(unique(as.integer(samples)))
-    x <- x[keep, , , drop = FALSE]
   }
   thr <- unlist(lapply(seq_len(nrow(ip)), function(q) {
     sel <- thresholds[as.character(thresholds$layer) == ip$name[q], , drop = FALSE]
@@ -233,10 +249,7 @@ activated_periods <- function(model, x, thresholds, layers = NULL, channels = NU
     if (!is.null(channels)) t[-channels] <- Inf
     t
   }))
-  res <- .Call(
-    cp_high_nodes_r, model$spec, x, as.integer(ip$node - 1L),
-    as.double(thr), cphap_threads()
-  )
+  res <- high_nodes(model, s, ip, thr, keep)
   levels <- model$interp$name
   L <- model$input_dim[2]
   if (length(res$sample) == 0L) {
@@ -248,7 +261,7 @@ activated_periods <- function(model, x, thresholds, layers = NULL, channels = NU
     start <- ip$start[q] + (res$position - 1L) * ip$jump[q] + 1L
     end <- start + ip$size[q] - 1L
     out <- data.frame(
-      sample = keep[res$sample],
+      sample = res$sample,
       layer = factor(ip$name[q], levels = levels),
       channel = res$channel,
       position = res$position,
@@ -259,6 +272,36 @@ activated_periods <- function(model, x, thresholds, layers = NULL, channels = NU
     )
   }
   structure(out, class = c("cphap_periods", "data.frame"), series_length = L)
+}
+
+# Highly activated nodes of the samples `keep` (NULL: all) of the sample
+# source `s` (columns of cp_high_nodes_r; `sample` global), in this process
+# or over chunks.
+high_nodes <- function(model, s, ip, thr, keep = NULL) {
+  nodes <- as.integer(ip$node - 1L)
+  thr <- as.double(thr)
+  if (single_chunk(s, length(keep %||% seq_len(s$n)))) {
+    x <- if (is.null(keep)) s$x else slice_samples(s$x, keep)
+    res <- .Call(cp_high_nodes_r, model$spec, x, nodes, thr, cphap_threads())
+    if (!is.null(keep)) res$sample <- keep[res$sample]
+    return(res)
+  }
+  out <- map_sample_chunks(s, chunk_list(s, keep), high_nodes_chunk,
+    nodes = nodes, thr = thr, model = model, label = "Highly activated nodes"
+  )
+  parts <- lapply(seq_along(out$values), function(i) {
+    r <- out$values[[i]]
+    r$sample <- out$samples[[i]][r$sample]
+    r
+  })
+  cols <- names(parts[[1]])
+  stats::setNames(lapply(cols, function(nm) unlist(lapply(parts, `[[`, nm), use.names = FALSE)), cols)
+}
+
+# Worker side (a top-level function, so that no caller's frame travels
+# with it to the workers).
+high_nodes_chunk <- function(x, chunk, model, nodes, thr) {
+  .Call(cp_high_nodes_r, model$spec, x, nodes, thr, cphap_threads())
 }
 
 #' @export
@@ -289,7 +332,8 @@ znorm_input <- function(x) {
 #' channel, or one set of concatenated channel blocks with `joint = TRUE`.
 #'
 #' @param model A [cphap_model()].
-#' @param x The series the periods were found in (same samples).
+#' @param x The series the periods were found in (same samples), in memory
+#'   or read chunk by chunk (a [series_chunks()] object or file paths).
 #' @param periods A `cphap_periods` from [activated_periods()].
 #' @param layer One interpretable layer (name or position).
 #' @param input_channels Input channels to cut (`NULL`: all).
@@ -297,6 +341,10 @@ znorm_input <- function(x) {
 #'   with the channels' blocks side by side.
 #' @param normalize Cut from z-normalised series (`TRUE`) or from `x` as
 #'   given.
+#' @param chunk_size Samples per chunk for work on a future plan, or `NULL`
+#'   (one chunk without a plan, else about four per worker); see the
+#'   section Parallel and chunked work. Series read chunk by chunk
+#'   ([series_chunks()]) keep their own chunks.
 #' @return A list with one numeric matrix per input channel (or one, named
 #'   `"joint"`): a row per period inside the series, a column per time point
 #'   of the window (channel blocks in order when joint). Attribute `period`
@@ -309,6 +357,7 @@ znorm_input <- function(x) {
 #' position; [cphap()] keeps such a window once, weighted by its firing
 #' units, as the original work did.
 #'
+#' @inheritSection cphap_parallel Parallel and chunked work
 #' @examples
 #' m <- demo_model()
 #' x <- gunpoint$train
@@ -317,12 +366,11 @@ znorm_input <- function(x) {
 #' dim(w[[1]])
 #' @export
 period_windows <- function(model, x, periods, layer, input_channels = NULL, joint = FALSE,
-                           normalize = TRUE) {
+                           normalize = TRUE, chunk_size = NULL) {
   model <- check_model(model)
   check_flag(joint, "joint")
   check_flag(normalize, "normalize")
-  x <- as_input(x, model)
-  if (normalize) x <- znorm_input(x)
+  s <- sample_source(x, model, "x", chunk_size)
   row <- resolve_layers(model, layer, "layer")
   if (length(row) != 1L) {
     cli::cli_abort("{.arg layer} must be a single layer.", call = NULL)
@@ -332,7 +380,11 @@ period_windows <- function(model, x, periods, layer, input_channels = NULL, join
       call = NULL
     )
   }
-  windows_of(model, x, periods, row, input_channels, joint)
+  if (single_chunk(s)) {
+    x <- if (normalize) znorm_input(s$x) else s$x
+    return(windows_of(model, x, periods, row, input_channels, joint))
+  }
+  chunked_windows(model, s, periods, row, input_channels, joint, normalize)[[1]]
 }
 
 # Windows of one layer from an already normalised input array: of all its
@@ -340,33 +392,101 @@ period_windows <- function(model, x, periods, layer, input_channels = NULL, join
 windows_of <- function(model, x, periods, row, input_channels = NULL, joint = FALSE,
                        idx = NULL) {
   ip <- model$interp[row, ]
-  C <- model$input_dim[1]
+  input_channels <- check_input_channels(input_channels, model$input_dim[1])
+  check_period_samples(periods, dim(x)[1])
+  if (is.null(idx)) idx <- which(periods$layer == ip$name & periods$inside)
+  cut_windows(x, periods$sample[idx], periods$start[idx], ip$size, input_channels, joint, idx)
+}
+
+check_input_channels <- function(input_channels, C) {
   if (is.null(input_channels)) input_channels <- seq_len(C)
   if (!is.numeric(input_channels) || anyNA(input_channels) ||
     any(input_channels != round(input_channels)) || any(input_channels < 1) ||
     any(input_channels > C) || anyDuplicated(input_channels)) {
     cli::cli_abort("{.arg input_channels} must be distinct whole numbers between 1 and {C}.", call = NULL)
   }
-  if (nrow(periods) > 0L && max(periods$sample) > dim(x)[1]) {
-    cli::cli_abort("{.arg periods} refers to sample {max(periods$sample)} but {.arg x} has {dim(x)[1]}.",
+  input_channels
+}
+
+check_period_samples <- function(periods, n) {
+  if (nrow(periods) > 0L && max(periods$sample) > n) {
+    cli::cli_abort("{.arg periods} refers to sample {max(periods$sample)} but {.arg x} has {n}.",
       call = NULL
     )
   }
-  if (is.null(idx)) idx <- which(periods$layer == ip$name & periods$inside)
-  xa <- x
+}
+
+# The windows (of `len` points from `start`) of the periods in samples
+# `sample` of x: one matrix per input channel, or one "joint" matrix; the
+# attribute `period` of each is `period`.
+cut_windows <- function(x, sample, start, len, input_channels, joint, period) {
+  d <- as.integer(series_dims(x))
   cut <- function(ch) {
     w <- .Call(
-      cp_windows_r, xa, as.integer(dim(x)), as.integer(periods$sample[idx]),
-      as.integer(periods$start[idx]), as.integer(ip$size), as.integer(ch), cphap_threads()
+      cp_windows_r, x, d, as.integer(sample), as.integer(start), as.integer(len),
+      as.integer(ch), cphap_threads()
     )
-    attr(w, "period") <- idx
+    attr(w, "period") <- period
     w
   }
   if (joint) {
-    out <- list(joint = cut(input_channels))
-  } else {
-    out <- lapply(input_channels, cut)
-    names(out) <- paste0("ch", input_channels)
+    return(list(joint = cut(input_channels)))
   }
+  out <- lapply(input_channels, cut)
+  names(out) <- paste0("ch", input_channels)
   out
+}
+
+# The windows of the layers `rows` (a list per layer, as windows_of() gives
+# them) over the chunks of the sample source `s`: each chunk cuts the
+# windows of its own periods; rows come back in the order of `periods`.
+chunked_windows <- function(model, s, periods, rows, input_channels, joint, normalize) {
+  C <- model$input_dim[1]
+  input_channels <- check_input_channels(input_channels, C)
+  n <- if (s$kind == "memory") s$n else sum(source_sizes(s))
+  check_period_samples(periods, n)
+  names <- model$interp$name[rows]
+  idx <- which(as.character(periods$layer) %in% names & periods$inside)
+  chunks <- if (length(idx)) chunk_list(s, sort(unique(periods$sample[idx]))) else list()
+  chunks <- lapply(chunks, function(ch) {
+    sel <- idx[periods$sample[idx] %in% ch$samples]
+    ch$win <- list(
+      period = sel, sample = match(periods$sample[sel], ch$samples),
+      start = periods$start[sel], layer = as.character(periods$layer[sel])
+    )
+    ch
+  })
+  res <- map_sample_chunks(s, chunks, windows_chunk,
+    sizes = model$interp$size[rows], names = names, input_channels = input_channels,
+    joint = joint, normalize = normalize, model = model, label = "Windows"
+  )$values
+  empty <- array(0, c(0L, C, model$input_dim[2]))
+  lapply(seq_along(rows), function(q) {
+    if (length(res) == 0L) {
+      return(cut_windows(empty, integer(), integer(), model$interp$size[rows[q]],
+        input_channels, joint, integer()))
+    }
+    sets <- lapply(res, `[[`, q)
+    out <- lapply(seq_along(sets[[1]]), function(b) {
+      period <- unlist(lapply(sets, function(w) attr(w[[b]], "period")), use.names = FALSE)
+      w <- do.call(rbind, lapply(sets, `[[`, b))
+      o <- order(period)
+      w <- w[o, , drop = FALSE]
+      attr(w, "period") <- period[o]
+      w
+    })
+    names(out) <- names(sets[[1]])
+    out
+  })
+}
+
+# Worker side: the windows of the chunk's periods, per layer.
+windows_chunk <- function(x, chunk, model, sizes, names, input_channels, joint, normalize) {
+  if (normalize) x <- znorm_input(x)
+  win <- chunk$win
+  lapply(seq_along(names), function(q) {
+    sel <- which(win$layer == names[q])
+    cut_windows(x, win$sample[sel], win$start[sel], sizes[q], input_channels, joint,
+      win$period[sel])
+  })
 }

@@ -54,6 +54,12 @@
 #'   perturbed series in chunks) when the run lasts more than 2 seconds:
 #'   the whole GunPoint test set with layer `conv2` of [demo_model()] takes
 #'   about 26 s of CPU time.
+#' @param chunk_size Samples (with highly activated nodes) per chunk for
+#'   work on a future plan, or `NULL` (one chunk without a plan, else about
+#'   four per worker); see [cphap_parallel]. Random points and noise come
+#'   from this R process's random number generator in the same order
+#'   whatever the chunks, so results are `identical()` for every plan and
+#'   chunk size under the same `set.seed()`.
 #' @return A data frame of class `cphap_perturbation`, one row per sample,
 #'   unit, method and size: `sample`, `layer`, `channel`, `method`, `share`
 #'   (kept share of the series; for `shares = NULL` the unit's own period
@@ -77,7 +83,7 @@
 perturbation <- function(model, x, thresholds, layer, channels = NULL, samples = NULL,
                          shares = NULL, fill = c("zero", "mean", "noise"),
                          methods = c("cphap", "relevance", "random"), rules = "default",
-                         progress = TRUE) {
+                         progress = TRUE, chunk_size = NULL) {
   model <- check_model(model)
   check_flag(progress, "progress")
   thresholds <- as_thresholds(thresholds)
@@ -104,6 +110,7 @@ perturbation <- function(model, x, thresholds, layer, channels = NULL, samples =
       cli::cli_abort("{.arg samples} must be indices between 1 and {dim(x)[1]}.", call = NULL)
     }
   }
+  check_chunk_size(chunk_size, dim(x)[1])
   per <- suppressMessages(activated_periods(model, x, thresholds, layers = ip$name, channels = channels,
     samples = samples
   ))
@@ -111,53 +118,131 @@ perturbation <- function(model, x, thresholds, layer, channels = NULL, samples =
     cli::cli_inform("No highly activated nodes in layer {.val {ip$name}}: nothing to perturb.")
     return(with_identity(new_perturbation(empty_perturbation(), ip$name, fill, is.null(shares)), id))
   }
+  # units sample by sample, so that each chunk of samples is a run of the plan
   units <- unique(per[, c("sample", "channel")])
+  units <- units[order(units$sample), , drop = FALSE]
   thr_vec <- layer_thresholds(thresholds, ip$name, ip$channels, "thresholds")
   L <- model$input_dim[2]
+  smp <- unique(units$sample)
   use_rel <- "relevance" %in% methods
-  n_rel <- if (use_rel) length(unique(units$sample)) else 0L
-  n_plan <- nrow(units) * length(methods) * (if (is.null(shares)) 1L else length(shares))
-  chunk <- 256L
-  bar <- progress_start(progress, "Perturbation", n_rel + ceiling(n_plan / chunk))
-  rel <- if (use_rel) unit_point_relevance(model, x, ip, units, thr_vec, rules, bar)
-  plan <- perturbation_plan(per, units, rel, methods, shares, L)
-  # perturbed series in chunks: only the activations at the unit's nodes are kept
-  parts <- lapply(split(seq_along(plan), (seq_along(plan) - 1L) %/% chunk), function(q) {
-    pert <- perturb_inputs(x, plan[q], fill)
+  # each sample's relevance drew two seed words from R's generator in
+  # earlier versions; drawing them here keeps results under set.seed()
+  if (use_rel) stats::runif(2L * length(smp))
+  # random points and noise come from R's generator in the main process, in
+  # plan order, so that they do not depend on the chunks or the plan
+  plan <- perturbation_plan(per, units, methods, shares, L)
+  plan_sample <- vapply(plan, function(p) p$sample, numeric(1))
+  groups <- chunk_ranges(length(smp), check_chunk_size(chunk_size, length(smp)))
+  chunks <- lapply(groups, function(g) {
+    s <- smp[g]
+    list(
+      samples = s, x = x[s, , , drop = FALSE], plan = plan[plan_sample %in% s],
+      per = per[per$sample %in% s, , drop = FALSE]
+    )
+  })
+  if (fill == "noise" && use_futures()) chunks <- noise_states(chunks)
+  # one bar in this process: the chunk's own, else one step per chunk
+  inner <- progress && length(chunks) == 1L && !use_futures()
+  parts <- map_chunks(chunks, perturbation_chunk,
+    model = model, ip = ip, thr_vec = thr_vec, rules = as_rules(rules), fill = fill,
+    use_rel = use_rel, bar_on = inner, label = "Perturbation", progress = progress && !inner
+  )
+  out <- new_perturbation(do.call(rbind, parts), ip$name, fill, is.null(shares))
+  with_identity(out, id)
+}
+
+# Plan entries perturbed and measured in one step.
+perturb_step <- 256L
+
+# The perturbation of one chunk of samples (chunk$samples, their series
+# chunk$x, their periods chunk$per and plan entries chunk$plan): relevance
+# of each unit when asked for, then the perturbed series in steps, of which
+# only the activations at the units' nodes are kept. With
+# chunk$rng_state, noise is drawn from that state of R's generator (and
+# the generator is left as it was).
+perturbation_chunk <- function(chunk, model, ip, thr_vec, rules, fill, use_rel, bar_on) {
+  plan <- chunk$plan
+  n_rel <- if (use_rel) length(chunk$samples) else 0L
+  bar <- progress_start(bar_on, "Perturbation", n_rel + ceiling(length(plan) / perturb_step))
+  if (use_rel) {
+    units <- unique(chunk$per[, c("sample", "channel")])
+    rel <- unit_point_relevance(model, chunk$x, chunk$samples, ip, units, thr_vec, rules, bar)
+    plan <- relevance_keeps(plan, rel, model$input_dim[2])
+  }
+  if (!is.null(chunk$rng_state)) {
+    old <- get0(".Random.seed", envir = globalenv(), inherits = FALSE)
+    assign(".Random.seed", chunk$rng_state, envir = globalenv())
+    on.exit(restore_rng_state(old), add = TRUE)
+  }
+  parts <- lapply(split(seq_along(plan), (seq_along(plan) - 1L) %/% perturb_step), function(q) {
+    pert <- perturb_inputs(chunk$x, plan[q], fill, chunk$samples)
     after <- forward_nodes(model, pert, ip$node)[[1]]
     progress_tick(bar)
-    measure_perturbation(plan[q], after, per, thr_vec)
+    measure_perturbation(plan[q], after, chunk$per, thr_vec)
   })
   progress_end(bar)
-  out <- new_perturbation(do.call(rbind, unname(parts)), ip$name, fill, is.null(shares))
-  with_identity(out, id)
+  do.call(rbind, unname(parts))
+}
+
+# For noise drawn on workers: the state of R's generator at the start of
+# each chunk's noise (chunk$rng_state), found by drawing the noise of the
+# chunks before it here; the generator is left after all chunks' noise, as
+# when the chunks run in this process.
+noise_states <- function(chunks) {
+  for (i in seq_along(chunks)) {
+    # no seed yet: one from the clock, as the first draw would make
+    if (!exists(".Random.seed", envir = globalenv(), inherits = FALSE)) set.seed(NULL)
+    chunks[[i]]$rng_state <- get(".Random.seed", envir = globalenv(), inherits = FALSE)
+    perturb_inputs(chunks[[i]]$x, chunks[[i]]$plan, "noise", chunks[[i]]$samples)
+  }
+  chunks
+}
+
+# R's generator back to the state `old` (NULL: none).
+restore_rng_state <- function(old) {
+  if (is.null(old)) {
+    rm(".Random.seed", envir = globalenv())
+  } else {
+    assign(".Random.seed", old, envir = globalenv())
+  }
 }
 
 # Relevance of every input time point (summed over input channels) for each
 # unit, seeded at its highly activated nodes, one pass without dropout.
-unit_point_relevance <- function(model, x, ip, units, thr_vec, rules, bar = NULL) {
+# x: the series of `samples` (global indices, as in units$sample).
+unit_point_relevance <- function(model, x, samples, ip, units, thr_vec, rules, bar = NULL) {
+  row <- match(ip$name, model$interp$name)
   out <- list()
   for (s in unique(units$sample)) {
     ch <- units$channel[units$sample == s]
-    r <- unit_relevance(model, x[s, , , drop = FALSE], ip$name, channels = ch,
-      seed = "active", threshold = thr_vec, rules = rules, passes = 1, rate = 0,
-      progress = FALSE
-    )
-    r <- as.data.frame(r)
-    agg <- stats::aggregate(mean ~ channel + position, data = r, FUN = sum)
-    for (k in ch) {
-      v <- numeric(model$input_dim[2])
-      a <- agg[agg$channel == k, ]
-      v[a$position] <- a$mean
-      out[[paste(s, k)]] <- v
+    plans <- list(list(row = row, chans = ch, nodes = NULL, thr = thr_vec, drop = integer()))
+    r <- relevance_run(model, x[match(s, samples), , , drop = FALSE], plans, "active", NULL,
+                       rules, 1L, 0, c(0, 0), FALSE)
+    # per unit: the input channels' relevance summed at each position
+    for (j in seq_along(ch)) {
+      out[[paste(s, ch[j])]] <- colSums(matrix(r$mean[j, , ], ncol = dim(r$mean)[3]),
+                                        na.rm = TRUE)
     }
     progress_tick(bar)
   }
   out
 }
 
-# Which time points each (unit, method, size) keeps.
-perturbation_plan <- function(per, units, rel, methods, shares, L) {
+# Fills the points of the "relevance" entries of a plan: the `size` points
+# of highest relevance (ties to the earlier point).
+relevance_keeps <- function(plan, rel, L) {
+  lapply(plan, function(p) {
+    if (p$method == "relevance") {
+      rank <- order(-rel[[paste(p$sample, p$channel)]], seq_len(L))
+      p$keep <- sort(rank[seq_len(p$size)])
+    }
+    p
+  })
+}
+
+# Which time points each (unit, method, size) keeps; for "relevance" only
+# how many (`size`, filled by relevance_keeps()).
+perturbation_plan <- function(per, units, methods, shares, L) {
   plans <- list()
   for (u in seq_len(nrow(units))) {
     s <- units$sample[u]
@@ -174,18 +259,17 @@ perturbation_plan <- function(per, units, rel, methods, shares, L) {
     sizes <- if (is.null(shares)) natural else pmax(1L, round(shares * L))
     share_lab <- if (is.null(shares)) natural / L else shares
     cphap_rank <- order(-cover, -strength, seq_len(L))
-    rel_rank <- if (!is.null(rel)) order(-rel[[paste(s, k)]], seq_len(L))
     for (q in seq_along(sizes)) {
       m <- sizes[q]
       for (method in methods) {
         keep <- switch(method,
           cphap = cphap_rank[seq_len(m)],
-          relevance = rel_rank[seq_len(m)],
+          relevance = NULL,
           random = sort(sample.int(L, m))
         )
         plans[[length(plans) + 1L]] <- list(
           sample = s, channel = k, method = method, share = share_lab[q],
-          keep = sort(keep), nodes = pu$position
+          keep = sort(keep), size = m, nodes = pu$position
         )
       }
     }
@@ -193,12 +277,14 @@ perturbation_plan <- function(per, units, rel, methods, shares, L) {
   plans
 }
 
-perturb_inputs <- function(x, plan, fill) {
+# The perturbed series of the plan entries; x holds the series of `samples`
+# (the entries' sample indices).
+perturb_inputs <- function(x, plan, fill, samples) {
   d <- dim(x)
   out <- array(0, c(length(plan), d[2], d[3]))
   for (q in seq_along(plan)) {
     p <- plan[[q]]
-    series <- x[p$sample, , , drop = FALSE]
+    series <- x[match(p$sample, samples), , , drop = FALSE]
     for (ch in seq_len(d[2])) {
       v <- series[1, ch, ]
       new <- switch(fill,

@@ -75,8 +75,8 @@ plot_gallery <- function(object, s, cl, clusters, labs, max_members, subtitle) {
   })
   rows <- unlist(members)
   per <- data.frame(sample = a$sample[rows], start = a$start[rows], layer = s$layer, inside = TRUE)
-  xa <- object$x
-  w <- .Call(cp_windows_r, xa, as.integer(dim(object$x)), as.integer(per$sample),
+  xa <- result_series(object)
+  w <- .Call(cp_windows_r, xa, as.integer(dim(xa)), as.integer(per$sample),
              as.integer(per$start), as.integer(R), as.integer(chans), cphap_threads())
   nb <- length(chans)
   if (identical(cl$metric, "shape")) {

@@ -28,9 +28,11 @@
 #' identical passes and a standard deviation of exactly 0.
 #'
 #' Masks are drawn from a counter-based random stream per (sample, pass),
-#' keyed by one draw from R's random number generator, so `set.seed()`
-#' reproduces results for any number of threads (option `cphap.threads`), and
-#' all units of one sample share the masks of each pass.
+#' keyed by one draw from R's random number generator and by the sample's
+#' position among the series used (those of `x`, or `samples`), so
+#' `set.seed()` reproduces results for any number of threads (option
+#' `cphap.threads`), any `chunk_size` and any future plan, and all units of
+#' one sample share the masks of each pass.
 #'
 #' **Rules.** Each kind of layer uses the rule that `rules` gives it (see
 #' [lrp_rules()]); [rule_table()] lists the rule of every layer of the model,
@@ -107,6 +109,12 @@
 #'   the model's layer list (as printed by `print(model)`; 0 is the input).
 #' @param progress Show a progress bar when the run lasts more than 2
 #'   seconds.
+#' @param chunk_size Samples per chunk for work on a future plan, or `NULL`
+#'   (one chunk without a plan, else about four per worker); see
+#'   [cphap_parallel]. Each chunk is one future on the plan set with
+#'   `future::plan()`; results are merged in sample order and are
+#'   `identical()` for every plan and chunk size. A chunk that fails is an
+#'   error of class `cphap_chunk_error` naming the chunk and its samples.
 #' @param format `"long"` (default): a data frame with one row per seed, input
 #'   channel and input position; `"compact"`: the same numbers as arrays
 #'   (see Value), much smaller for many samples.
@@ -167,7 +175,8 @@ unit_relevance <- function(model, x, layer, channels = NULL,
                            rules = "default", passes = 300, rate = 0.5,
                            dropout_layers = NULL, progress = TRUE,
                            class_seed = c("logit", "margin"), channel = NULL,
-                           samples = NULL, format = c("long", "compact")) {
+                           samples = NULL, format = c("long", "compact"),
+                           chunk_size = NULL) {
   channels <- renamed_arg(channels, channel, "channels", "channel")
   model <- check_model(model)
   expr <- substitute(x)
@@ -189,6 +198,7 @@ unit_relevance <- function(model, x, layer, channels = NULL,
   check_number(rate, "rate", 0, 1, max_open = TRUE)
   check_number(alpha, "alpha", 0, 1, min_open = TRUE, max_open = TRUE)
   check_flag(progress, "progress")
+  check_chunk_size(chunk_size, dim(x)[1])
   if (seed != "node" && !is.null(node)) {
     cli::cli_abort("{.arg node} is only used with {.code seed = \"node\"}.", call = NULL)
   }
@@ -229,7 +239,8 @@ unit_relevance <- function(model, x, layer, channels = NULL,
     list(row = r, chans = chans, nodes = nodes, thr = thr, drop = drop)
   })
   seed_words <- floor(stats::runif(2) * 2^32)
-  out <- relevance_run(model, x, plans, seed, classes, rules, passes, rate, seed_words, progress)
+  out <- relevance_run(model, x, plans, seed, classes, rules, passes, rate, seed_words, progress,
+                       chunk_size)
   if (!is.null(cs)) out <- label_class_seed(out, cs)
   out <- with_identity(out, sel$id)
   if (format == "long") relevance_long(out) else out
@@ -276,7 +287,7 @@ unit_relevance <- function(model, x, layer, channels = NULL,
 #' r
 #' @export
 original_relevance <- function(model, x, layer, channels = NULL, y = NULL, passes = 300,
-                               ..., channel = NULL) {
+                               ..., channel = NULL, chunk_size = NULL) {
   channels <- renamed_arg(channels, channel, "channels", "channel")
   model <- check_model(model)
   if (is.null(y) && inherits(x, "cphap_data")) y <- x$y
@@ -290,7 +301,8 @@ original_relevance <- function(model, x, layer, channels = NULL, y = NULL, passe
   }
   out <- unit_relevance(model, xa, layer, channels = channels, seed = "class", class = y,
                         rules = "original", passes = passes, rate = 0.5,
-                        dropout_layers = first_block_activation(model), ...)
+                        dropout_layers = first_block_activation(model), ...,
+                        chunk_size = chunk_size)
   with_identity(out, id)
 }
 
@@ -333,7 +345,7 @@ first_block_activation <- function(model) {
 #' summary(lrp(m, gunpoint$test$x[90, ], class_seed = "margin"))
 #' @export
 lrp <- function(model, x, class = NULL, rules = "default", class_seed = c("logit", "margin"),
-                samples = NULL, format = c("long", "compact")) {
+                samples = NULL, format = c("long", "compact"), chunk_size = NULL) {
   model <- check_model(model)
   expr <- substitute(x)
   x <- as_input(x, model)
@@ -342,9 +354,11 @@ lrp <- function(model, x, class = NULL, rules = "default", class_seed = c("logit
   format <- match.arg(format)
   rules <- as_rules(rules)
   class_seed <- match.arg(class_seed)
+  check_chunk_size(chunk_size, dim(x)[1])
   cs <- class_seeding(model, x, resolve_class(model, x, class), class_seed, sel$id$ids)
   plans <- list(list(row = NA_integer_, chans = NA_integer_, nodes = NULL, thr = NULL, drop = integer()))
-  out <- relevance_run(cs$model, x, plans, "class", cs$classes, rules, 1L, 0, c(0, 0), FALSE)
+  out <- relevance_run(cs$model, x, plans, "class", cs$classes, rules, 1L, 0, c(0, 0), FALSE,
+                       chunk_size)
   out <- with_identity(label_class_seed(out, cs), sel$id)
   if (format == "long") relevance_long(out) else out
 }
@@ -520,10 +534,8 @@ unit_thresholds <- function(model, r, threshold, reference, x, alpha, several) {
   } else {
     ref <- as_input(reference, model, "reference")
   }
-  a <- forward_nodes(model, ref, ip$node[r])[[1]]
-  vapply(seq_len(n_ch), function(k) {
-    unname(stats::quantile(a[, k, ], 1 - alpha, type = 7))
-  }, numeric(1))
+  # the 1 - alpha quantile (type 7) of each channel, as thresholds() gives it
+  layer_thresholds(thresholds(model, ref, layers = nm, alpha = alpha), nm, n_ch)
 }
 
 # Nodes (1-based; 0 = the input) that node j depends on, j excluded.
@@ -592,9 +604,10 @@ drop_label <- function(model, nodes) {
   }, character(1))
 }
 
-# Jobs of one plan for samples s (1-based): integer matrix (0-based codes),
-# seed weights, and the per-job descriptors.
-plan_jobs <- function(model, plan, seed, classes, samples, acts) {
+# Jobs of one plan for samples s (1-based, in the x given to C; `classes`
+# and `acts` are indexed alike): integer matrix (0-based codes), seed
+# weights, and the per-job descriptors, which name sample s + offset.
+plan_jobs <- function(model, plan, seed, classes, samples, acts, offset = 0L) {
   ip <- model$interp
   r <- plan$row
   n_out <- length(model$layers)
@@ -607,7 +620,7 @@ plan_jobs <- function(model, plan, seed, classes, samples, acts) {
         filt <- if (is.na(r)) c(-1L, -1L) else c(ip$node[r] - 1L, k - 1L)
         rows[[length(rows) + 1L]] <- c(s - 1L, n_out - 1L, classes[s] - 1L, 1L, filt)
         pos[[length(pos) + 1L]] <- 1
-        desc[[length(desc) + 1L]] <- c(s, k, NA, classes[s])
+        desc[[length(desc) + 1L]] <- c(s + offset, k, NA, classes[s])
         next
       }
       len <- ip$length[r]
@@ -618,13 +631,13 @@ plan_jobs <- function(model, plan, seed, classes, samples, acts) {
           w[t] <- 1
           rows[[length(rows) + 1L]] <- base
           pos[[length(pos) + 1L]] <- w
-          desc[[length(desc) + 1L]] <- c(s, k, t, NA)
+          desc[[length(desc) + 1L]] <- c(s + offset, k, t, NA)
         }
       } else {
         w <- if (seed == "all") rep(1, len) else as.double(acts[s, k, ] > plan$thr[k])
         rows[[length(rows) + 1L]] <- base
         pos[[length(pos) + 1L]] <- w
-        desc[[length(desc) + 1L]] <- c(s, k, NA, NA)
+        desc[[length(desc) + 1L]] <- c(s + offset, k, NA, NA)
       }
     }
   }
@@ -650,28 +663,55 @@ lrp_kernel_code <- function() {
   codes[[k]]
 }
 
+# Relevance of every plan (layer) for all samples of x. The samples run in
+# chunks of `chunk_size` through map_chunks() (in this process, or on the
+# user's future plan); each chunk's masks are keyed by its samples' indices
+# in x, so results do not depend on the chunks or the plan.
 relevance_run <- function(model, x, plans, seed, classes, rules, passes, rate, seed_words,
-                          progress) {
+                          progress, chunk_size = NULL) {
   n <- dim(x)[1]
-  C <- model$input_dim[1]
-  L <- model$input_dim[2]
-  ip <- model$interp
+  # masks matter only with rate > 0 and several passes
+  mc_on <- rate > 0 && passes > 1L
+  size <- check_chunk_size(chunk_size, n)
+  chunks <- lapply(chunk_ranges(n, size), function(s) {
+    xs <- if (length(s) == n) x else x[s, , , drop = FALSE]
+    list(samples = s, x = xs, classes = classes[s])
+  })
+  # one bar in this process: the chunk's own, else one step per chunk
+  inner <- progress && length(chunks) == 1L && !use_futures()
+  # samples per call into C: about 50 progress steps over all samples with
+  # Monte-Carlo passes (results do not depend on it)
+  step <- if (mc_on) max(1L, as.integer(ceiling(n / 50))) else 256L
+  res <- map_chunks(chunks, relevance_chunk,
+    model = model, plans = plans, seed = seed, step = step, codes = node_rule_codes(model, rules),
+    params = c(rules$epsilon, rules$alpha, rules$beta, lrp_kernel_code()), passes = passes,
+    rate = rate, seed_words = seed_words, mc_on = mc_on, bar_on = inner,
+    label = "Relevance", progress = progress && !inner
+  )
+  # plan by plan, samples in order
+  parts <- unlist(lapply(seq_along(plans), function(p) {
+    unlist(lapply(res, `[[`, p), recursive = FALSE)
+  }), recursive = FALSE)
+  build_relevance(model, x, parts, seed, rules, passes, rate, mc_on)
+}
+
+# The relevance of one chunk of samples (chunk$x, chunk$classes; global
+# indices chunk$samples): per plan, the list of parts from the C calls of
+# `step` samples each.
+relevance_chunk <- function(chunk, model, plans, seed, step, codes, params, passes, rate,
+                            seed_words, mc_on, bar_on) {
+  x <- chunk$x
+  n <- dim(x)[1]
+  offset <- chunk$samples[1] - 1L
+  keys <- as.double(chunk$samples - 1L)
   n_nodes <- length(model$layers)
-  codes <- node_rule_codes(model, rules)
-  params <- c(rules$epsilon, rules$alpha, rules$beta, lrp_kernel_code())
   xa <- aperm(x, 3:1)
   storage.mode(xa) <- "double"
   threads <- cphap_threads()
-  # masks matter only with rate > 0 and several passes
-  mc_on <- rate > 0 && passes > 1L
-  # samples per call into C: about 50 progress steps with Monte-Carlo passes
-  chunk <- if (mc_on) max(1L, as.integer(ceiling(n / 50))) else 256L
-  starts <- seq(1L, n, by = chunk)
-  total <- length(starts) * length(plans)
-  bar <- progress_start(progress, "Relevance", total)
-  parts <- list()
-  for (pl in plans) {
-    acts <- if (seed == "active") forward_nodes(model, x, ip$node[pl$row])[[1]]
+  starts <- seq(1L, n, by = step)
+  bar <- progress_start(bar_on, "Relevance", length(starts) * length(plans))
+  out <- lapply(plans, function(pl) {
+    acts <- if (seed == "active") forward_nodes(model, x, model$interp$node[pl$row])[[1]]
     rates <- numeric(n_nodes)
     rate_in <- 0
     if (mc_on) {
@@ -679,16 +719,17 @@ relevance_run <- function(model, x, plans, seed, classes, rules, passes, rate, s
       if (0L %in% pl$drop) rate_in <- rate
     }
     mc <- c(passes, seed_words, rate_in, rates)
-    for (s0 in starts) {
-      samples <- s0:min(n, s0 + chunk - 1L)
-      jp <- plan_jobs(model, pl, seed, classes, samples, acts)
-      res <- .Call(cp_relevance_r, model$spec, xa, jp$jobs, jp$pos, codes, params, mc, threads)
-      parts[[length(parts) + 1L]] <- list(res = res, desc = jp$desc, row = pl$row, drop = pl$drop)
+    lapply(starts, function(s0) {
+      samples <- s0:min(n, s0 + step - 1L)
+      jp <- plan_jobs(model, pl, seed, chunk$classes, samples, acts, offset)
+      res <- .Call(cp_relevance_r, model$spec, xa, jp$jobs, jp$pos, codes, params, mc, keys,
+                   threads)
       progress_tick(bar)
-    }
-  }
+      list(res = res, desc = jp$desc, row = pl$row, drop = pl$drop)
+    })
+  })
   progress_end(bar)
-  build_relevance(model, x, parts, seed, rules, passes, rate, mc_on)
+  out
 }
 
 build_relevance <- function(model, x, parts, seed, rules, passes, rate, mc_on) {

@@ -59,7 +59,9 @@
 #'   order of the levels). The loss is the weighted mean, as PyTorch's
 #'   `CrossEntropyLoss(weight = )`.
 #' @param betas,epsilon Adam's moment decay rates and stabiliser.
-#' @param verbose Show a progress bar with the loss and accuracy.
+#' @param progress Show a progress bar with the epoch, loss and accuracy, and
+#'   a closing line naming the epoch whose weights were kept.
+#' @param verbose Deprecated name of `progress`.
 #' @param ... Arguments of [arch_cnn()], [arch_fcn()] or [arch_resnet()] when
 #'   `model` names an architecture.
 #' @return The trained `cphap_model`, with `classes` set to the levels of `y`
@@ -86,8 +88,10 @@
 fit_model <- function(model, x, y = NULL, epochs = 50, batch_size = 32, lr = 1e-3,
                       weight_decay = 0, validation_split = 0, validation_data = NULL,
                       keep_best = TRUE, patience = NULL, class_weights = NULL,
-                      betas = c(0.9, 0.999), epsilon = 1e-8, verbose = interactive(),
-                      ...) {
+                      betas = c(0.9, 0.999), epsilon = 1e-8, progress = interactive(),
+                      verbose = NULL, ...) {
+  progress <- renamed_arg(if (!missing(progress)) progress, verbose, "progress", "verbose")
+  if (is.null(progress)) progress <- interactive()
   if (is.null(y) && inherits(x, "cphap_data")) y <- x$y
   y <- check_fit_labels(y, "y")
   classes <- levels(y)
@@ -111,7 +115,7 @@ fit_model <- function(model, x, y = NULL, epochs = 50, batch_size = 32, lr = 1e-
   check_number(validation_split, "validation_split", 0, 1, max_open = TRUE)
   check_flag(keep_best, "keep_best")
   check_whole(patience, "patience", min = 1, allow_null = TRUE)
-  check_flag(verbose, "verbose")
+  check_flag(progress, "progress")
   check_number(epsilon, "epsilon", 0, Inf, min_open = TRUE)
   if (!is.numeric(betas) || length(betas) != 2L || anyNA(betas) || any(betas < 0) ||
     any(betas >= 1)) {
@@ -197,7 +201,7 @@ fit_model <- function(model, x, y = NULL, epochs = 50, batch_size = 32, lr = 1e-
   best <- list(loss = Inf, epoch = 0L, par = spec$par, state = spec$state)
   since_best <- 0L
   status <- ""
-  if (verbose) {
+  if (progress) {
     cli::cli_progress_bar(
       format = "Epoch {cli::pb_current}/{cli::pb_total} {cli::pb_bar} {status}",
       total = epochs, clear = FALSE
@@ -223,10 +227,10 @@ fit_model <- function(model, x, y = NULL, epochs = 50, batch_size = 32, lr = 1e-
     }
     status <- sprintf("loss %.3f acc %.2f", res$loss, res$accuracy)
     if (!is.null(xv)) status <- paste0(status, sprintf(" | val %.3f %.2f", ev[1], ev[2]))
-    if (verbose) cli::cli_progress_update(set = ep)
+    if (progress) cli::cli_progress_update(set = ep)
     if (!is.null(patience) && since_best >= patience) break
   }
-  if (verbose) cli::cli_progress_done()
+  if (progress) cli::cli_progress_done()
   keep <- if (keep_best && best$epoch > 0L) best else list(epoch = nrow(hist), par = spec$par, state = spec$state)
   model$layers <- unflatten_params(model, keep$par, keep$state)
   model$classes <- classes
@@ -236,7 +240,7 @@ fit_model <- function(model, x, y = NULL, epochs = 50, batch_size = 32, lr = 1e-
     monitor = if (is.null(xv)) "loss" else "val_loss"
   )
   model$history <- hist
-  if (verbose) {
+  if (progress) {
     cat_line("Trained {nrow(hist)} epoch{?s}; kept the weights of epoch {keep$epoch}.")
   }
   model

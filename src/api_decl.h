@@ -16,10 +16,11 @@ SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads);
 SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads);
 SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels,
                   SEXP threads);
+SEXP cp_qscan_r(SEXP spec, SEXP x, SEXP nodes, SEXP targets, SEXP threads);
 
 /* relevance (api_lrp.c) */
 SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP params,
-                    SEXP mc, SEXP threads);
+                    SEXP mc, SEXP keys, SEXP threads);
 
 /* training (api_train.c) */
 SEXP cp_train_epoch_r(SEXP spec, SEXP x, SEXP y, SEXP cw, SEXP opt, SEXP ctrl,
@@ -59,6 +60,7 @@ SEXP cp_onnx_decode_r(SEXP bytes);
   {"cp_thresholds_r", CP_FN(&cp_thresholds_r), 5}, \
   {"cp_high_nodes_r", CP_FN(&cp_high_nodes_r), 5}, \
   {"cp_windows_r", CP_FN(&cp_windows_r), 7}, \
+  {"cp_qscan_r", CP_FN(&cp_qscan_r), 5}, \
   {"cp_kmeans_r", CP_FN(&cp_kmeans_r), 5}, \
   {"cp_kshape_r", CP_FN(&cp_kshape_r), 5}, \
   {"cp_som_r", CP_FN(&cp_som_r), 6}, \
@@ -75,7 +77,7 @@ SEXP cp_onnx_decode_r(SEXP bytes);
   {"cp_evaluate_r", CP_FN(&cp_evaluate_r), 5}, \
   {"cp_loss_grad_r", CP_FN(&cp_loss_grad_r), 7}, \
   {"cp_adam_r", CP_FN(&cp_adam_r), 6}, \
-  {"cp_relevance_r", CP_FN(&cp_relevance_r), 8}, \
+  {"cp_relevance_r", CP_FN(&cp_relevance_r), 9}, \
   {"cp_onnx_decode_r", CP_FN(&cp_onnx_decode_r), 1},
 
 #endif

@@ -12,10 +12,13 @@
  * params: c(epsilon, alpha, beta, kernels) (kernels: CP_K_* in lrp.h).
  * mc:     c(passes, seed_hi, seed_lo, input_rate, rate per node...); a rate
  *         of 0 means no dropout mask on that node.
+ * keys:   NULL, or one key per sample of x (whole numbers >= 0): the
+ *         sample's index in the whole data set, which keys its masks, so
+ *         that any subset of the data draws the masks the whole set draws.
  * Returns list(mean, sd, q05, q95) of [job][channel][time] and the per-job
  * seeded relevance and conservation difference (means over passes). */
 SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP params,
-                    SEXP mc, SEXP threads) {
+                    SEXP mc, SEXP keys, SEXP threads) {
   cp_net net;
   cp_api_net(spec, &net);
   int n = cp_api_samples(x, &net, "x");
@@ -65,6 +68,14 @@ SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP par
         if (jv[r].sample == J->sample) Rf_error("jobs of one sample must be consecutive");
     }
   }
+  uint64_t *kv = NULL;
+  if (keys != R_NilValue) {
+    if (TYPEOF(keys) != REALSXP || Rf_xlength(keys) != n)
+      Rf_error("'keys' must be NULL or a double vector with one key per sample");
+    kv = (uint64_t *)R_alloc((size_t)n, sizeof(uint64_t));
+    const double *kd = REAL(keys);
+    for (int s = 0; s < n; s++) kv[s] = (uint64_t)cp_api_whole(kd[s], 0, 4503599627370496.0, "key");
+  }
   int nt = cp_api_threads(threads);
   uint64_t seed = ((uint64_t)m[1] << 32) ^ (uint64_t)m[2];
 
@@ -83,7 +94,7 @@ SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP par
   plan.kernels = (int)pr[3];
   if (st == CP_OK)
     st = cp_relevance(&net, &plan, REAL(x), n_jobs, jv, REAL(pos), pos_ld, passes, m + 4, m[3],
-                    seed, nt, REAL(VECTOR_ELT(out, 0)), REAL(VECTOR_ELT(out, 1)),
+                    seed, kv, nt, REAL(VECTOR_ELT(out, 0)), REAL(VECTOR_ELT(out, 1)),
                     REAL(VECTOR_ELT(out, 2)), REAL(VECTOR_ELT(out, 3)),
                     REAL(VECTOR_ELT(out, 4)), REAL(VECTOR_ELT(out, 5)));
   cp_lrp_plan_free(&plan);

@@ -5,6 +5,8 @@
 #include <string.h>
 #include "api_decl.h"
 #include "patterns.h"
+#include "thresholds.h"
+#include "qkey.h"
 
 #define CP_PAT_CHUNK 32
 
@@ -162,6 +164,81 @@ SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP cha
   int st = cp_windows(REAL(x), n, C, L, s0, t0, (long)nw, m, c0, nc, cp_api_threads(threads),
                       REAL(out));
   cp_api_stop_status(st, "windows");
+  UNPROTECT(1);
+  return out;
+}
+
+/* One pass of the mergeable thresholds over the samples of x (thresholds.h).
+ * targets: an integer matrix, one row per target, columns chan (0-based),
+ * depth (0 to 3), collect (0/1) and the depth 16-bit digits of the prefix
+ * (3 columns, most significant first). Returns a list with one element
+ * per target: list(bins, counts) of the non-empty bins of the next digit
+ * (bins 0-based, ascending), or the collected values (double). */
+SEXP cp_qscan_r(SEXP spec, SEXP x, SEXP nodes, SEXP targets, SEXP threads) {
+  cp_net net;
+  cp_api_net(spec, &net);
+  int n = cp_api_samples(x, &net, "x");
+  int n_req;
+  const int *req = api_nodes(nodes, &net, &n_req);
+  for (int q = 0; q < n_req; q++) {
+    if ((double)n * net.L[req[q]].l_out >= 4294967295.0)
+      Rf_error("too many activation values per channel in one chunk (%.0f); use smaller chunks",
+               (double)n * net.L[req[q]].l_out);
+  }
+  SEXP dim = Rf_getAttrib(targets, R_DimSymbol);
+  if (TYPEOF(targets) != INTSXP || Rf_length(dim) != 2 || INTEGER(dim)[1] != 6)
+    Rf_error("'targets' must be an integer matrix with 6 columns");
+  int n_t = INTEGER(dim)[0];
+  const int *tm = INTEGER(targets);
+  int nt = cp_api_threads(threads);
+  cp_qtarget *t = (cp_qtarget *)R_alloc((size_t)(n_t > 0 ? n_t : 1), sizeof(cp_qtarget));
+  memset(t, 0, sizeof(cp_qtarget) * (size_t)(n_t > 0 ? n_t : 1));
+  for (int i = 0; i < n_t; i++) {
+    t[i].chan = tm[i];
+    t[i].depth = tm[i + n_t];
+    t[i].collect = tm[i + 2 * n_t] != 0;
+    if (t[i].depth < 0 || t[i].depth > 3) Rf_error("bad target depth");
+    for (int d = 0; d < t[i].depth; d++) {
+      int digit = tm[i + (3 + d) * n_t];
+      if (digit < 0 || digit >= QBINS) Rf_error("bad target digit");
+      t[i].prefix = (t[i].prefix << 16) | (uint64_t)digit;
+    }
+  }
+  api_src src = {REAL(x), n, net.c_in, net.l_in, nt};
+  int st = cp_qscan(&net, api_fetch, &src, n, req, n_req, t, n_t, api_chunk(n, nt), nt);
+  if (st != CP_OK) {
+    cp_qtargets_free(t, n_t);
+    cp_api_stop_status(st, "thresholds");
+  }
+  /* An R allocation error below would leak the targets' buffers (only under
+   * memory exhaustion, where R itself is about to fail). */
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, n_t));
+  for (int i = 0; i < n_t; i++) {
+    if (t[i].collect) {
+      SEXP v = Rf_allocVector(REALSXP, (R_xlen_t)t[i].nbuf);
+      SET_VECTOR_ELT(out, i, v);
+      if (t[i].nbuf > 0) memcpy(REAL(v), t[i].buf, sizeof(double) * (size_t)t[i].nbuf);
+    } else {
+      R_xlen_t nz = 0;
+      for (long b = 0; b < QBINS; b++) nz += t[i].hist[b] != 0;
+      SEXP h = Rf_allocVector(VECSXP, 2);
+      SET_VECTOR_ELT(out, i, h);
+      SEXP bins = Rf_allocVector(INTSXP, nz);
+      SET_VECTOR_ELT(h, 0, bins);
+      SEXP counts = Rf_allocVector(REALSXP, nz);
+      SET_VECTOR_ELT(h, 1, counts);
+      int *pb = INTEGER(bins);
+      double *pc = REAL(counts);
+      R_xlen_t j = 0;
+      for (long b = 0; b < QBINS; b++) {
+        if (t[i].hist[b] != 0) {
+          pb[j] = (int)b;
+          pc[j++] = (double)t[i].hist[b];
+        }
+      }
+    }
+  }
+  cp_qtargets_free(t, n_t);
   UNPROTECT(1);
   return out;
 }

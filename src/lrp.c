@@ -884,7 +884,7 @@ static void partial_forward(const cp_net *tn, int from, int c0, const double *x,
 int cp_relevance(const cp_net *net, const cp_lrp_plan *P, const double *x,
                  int n_jobs, const cp_lrp_job *jobs, const double *pos, int pos_ld,
                  int passes, const double *rate, double rate_in, uint64_t seed,
-                 int n_threads, double *mean, double *sd, double *q05, double *q95,
+                 const uint64_t *keys, int n_threads, double *mean, double *sd, double *q05, double *q95,
                  double *seeded, double *cons) {
   if (n_jobs < 1) return CP_OK;
   const long CL = (long)net->c_in * net->l_in;
@@ -953,7 +953,8 @@ int cp_relevance(const cp_net *net, const cp_lrp_plan *P, const double *x,
         lrp_ws *ws = &W[tid];
         const int run = (int)(task / t_run), t = (int)(task % t_run);
         const int s = jobs[run_from[run]].sample;
-        const uint64_t stream = (uint64_t)s * (uint64_t)passes + (uint64_t)t;
+        const uint64_t key = keys ? keys[s] : (uint64_t)s;
+        const uint64_t stream = key * (uint64_t)passes + (uint64_t)t;
         const double *xs = x + (long)s * CL;
         if (rate_in > 0.0) {
           cp_rng r;

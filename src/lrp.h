@@ -84,13 +84,15 @@ void cp_lrp_backward(const cp_net *net, const cp_lrp_plan *P, const cp_work *w,
 
 /* Monte-Carlo relevance for n_jobs jobs (grouped by sample in the order
  * given). rate[j] > 0 draws a mask on node j; rate_in > 0 on the input.
- * Masks for (sample s, pass t) come from stream s * passes + t.
+ * Masks for (sample s, pass t) come from stream key * passes + t, where key
+ * is keys[s] (the sample's index in the whole data set, so that a subset of
+ * it draws the same masks) or s when keys is NULL.
  * Outputs are [n_jobs][c_in][l_in]; seeded and cons (sum of input relevance
  * minus seeded relevance) are means over passes. */
 int cp_relevance(const cp_net *net, const cp_lrp_plan *P, const double *x,
                  int n_jobs, const cp_lrp_job *jobs, const double *pos, int pos_ld,
                  int passes, const double *rate, double rate_in, uint64_t seed,
-                 int n_threads, double *mean, double *sd, double *q05, double *q95,
+                 const uint64_t *keys, int n_threads, double *mean, double *sd, double *q05, double *q95,
                  double *seeded, double *cons);
 
 #endif

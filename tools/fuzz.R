@@ -119,7 +119,7 @@ fixtures <- function() {
   win <- period_windows(m, x, per, 1, joint = TRUE)$joint
   cl <- cluster_windows(win, 2)
   rel <- unit_relevance(m, x[1:2, , ], 1, channels = 1, passes = 2, progress = FALSE)
-  fit <- fit_model(m, x, y, epochs = 1, batch_size = 4, verbose = FALSE)
+  fit <- fit_model(m, x, y, epochs = 1, batch_size = 4, progress = FALSE)
   dat <- cphap_data(x, y)
   files <- fuzz_files()
   onnx <- write_onnx(m, tempfile(fileext = ".onnx"), dtype = "float64")
@@ -261,7 +261,7 @@ case_table <- function(fx) {
     perturbation = function() list(model = m, x = x[1:3, , ], thresholds = fx$thr, layer = 1,
                                    channels = 1, shares = 0.2, fill = "zero"),
     fit_model = function() list(model = m, x = x, y = fx$y, epochs = 1, batch_size = 4,
-                                lr = 1e-3, validation_split = 0, verbose = FALSE),
+                                lr = 1e-3, validation_split = 0, progress = FALSE),
     cphap_model = function() list(x = fx$net, classes = NULL),
     interpretable_layers = function() list(model = m),
     receptive_field = function() list(model = m, layer = 1, position = 1:2),
@@ -339,7 +339,7 @@ case_table <- function(fx) {
       relevance = function() {
         jobs <- matrix(c(0L, 1L, 0L, 0L, -1L, -1L), 1)
         .Call(cphap:::cp_relevance_r, s, xa, jobs, matrix(1, 64, 1), rep(1L, n_nodes),
-              c(0.01, 2, 1, 0), c(2, 1, 2, 0, rep(0.5, n_nodes)), 2L)
+              c(0.01, 2, 1, 0), c(2, 1, 2, 0, rep(0.5, n_nodes)), NULL, 2L)
       },
       evaluate = function() .Call(cphap:::cp_evaluate_r, s, xa, rep(0:2, 4), NULL, 2L),
       grad = function() .Call(cphap:::cp_loss_grad_r, s, xa, rep(0:2, 4), NULL, 0L, NULL, 2L)

@@ -6,7 +6,7 @@
 # configured CRAN repositories. Safe to run twice.
 set -euo pipefail
 
-r_pkgs="cli generics ggplot2 testthat vdiffr knitr rmarkdown withr roxygen2"
+r_pkgs="cli generics ggplot2 testthat vdiffr knitr rmarkdown withr roxygen2 future progressr"
 
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

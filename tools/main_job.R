@@ -26,7 +26,7 @@ set.seed(1)
 model <- fit_model("cnn", train,
   epochs = 200, batch_size = 10, lr = 1e-3, keep_best = FALSE,
   kernels = c(7, 5, 3), strides = c(1, 1, 1), pool_sizes = c(2, 2, 2),
-  pool_strides = c(2, 2, 2), verbose = TRUE
+  pool_strides = c(2, 2, 2), progress = TRUE
 )
 acc <- mean(predict(model, test) == test$y)
 cli::cli_alert_success("Test accuracy {round(acc, 4)} on {nrow(test$x)} series")

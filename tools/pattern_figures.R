@@ -19,7 +19,7 @@ small_cnn <- list(
 
 set.seed(1)
 gp <- do.call(fit_model, c(list("cnn", gunpoint$train, epochs = 300, batch_size = 16,
-  verbose = FALSE), small_cnn))
+  progress = FALSE), small_cnn))
 cat("GunPoint test accuracy:", mean(predict(gp, gunpoint$test) == gunpoint$test$y), "\n")
 set.seed(1)
 res <- cphap(gp, gunpoint$train, layers = c("conv1", "conv2"), k = 8)
@@ -34,7 +34,7 @@ png_of("gunpoint_6_gallery_conv1.png", autoplot(res, layer = "conv1", max_member
 
 set.seed(1)
 ct <- do.call(fit_model, c(list("cnn", char_traj$train, epochs = 200, batch_size = 16,
-  verbose = FALSE), small_cnn))
+  progress = FALSE), small_cnn))
 cat("Character trajectories test accuracy:", mean(predict(ct, char_traj$test) == char_traj$test$y), "\n")
 set.seed(1)
 rc <- cphap(ct, char_traj$train, layers = "conv2", k = 6)

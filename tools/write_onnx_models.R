@@ -70,7 +70,7 @@ write_all("kitchen_sink", cphap_model(onnx_kitchen_sink()),
 set.seed(7)
 fit <- fit_model("cnn", gunpoint$train,
   epochs = 20, channels = c(8, 16, 16), kernels = c(7, 5, 3),
-  strides = c(1, 1, 1), pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2), verbose = FALSE
+  strides = c(1, 1, 1), pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2), progress = FALSE
 )
 xt <- gunpoint$test$x[1:20, ]
 write_all("fit_model", fit, array(xt, c(nrow(xt), 1L, ncol(xt))))

@@ -22,7 +22,7 @@ test_that("a CNN trained with fit_model() also finds the planted CBF events", {
   tr <- sim_cbf_embedded(600)
   te <- sim_cbf_embedded(100)
   set.seed(44)
-  m <- fit("cnn", tr$x, tr$y, epochs = 25, batch_size = 32, lr = 1e-2, verbose = FALSE,
+  m <- fit("cnn", tr$x, tr$y, epochs = 25, batch_size = 32, lr = 1e-2, progress = FALSE,
            channels = c(8, 16, 16), kernels = c(7, 5, 3), strides = c(1, 1, 1),
            pool_sizes = c(2, 2, 2), pool_strides = c(2, 2, 2), dropout = 0)
   expect_gte(mean(predict(m, te$x) == te$y), 0.9)

@@ -111,15 +111,15 @@ test_that("a model whose spec was edited is rebuilt from its layers at every ent
   expect_identical(activations(bad, x, format = "array"), activations(m, x, format = "array"))
   expect_identical(thresholds(bad, x), thresholds(m, x))
   set.seed(3)
-  r1 <- unit_relevance(bad, x[1:2, ], 1, channel = 1, passes = 3, progress = FALSE)
+  r1 <- unit_relevance(bad, x[1:2, ], 1, channels = 1, passes = 3, progress = FALSE)
   set.seed(3)
-  r0 <- unit_relevance(m, x[1:2, ], 1, channel = 1, passes = 3, progress = FALSE)
+  r0 <- unit_relevance(m, x[1:2, ], 1, channels = 1, passes = 3, progress = FALSE)
   expect_identical(r1, r0)
   expect_identical(lrp(bad, x[1:2, ]), lrp(m, x[1:2, ]))
   set.seed(4)
-  f1 <- fit_model(bad, x, y, epochs = 1, batch_size = 4, verbose = FALSE)
+  f1 <- fit_model(bad, x, y, epochs = 1, batch_size = 4, progress = FALSE)
   set.seed(4)
-  f0 <- fit_model(m, x, y, epochs = 1, batch_size = 4, verbose = FALSE)
+  f0 <- fit_model(m, x, y, epochs = 1, batch_size = 4, progress = FALSE)
   expect_identical(predict(f1, x, type = "prob"), predict(f0, x, type = "prob"))
   expect_identical(capture.output(print(bad)), capture.output(print(m)))
   set.seed(5)
@@ -162,7 +162,7 @@ test_that("readRDS() is a trust boundary: crafted files are rebuilt or rejected"
     function() predict(rd, x), function() print(rd), function() activations(rd, x),
     function() thresholds(rd, x), function() lrp(rd, x),
     function() unit_relevance(rd, x, 1, passes = 2, progress = FALSE),
-    function() fit_model(rd, x, c("a", "b", "a"), epochs = 1, verbose = FALSE),
+    function() fit_model(rd, x, c("a", "b", "a"), epochs = 1, progress = FALSE),
     function() cphap(rd, x, k = 2)
   )) {
     expect_error(f(), "Layer 1 \\(Padding\\).*padding")
@@ -217,7 +217,7 @@ test_that("thread counts are capped at 4 per core, with a message", {
     expect_identical(p, ref)
   }
   withr::local_options(cphap.threads = 1e4)
-  expect_message(r <- unit_relevance(m, x[1:2, ], 1, channel = 1, passes = 2, progress = FALSE),
+  expect_message(r <- unit_relevance(m, x[1:2, ], 1, channels = 1, passes = 2, progress = FALSE),
                  "4 per available core")
   expect_s3_class(r, "cphap_relevance")
   expect_message(cluster_validity(matrix(rnorm(40), 20), rep(1:2, 10), threads = 1e6),
@@ -276,7 +276,7 @@ test_that("cphap(), unit_relevance() and fit_model() agree for 1 and 2 threads",
     list(
       cphap = cphap(m, x, layers = 1, k = 2)$patterns,
       rel = unit_relevance(m, x[1:3, ], 1, passes = 5, progress = FALSE),
-      fit = predict(fit_model(m, x, y, epochs = 2, batch_size = 4, verbose = FALSE), x,
+      fit = predict(fit_model(m, x, y, epochs = 2, batch_size = 4, progress = FALSE), x,
                     type = "prob")
     )
   }

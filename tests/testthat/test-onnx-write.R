@@ -253,7 +253,7 @@ test_that("read_onnx(write_onnx(m)) reproduces a model trained by fit_model()", 
   set.seed(2)
   fit <- fit_model("cnn", gunpoint$train, epochs = 3, channels = c(4, 8, 8),
                    kernels = c(7, 5, 3), strides = c(1, 1, 1), pool_sizes = c(2, 2, 2),
-                   pool_strides = c(2, 2, 2), verbose = FALSE)
+                   pool_strides = c(2, 2, 2), progress = FALSE)
   r <- expect_roundtrip(fit, cphap:::as_input(gunpoint$test$x, fit), "float64", 13)
   expect_equal(r$classes, fit$classes)
   expect_identical(predict(r, gunpoint$test), predict(fit, gunpoint$test))

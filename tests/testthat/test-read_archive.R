@@ -6,10 +6,7 @@ write_tmp <- function(lines, ext) {
 
 # Write a cphap_data object in each archive format (test helpers).
 write_ucr <- function(d, ext = ".tsv", sep = "\t") {
-  rows <- vapply(seq_along(d$y), function(i) {
-    paste(c(as.character(d$y[[i]]), format(d$x[i, ], digits = 17)), collapse = sep)
-  }, "")
-  write_tmp(rows, ext)
+  write_tmp(ucr_lines(d, sep = sep), ext)
 }
 
 write_ts <- function(d) {

@@ -46,7 +46,7 @@ test_that("tidy() gives plain long data frames with the series' identity", {
 test_that("tidy() of a training history is one row per epoch, metric and set", {
   d <- sim_cbf(60, length = 64)
   set.seed(1)
-  m <- fit_model("cnn", d$x, d$y, epochs = 3, validation_split = 0.25, verbose = FALSE,
+  m <- fit_model("cnn", d$x, d$y, epochs = 3, validation_split = 0.25, progress = FALSE,
     channels = c(4, 4), kernels = c(5, 3), strides = c(1, 1), pool_sizes = c(2, 2),
     pool_strides = c(2, 2))
   h <- tidy(m$history)

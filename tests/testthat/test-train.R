@@ -15,7 +15,7 @@ test_that("fit_model() learns an easy problem and returns a model with history a
   d <- easy_data()
   set.seed(2)
   m <- do.call(fit_model, c(list("cnn", d$x, d$y, epochs = 15, batch_size = 8, lr = 0.01,
-                                 verbose = FALSE), small_cnn_args))
+                                 progress = FALSE), small_cnn_args))
   expect_s3_class(m, "cphap_model")
   expect_identical(m$classes, c("down", "up"))
   h <- m$history
@@ -39,7 +39,7 @@ test_that("the same seed gives identical weights for 1 and 2 threads (dropout, b
     withr::local_options(cphap.threads = threads)
     set.seed(5)
     do.call(fit_model, c(list(arch, d$x, d$y, epochs = 3, batch_size = 7, lr = 0.01,
-                              verbose = FALSE), args))
+                              progress = FALSE), args))
   }
   for (case in list(list("cnn", small_cnn_args),
                     list("fcn", list(channels = c(4, 5, 3), kernels = c(5, 3, 3))),
@@ -54,7 +54,7 @@ test_that("the same seed gives identical weights for 1 and 2 threads (dropout, b
   }
   set.seed(6)
   e <- do.call(fit_model, c(list("cnn", d$x, d$y, epochs = 3, batch_size = 7, lr = 0.01,
-                                 verbose = FALSE), small_cnn_args))
+                                 progress = FALSE), small_cnn_args))
   expect_false(identical(e$spec$par, fit_once(1L, "cnn", small_cnn_args)$spec$par))
 })
 
@@ -62,7 +62,7 @@ test_that("validation, keep_best and patience", {
   d <- easy_data(n = 40)
   set.seed(3)
   m <- do.call(fit_model, c(list("cnn", d$x, d$y, epochs = 30, batch_size = 8, lr = 0.05,
-                                 validation_split = 0.25, patience = 2, verbose = FALSE),
+                                 validation_split = 0.25, patience = 2, progress = FALSE),
                             small_cnn_args))
   h <- m$history
   expect_false(anyNA(h$val_loss))
@@ -74,7 +74,7 @@ test_that("validation, keep_best and patience", {
   set.seed(3)
   m2 <- do.call(fit_model, c(list("cnn", d$x[1:30, ], d$y[1:30], epochs = 4, batch_size = 10,
                                   validation_data = list(d$x[31:40, ], d$y[31:40]),
-                                  keep_best = FALSE, verbose = FALSE), small_cnn_args))
+                                  keep_best = FALSE, progress = FALSE), small_cnn_args))
   expect_equal(attr(m2$history, "best_epoch"), 4)
   ev <- .Call(cphap:::cp_evaluate_r, m2$spec, aperm(array(d$x[31:40, ], c(10, 1, 32)), 3:1),
               as.integer(d$y[31:40]) - 1L, NULL, 1L)
@@ -87,25 +87,34 @@ test_that("class weights, a cphap model, a plain list and a cphap_data object ar
   set.seed(4)
   net <- do.call(arch_cnn, c(list(c(1, 32), 2), small_cnn_args))
   m1 <- fit_model(net, d$x, d$y, epochs = 2, batch_size = 6, class_weights = "balanced",
-                  verbose = FALSE)
+                  progress = FALSE)
   m2 <- fit_model(cphap_model(net), d$x, as.character(d$y), epochs = 2, batch_size = 6,
-                  class_weights = c(up = 2, down = 1), verbose = FALSE)
+                  class_weights = c(up = 2, down = 1), progress = FALSE)
   expect_s3_class(m1, "cphap_model")
   expect_s3_class(m2, "cphap_model")
   set.seed(1)
   cbf <- sim_cbf(n = 18, length = 32)
   m3 <- fit_model("fcn", cbf, epochs = 2, batch_size = 6, channels = c(3, 3, 3),
-                  verbose = FALSE)
+                  progress = FALSE)
   expect_identical(m3$classes, levels(cbf$y))
   expect_output(m4 <- fit_model(cphap_model(net), d$x, d$y, epochs = 2, batch_size = 6,
-                                verbose = TRUE), "epoch")
+                                progress = TRUE), "epoch")
+  # the old name still works, with a deprecation warning
+  set.seed(1)
+  expect_warning(m5 <- fit_model(cphap_model(net), d$x, d$y, epochs = 2, batch_size = 6,
+                                 verbose = FALSE), class = "cphap_deprecated")
+  set.seed(1)
+  m6 <- fit_model(cphap_model(net), d$x, d$y, epochs = 2, batch_size = 6, progress = FALSE)
+  expect_identical(m5$layers, m6$layers)
+  expect_error(fit_model(cphap_model(net), d$x, d$y, epochs = 1, progress = FALSE,
+                         verbose = FALSE), "progress")
 })
 
 test_that("bad input gives clear errors that name the argument", {
   d <- easy_data(n = 20)
   set.seed(1)
   net <- do.call(arch_cnn, c(list(c(1, 32), 2), small_cnn_args))
-  f <- function(...) fit_model(net, ..., verbose = FALSE)
+  f <- function(...) fit_model(net, ..., progress = FALSE)
   expect_error(f(d$x, d$y[1:19]), "`y` must have one label per series")
   expect_error(f(d$x, rep("a", 20)), "`y` has only one class")
   expect_error(f(d$x, replace(d$y, 3, NA)), "`y` contains 1 NA label")
@@ -120,11 +129,11 @@ test_that("bad input gives clear errors that name the argument", {
   expect_error(f(d$x, d$y, patience = 0), "`patience`")
   expect_error(f(d$x[, 1:30], d$y), "`x` has shape 1 channel x 30 points but the model expects 1 x 32")
   expect_error(f(d$x, factor(rep(c("a", "b", "c"), length.out = 20))), "2 output units but `y` has 3 classes")
-  expect_error(fit_model("cnn", d$x, d$y, kernel = 3, verbose = FALSE), "Unknown argument `kernel`")
-  expect_error(fit_model("lstm", d$x, d$y, verbose = FALSE), "`model` must be")
-  expect_error(fit_model(net, d$x, d$y, channels = 3, verbose = FALSE), "Unknown argument `channels`")
+  expect_error(fit_model("cnn", d$x, d$y, kernel = 3, progress = FALSE), "Unknown argument `kernel`")
+  expect_error(fit_model("lstm", d$x, d$y, progress = FALSE), "`model` must be")
+  expect_error(fit_model(net, d$x, d$y, channels = 3, progress = FALSE), "Unknown argument `channels`")
   expect_error(f(d$x, d$y, validation_split = 0.2, validation_data = list(d$x, d$y)), "not both")
   bad_out <- net
   bad_out$layers[[length(bad_out$layers)]]$activation_name <- "relu"
-  expect_error(fit_model(bad_out, d$x, d$y, verbose = FALSE), "output layer must end in a softmax")
+  expect_error(fit_model(bad_out, d$x, d$y, progress = FALSE), "output layer must end in a softmax")
 })
