@@ -391,12 +391,14 @@ period_windows <- function(model, x, periods, layer, input_channels = NULL, join
   chunked_windows(model, s, periods, row, input_channels, joint, normalize)[[1]]
 }
 
-# Windows of one layer from an already normalised input array.
-windows_of <- function(model, x, periods, row, input_channels = NULL, joint = FALSE) {
+# Windows of one layer from an already normalised input array: of all its
+# periods inside the series, or of the period rows `idx`.
+windows_of <- function(model, x, periods, row, input_channels = NULL, joint = FALSE,
+                       idx = NULL) {
   ip <- model$interp[row, ]
   input_channels <- check_input_channels(input_channels, model$input_dim[1])
   check_period_samples(periods, dim(x)[1])
-  idx <- which(as.character(periods$layer) == ip$name & periods$inside)
+  if (is.null(idx)) idx <- which(periods$layer == ip$name & periods$inside)
   cut_windows(x, periods$sample[idx], periods$start[idx], ip$size, input_channels, joint, idx)
 }
 
@@ -426,7 +428,7 @@ cut_windows <- function(x, sample, start, len, input_channels, joint, period) {
   cut <- function(ch) {
     w <- .Call(
       cp_windows_r, x, d, as.integer(sample), as.integer(start), as.integer(len),
-      as.integer(ch)
+      as.integer(ch), cphap_threads()
     )
     attr(w, "period") <- period
     w

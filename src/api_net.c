@@ -11,9 +11,14 @@
  * steps: each source cache line is read once, and each destination column
  * gets nb consecutive writes (a plain element-by-element scatter with
  * stride n c cost about a fifth of the forward pass). */
-static void chunk_to_r(const double *src, int nb, long c, long l, double *dst, long n, long s0) {
+static void chunk_to_r(const double *src, int nb, long c, long l, double *dst, long n, long s0,
+                       int nt) {
   enum { TB = 8 };
   const long cl = c * l, nc = n * c;
+  (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && c > 1)
+#endif
   for (long cc = 0; cc < c; cc++) {
     for (long t0 = 0; t0 < l; t0 += TB) {
       const int tb = l - t0 < TB ? (int)(l - t0) : TB;
@@ -28,7 +33,12 @@ static void chunk_to_r(const double *src, int nb, long c, long l, double *dst, l
 }
 
 /* Gather samples [s0, s0 + nb) of an R array [n, c, l] into C order. */
-void cp_api_gather(const double *x, long n, long c, long l, long s0, int nb, double *dst) {
+void cp_api_gather(const double *x, long n, long c, long l, long s0, int nb, double *dst,
+                   int nt) {
+  (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && nb > 1)
+#endif
   for (int s = 0; s < nb; s++) {
     double *p = dst + (long)s * c * l;
     for (long cc = 0; cc < c; cc++)
@@ -73,11 +83,11 @@ static void forward_into(const fwd_call *f, SEXP x) {
   if (st == CP_OK) st = cp_work_conv_plans(&w, net, f->conv);
   for (int s0 = 0; st == CP_OK && s0 < n; s0 += chunk) {
     int nb = n - s0 < chunk ? n - s0 : chunk;
-    cp_api_gather(REAL(x), n, net->c_in, net->l_in, s0, nb, xc);
+    cp_api_gather(REAL(x), n, net->c_in, net->l_in, s0, nb, xc, f->nt);
     st = cp_forward(net, xc, nb, CP_MODE_INFER, &w);
     for (int q = 0; st == CP_OK && q < f->n_req; q++) {
       const cp_layer *l = &net->L[f->req[q]];
-      chunk_to_r(w.y[f->req[q]], nb, l->c_out, l->l_out, f->dst[q], n, s0);
+      chunk_to_r(w.y[f->req[q]], nb, l->c_out, l->l_out, f->dst[q], n, s0, f->nt);
     }
     if (st == CP_OK && cp_interrupted()) st = CP_ERR_INTERRUPT;
   }

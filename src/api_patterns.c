@@ -26,11 +26,12 @@ static const int *api_nodes(SEXP nodes, const cp_net *net, int *n_req) {
 typedef struct {
   const double *x;
   long n, c, l;
+  int nt;
 } api_src;
 
 static void api_fetch(void *ctx, int s0, int nb, double *dst) {
   const api_src *s = (const api_src *)ctx;
-  cp_api_gather(s->x, s->n, s->c, s->l, s0, nb, dst);
+  cp_api_gather(s->x, s->n, s->c, s->l, s0, nb, dst, s->nt);
 }
 
 static int api_chunk(int n, int nt) {
@@ -57,7 +58,7 @@ SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads, SEX
   int nt = cp_api_threads(threads), cm = cp_api_conv(conv);
   SEXP thr = PROTECT(Rf_allocVector(REALSXP, nch));
   int passes = 0;
-  api_src src = {REAL(x), n, net.c_in, net.l_in};
+  api_src src = {REAL(x), n, net.c_in, net.l_in, nt};
   int st = cp_thresholds(&net, api_fetch, &src, n, req, n_req, p, api_chunk(n, nt), nt, cm,
                          REAL(thr), &passes);
   cp_api_stop_status(st, "thresholds");
@@ -86,7 +87,7 @@ SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads, SEXP
     Rf_error("'thresholds' must be a double vector of length %ld", (long)nch);
   int nt = cp_api_threads(threads), cm = cp_api_conv(conv);
   cp_nodes o;
-  api_src src = {REAL(x), n, net.c_in, net.l_in};
+  api_src src = {REAL(x), n, net.c_in, net.l_in, nt};
   int st = cp_high_nodes(&net, api_fetch, &src, n, req, n_req, REAL(thr), api_chunk(n, nt), nt,
                          cm, &o);
   if (st != CP_OK) {
@@ -125,7 +126,8 @@ SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads, SEXP
 /* Windows: x a double array [n, C, L] (dims c(n, C, L)); sample
  * and start 1-based integer vectors; len; channels 1-based. Returns a
  * numeric matrix nw x (length(channels) * len). */
-SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels) {
+SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels,
+                  SEXP threads) {
   if (TYPEOF(x) != REALSXP) Rf_error("'x' must be double");
   if (TYPEOF(dims) != INTSXP || Rf_xlength(dims) != 3) Rf_error("'dims' must be 3 integers");
   const int *d = INTEGER(dims);
@@ -159,7 +161,9 @@ SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP cha
   if (nw > INT_MAX) Rf_error("windows: result too large (%.0f windows; at most %d)", (double)nw, INT_MAX);
   R_xlen_t ncol = cp_api_len("windows", nc, m, INT_MAX);
   SEXP out = PROTECT(Rf_allocMatrix(REALSXP, (int)nw, (int)ncol));
-  cp_windows(REAL(x), n, C, L, s0, t0, (long)nw, m, c0, nc, REAL(out));
+  int st = cp_windows(REAL(x), n, C, L, s0, t0, (long)nw, m, c0, nc, cp_api_threads(threads),
+                      REAL(out));
+  cp_api_stop_status(st, "windows");
   UNPROTECT(1);
   return out;
 }
@@ -200,7 +204,7 @@ SEXP cp_qscan_r(SEXP spec, SEXP x, SEXP nodes, SEXP targets, SEXP threads, SEXP 
       t[i].prefix = (t[i].prefix << 16) | (uint64_t)digit;
     }
   }
-  api_src src = {REAL(x), n, net.c_in, net.l_in};
+  api_src src = {REAL(x), n, net.c_in, net.l_in, nt};
   int st = cp_qscan(&net, api_fetch, &src, n, req, n_req, t, n_t, api_chunk(n, nt), nt, cm);
   if (st != CP_OK) {
     cp_qtargets_free(t, n_t);

@@ -32,7 +32,8 @@ void cp_api_net(SEXP spec, cp_net *net);
 /* Check that x is a double vector holding n samples of the net's input
  * shape in [sample][channel][time] order; returns n. */
 int cp_api_samples(SEXP x, const cp_net *net, const char *arg);/* Gather samples [s0, s0 + nb) of an R array [n, c, l] (column-major) into
- * C order [nb][c][l]. */
-void cp_api_gather(const double *x, long n, long c, long l, long s0, int nb, double *dst);
+ * C order [nb][c][l], on nt threads. */
+void cp_api_gather(const double *x, long n, long c, long l, long s0, int nb, double *dst,
+                   int nt);
 
 #endif

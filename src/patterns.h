@@ -53,9 +53,11 @@ void cp_nodes_free(cp_nodes *o);
  * copy series (s, c) at t0 .. t0 + len - 1 for each of the n_ch channels
  * ch[] into row i of the column-major nw x (n_ch * len) matrix out (channel
  * blocks in the order of ch). x is a column-major array [n][C][L] (sample
- * fastest, as R stores it). Every period must be inside the series. */
-void cp_windows(const double *x, int n_samples, int c_in, int l_in, const int *sample,
-                const int *start, long nw, int len, const int *ch, int n_ch, double *out);
+ * fastest, as R stores it). Every period must be inside the series. Uses
+ * a scratch copy of one input channel (n x L). Returns a status. */
+int cp_windows(const double *x, int n_samples, int c_in, int l_in, const int *sample,
+               const int *start, long nw, int len, const int *ch, int n_ch, int n_threads,
+               double *out);
 
 /* Select the r-th smallest (0-based) of v[0..n-1] in place (partial sort:
  * afterwards v[i] <= v[r] <= v[j] for i < r < j). */

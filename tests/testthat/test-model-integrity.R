@@ -191,11 +191,11 @@ test_that("window results too large for int are an error saying how large", {
   # 65537 channel copies x 65536 points: the column count wraps to 65536 in int
   x <- rnorm(65536)
   expect_error(
-    .Call(cphap:::cp_windows_r, x, c(1L, 1L, 65536L), 1L, 1L, 65536L, rep(1L, 65537L)),
+    .Call(cphap:::cp_windows_r, x, c(1L, 1L, 65536L), 1L, 1L, 65536L, rep(1L, 65537L), 1L),
     "windows: result too large \\(65537 x 65536"
   )
   expect_error(
-    .Call(cphap:::cp_windows_r, x, c(-1L, -1L, 65536L), 1L, 1L, 1L, 1L),
+    .Call(cphap:::cp_windows_r, x, c(-1L, -1L, 65536L), 1L, 1L, 1L, 1L, 1L),
     "does not match"
   )
   m <- cphap_model(pad_net())
