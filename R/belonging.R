@@ -9,16 +9,17 @@
 # the metric: z-normalised for k-Shape); weights: frequency weights; k:
 # clusters (some may be empty); shrink: prior weight of the pooled
 # per-time variance.
-belonging_fit <- function(windows, cluster, weights, k, shrink = 2) {
+belonging_fit <- function(windows, cluster, weights, k, shrink = 2, threads = NULL) {
   m <- ncol(windows)
   grp <- factor(cluster, levels = seq_len(k))
   wsum <- as.vector(tapply(weights, grp, sum))
   wsum[is.na(wsum)] <- 0
   active <- wsum > 0
-  s1 <- matrix(0, k, m)
-  s2 <- matrix(0, k, m)
-  s1[active, ] <- rowsum(windows * weights, cluster, reorder = TRUE)
-  s2[active, ] <- rowsum(windows^2 * weights, cluster, reorder = TRUE)
+  # rowsum(windows * weights, cluster) and rowsum(windows^2 * weights,
+  # cluster), zero rows for empty clusters, without copies of the windows
+  sums <- .Call(cp_wsums_r, windows, as.double(weights), as.integer(cluster), k)
+  s1 <- sums$s1
+  s2 <- sums$s2
   mu <- s1 / pmax(wsum, .Machine$double.xmin)
   # weighted (maximum-likelihood) per-time variance of every cluster
   v_ml <- pmax(s2 / pmax(wsum, .Machine$double.xmin) - mu^2, 0)
@@ -35,7 +36,7 @@ belonging_fit <- function(windows, cluster, weights, k, shrink = 2) {
               shrink = shrink, variance_floor = floor_v)
   # reference distribution of the standardised squared distances of every
   # cluster's own members (sorted, with cumulative weights)
-  d2 <- belonging_d2(fit, windows)
+  d2 <- belonging_d2(fit, windows, threads)
   own <- d2[cbind(seq_len(nrow(windows)), cluster)]
   fit$reference <- lapply(seq_len(k), function(j) {
     sel <- which(cluster == j)
@@ -46,31 +47,31 @@ belonging_fit <- function(windows, cluster, weights, k, shrink = 2) {
 }
 
 # Standardised squared distance sum_t (x_t - mu_jt)^2 / v_jt of every window
-# to every active cluster (n x k; NA for empty clusters).
-belonging_d2 <- function(fit, windows) {
-  k <- nrow(fit$mean)
-  out <- matrix(NA_real_, nrow(windows), k)
-  for (j in which(fit$active)) {
-    dev <- sweep(windows, 2, fit$mean[j, ])
-    out[, j] <- colSums(t(dev^2) / fit$variance[j, ])
-  }
-  out
+# to every active cluster (n x k; NA for empty clusters); in C, summed as
+# colSums() would.
+belonging_d2 <- function(fit, windows, threads = NULL) {
+  .Call(cp_std_sqdist_r, windows, fit$mean, fit$variance, fit$active,
+        check_threads(threads))
 }
 
 # Ambiguity and atypicality of windows assigned to `cluster`.
-belonging_score <- function(fit, windows, cluster) {
-  d2 <- belonging_d2(fit, windows)
+belonging_score <- function(fit, windows, cluster, threads = NULL) {
+  d2 <- belonging_d2(fit, windows, threads)
   act <- which(fit$active)
   n <- nrow(windows)
   ambiguity <- numeric(n)
   if (length(act) > 1L) {
     # posterior under the pooled (tied) diagonal covariance
+    k <- nrow(fit$mean)
+    pooled <- matrix(fit$pooled, k, ncol(windows), byrow = TRUE)
+    dp <- .Call(cp_std_sqdist_r, windows, fit$mean, pooled, fit$active,
+                check_threads(threads))
     lp <- matrix(0, n, length(act))
     for (a in seq_along(act)) {
-      dev <- sweep(windows, 2, fit$mean[act[a], ])
-      lp[, a] <- fit$log_weight[act[a]] - 0.5 * colSums(t(dev^2) / fit$pooled)
+      lp[, a] <- fit$log_weight[act[a]] - 0.5 * dp[, act[a]]
     }
-    mx <- apply(lp, 1, max)
+    mx <- lp[, 1L]
+    for (a in seq_along(act)[-1L]) mx <- pmax(mx, lp[, a])
     q <- exp(lp - mx)
     q <- q / rowSums(q)
     h <- -rowSums(ifelse(q > 0, q * log(q), 0))
@@ -187,7 +188,8 @@ result_windows <- function(result, s) {
   ch <- if (is.na(s$input_channel)) seq_len(result$model$input_dim[1]) else s$input_channel
   xs <- result_series(result)
   .Call(cp_windows_r, xs, as.integer(dim(xs)), as.integer(wn$sample),
-        as.integer(wn$start), as.integer(s$window_length / length(ch)), as.integer(ch))
+        as.integer(wn$start), as.integer(s$window_length / length(ch)), as.integer(ch),
+        cphap_threads())
 }
 
 # EM for a full-covariance Gaussian mixture on weighted windows; entropy of

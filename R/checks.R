@@ -74,6 +74,22 @@ cphap_threads <- function() {
   cap_threads(n, what)
 }
 
+# How forward passes at inference compute convolutions: option cphap.conv,
+# "auto" (default: FFT convolution for the layers where it is faster),
+# "direct" (the direct kernel, results as in earlier versions bit for bit)
+# or "fft" (FFT convolution for every layer). The code C expects.
+cphap_conv <- function() {
+  v <- getOption("cphap.conv", "auto")
+  modes <- c("direct", "auto", "fft")
+  if (!is.character(v) || length(v) != 1L || is.na(v) || !v %in% modes) {
+    cli::cli_abort(c(
+      "The option {.code cphap.conv} must be one of {.val {modes}}.",
+      x = "It is {.val {format_value(v)}}."
+    ), call = NULL)
+  }
+  match(v, modes) - 1L
+}
+
 # More threads than this only cost memory (every thread has a stack), and
 # tens of thousands end the process in the OpenMP runtime.
 max_threads <- function() {

@@ -360,13 +360,14 @@ new_cphap_clusters <- function(windows, fit, method, threads, settings,
                  threads, weights)
   wts <- weights %||% rep(1, nrow(windows))
   mixture <- belonging_fit(metric_windows(windows, metric), fit$cluster, wts,
-                           nrow(centroids))
+                           nrow(centroids), threads = threads)
   model <- list(weight = stats$weight,
                 mean_distance = stats$mean_distance, mixture = mixture)
   soft <- .Call(cp_soft_assign_r, windows, centroids, model$weight,
                 ifelse(is.na(model$mean_distance), 0, model$mean_distance),
                 metric, fit$cluster, threads)
-  bel <- belonging_score(mixture, metric_windows(windows, metric), fit$cluster)
+  bel <- belonging_score(mixture, metric_windows(windows, metric), fit$cluster,
+                         threads)
   colnames(stats$mean) <- colnames(stats$sd) <- colnames(windows)
   grid <- NULL
   if (method == "som") {
@@ -428,7 +429,7 @@ soft_assign <- function(object, windows, cluster = NULL, threads = NULL) {
   s <- .Call(cp_soft_assign_r, windows, object$centroids, object$model$weight,
              ifelse(is.na(md), 0, md), object$metric, cluster, threads)
   bel <- belonging_score(object$model$mixture,
-                         metric_windows(windows, object$metric), s$cluster)
+                         metric_windows(windows, object$metric), s$cluster, threads)
   c(s, bel[c("ambiguity", "atypicality")])
 }
 
@@ -819,7 +820,8 @@ check_windows <- function(windows, arg = "windows") {
       call = call
     )
   }
-  if (!all(is.finite(windows))) {
+  # anyNA(), min() and max() allocate nothing the size of the windows
+  if (anyNA(windows) || !is.finite(min(windows)) || !is.finite(max(windows))) {
     cli::cli_abort(
       "{.arg {arg}} must contain finite values only (no {.code NA}, {.code NaN} or {.code Inf}).",
       call = call

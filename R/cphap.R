@@ -184,15 +184,21 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
   asg <- list()
   wins <- list()
   for (q in seq_len(nrow(ip))) {
-    ws <- if (x_chunks) win[[q]] else windows_of(model, xw, per, rows[q], NULL, joint)
+    # only the distinct windows are cut (one per sample and node position)
+    pidx <- which(per$layer == ip$name[q] & per$inside)
+    dw <- distinct_windows(per, pidx)
+    nw <- length(pidx)
+    nd <- length(dw$first)
+    ws <- if (x_chunks) {
+      # cut per chunk, one row per period inside the series (rows in pidx order)
+      lapply(win[[q]], function(w) w[dw$first, , drop = FALSE])
+    } else {
+      windows_of(model, xw, per, rows[q], NULL, joint, idx = pidx[dw$first])
+    }
     for (b in seq_along(ws)) {
       w <- ws[[b]]
       ich <- if (joint) NA_integer_ else as.integer(b)
       set <- set_name(ip$name[q], b, C, joint)
-      nw <- nrow(w)
-      pidx <- attr(w, "period")
-      dw <- distinct_windows(per, pidx)
-      nd <- length(dw$first)
       sets[[set]] <- data.frame(
         set = set, layer = ip$name[q], input_channel = ich, n_windows = nw,
         n_distinct = nd, window_length = ncol(w), k = NA_integer_
@@ -204,7 +210,7 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
       }
       kk <- k
       if (k_auto) {
-        choice <- auto_k(w[dw$first, , drop = FALSE], method, list(...))
+        choice <- auto_k(w, method, list(...))
         kk <- attr(choice, "best_k")
         if (nrow(choice) > 0L) k_choice[[set]] <- cbind(set = set, choice)
       }
@@ -213,7 +219,7 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
           call = NULL
         )
       }
-      cl <- run_clustering(w[dw$first, , drop = FALSE], kk, method, ...,
+      cl <- run_clustering(w, kk, method, ...,
                            weights = dw$weight)
       sets[[set]]$k <- as.integer(cl$k %||% kk)
       clusters[[set]] <- cl
@@ -237,6 +243,8 @@ cphap <- function(model, reference, x = reference, layers = NULL, alpha = 0.05, 
       )
       progress_tick(bar)
     }
+    # the layer's windows can go before the next layer's are cut
+    ws <- w <- NULL
   }
   progress_end(bar)
   lv <- model$interp$name
@@ -298,7 +306,8 @@ auto_k <- function(w, method, dots) {
 # first: the first period of every distinct window (in period order);
 # window: the distinct window of every period; weight: periods per window.
 distinct_windows <- function(per, pidx) {
-  key <- paste(per$sample[pidx], per$position[pidx])
+  pos <- per$position[pidx]
+  key <- as.double(per$sample[pidx]) * (max(c(0L, pos)) + 1) + pos
   ukey <- unique(key)
   window <- match(key, ukey)
   list(first = match(ukey, key), window = window,

@@ -71,9 +71,10 @@ as_input <- function(x, model, arg = "x", reshape = TRUE) {
 }
 
 # Run the network; returns one array [n, C_j, L_j] per requested node,
-# written by C straight into its final layout.
-forward_nodes <- function(model, x, nodes) {
-  .Call(cp_forward_r, model$spec, x, as.integer(nodes - 1L), cphap_threads())
+# written by C straight into its final layout. conv: the convolution mode
+# (0 direct, 1 auto, 2 FFT; see cphap_conv()).
+forward_nodes <- function(model, x, nodes, conv = cphap_conv()) {
+  .Call(cp_forward_r, model$spec, x, as.integer(nodes - 1L), cphap_threads(), conv)
 }
 
 #' Predict classes, probabilities or raw outputs
@@ -90,7 +91,9 @@ forward_nodes <- function(model, x, nodes) {
 #'   otherwise, as for networks that end in a linear layer (logits, like every
 #'   PyTorch classifier trained with a cross-entropy loss), a softmax over the
 #'   outputs is applied. Use `type = "output"` for the values the network
-#'   computes. The predicted class is the same in all cases.
+#'   computes. The predicted class is the same in all cases. The
+#'   convolutions run as set by the option `cphap.conv` (see the section
+#'   "Convolution algorithm" of [activations()]).
 #' @return A factor or a numeric matrix `[n, classes]`.
 #' @examples
 #' set.seed(1)
@@ -157,6 +160,23 @@ softmax_rows <- function(p) {
 #'   (one chunk without a plan, else about four per worker); see the
 #'   section Parallel and chunked work. Series read chunk by chunk
 #'   ([series_chunks()]) keep their own chunks.
+#' @section Convolution algorithm:
+#' At inference (`activations()`, [predict()][predict.cphap_model],
+#' [thresholds()] and the highly activated periods of [cphap()]) the
+#' convolution layers run by default, `options(cphap.conv = "auto")`,
+#' through fast Fourier transforms wherever that needs less arithmetic
+#' than the direct sum: layers with many channels and kernels of about five
+#' taps or more, such as the second and third layers of [arch_cnn()]. The
+#' series is cut into blocks, each block and each kernel go through a real
+#' FFT, the products are summed over the input channels and transformed
+#' back (overlap-save). The values agree with the direct convolution to
+#' about 1e-15 relative to the largest value of the layer, and do not
+#' depend on the number of threads or on the other series of the call.
+#'
+#' `options(cphap.conv = "direct")` computes every convolution directly,
+#' with results identical bit for bit to earlier versions of the package;
+#' `"fft"` takes the FFT for every convolution layer. Training
+#' ([fit_model()]) and relevance always use the direct convolution.
 #' @return See `format`.
 #' @inheritSection cphap_parallel Parallel and chunked work
 #' @examples
@@ -182,7 +202,7 @@ activations <- function(model, x, layers = NULL, format = c("long", "array"),
     if (format == "long") {
       # the data frame is built in C, each value written once into its column
       return(.Call(cp_activations_long_r, model$spec, s$x, as.integer(ip$node - 1L),
-        as.character(ip$name), cphap_threads()))
+        as.character(ip$name), cphap_threads(), cphap_conv()))
     }
     arrs <- forward_nodes(model, s$x, ip$node)
   } else {
@@ -195,8 +215,9 @@ activations <- function(model, x, layers = NULL, format = c("long", "array"),
 # The outputs of `nodes` over the chunks of the sample source `s`, one
 # array [n, C_j, L_j] per node (as forward_nodes() gives them).
 chunked_forward <- function(model, s, nodes) {
+  # the convolution mode of this process (workers do not see its options)
   res <- map_sample_chunks(s, chunk_list(s), forward_chunk,
-    nodes = nodes, model = model, label = "Activations"
+    nodes = nodes, model = model, conv = cphap_conv(), label = "Activations"
   )
   n <- sum(lengths(res$samples))
   lapply(seq_along(nodes), function(j) {
@@ -207,8 +228,8 @@ chunked_forward <- function(model, s, nodes) {
   })
 }
 
-forward_chunk <- function(x, chunk, model, nodes) {
-  forward_nodes(model, x, nodes)
+forward_chunk <- function(x, chunk, model, nodes, conv) {
+  forward_nodes(model, x, nodes, conv)
 }
 
 # The long format of activation arrays (named by layer), in the order the

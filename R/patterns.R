@@ -8,7 +8,9 @@
 #' of the activation map \eqn{A_{jk}} over the reference samples and over all
 #' positions. The quantile is of type 7 (R's default),
 #' and equals `quantile(values, 1 - alpha)` exactly, so users can reproduce
-#' it with [activations()] and [stats::quantile()].
+#' it with [activations()] and [stats::quantile()] (both compute the
+#' convolutions as the option `cphap.conv` says: see the section
+#' "Convolution algorithm" of [activations()]).
 #'
 #' The computation streams the forward pass over chunks of samples and never
 #' holds all activations: an exact radix selection on the values' bit
@@ -64,7 +66,7 @@ thresholds <- function(model, reference, layers = NULL, alpha = 0.05, chunk_size
   if (single_chunk(s)) {
     res <- .Call(
       cp_thresholds_r, model$spec, s$x, as.integer(ip$node - 1L),
-      1 - alpha, cphap_threads()
+      1 - alpha, cphap_threads(), cphap_conv()
     )
     n <- s$n
   } else {
@@ -282,12 +284,14 @@ high_nodes <- function(model, s, ip, thr, keep = NULL) {
   thr <- as.double(thr)
   if (single_chunk(s, length(keep %||% seq_len(s$n)))) {
     x <- if (is.null(keep)) s$x else slice_samples(s$x, keep)
-    res <- .Call(cp_high_nodes_r, model$spec, x, nodes, thr, cphap_threads())
+    res <- .Call(cp_high_nodes_r, model$spec, x, nodes, thr, cphap_threads(), cphap_conv())
     if (!is.null(keep)) res$sample <- keep[res$sample]
     return(res)
   }
+  # the convolution mode of this process (workers do not see its options)
   out <- map_sample_chunks(s, chunk_list(s, keep), high_nodes_chunk,
-    nodes = nodes, thr = thr, model = model, label = "Highly activated nodes"
+    nodes = nodes, thr = thr, conv = cphap_conv(), model = model,
+    label = "Highly activated nodes"
   )
   parts <- lapply(seq_along(out$values), function(i) {
     r <- out$values[[i]]
@@ -300,8 +304,8 @@ high_nodes <- function(model, s, ip, thr, keep = NULL) {
 
 # Worker side (a top-level function, so that no caller's frame travels
 # with it to the workers).
-high_nodes_chunk <- function(x, chunk, model, nodes, thr) {
-  .Call(cp_high_nodes_r, model$spec, x, nodes, thr, cphap_threads())
+high_nodes_chunk <- function(x, chunk, model, nodes, thr, conv) {
+  .Call(cp_high_nodes_r, model$spec, x, nodes, thr, cphap_threads(), conv)
 }
 
 #' @export
@@ -387,12 +391,14 @@ period_windows <- function(model, x, periods, layer, input_channels = NULL, join
   chunked_windows(model, s, periods, row, input_channels, joint, normalize)[[1]]
 }
 
-# Windows of one layer from an already normalised input array.
-windows_of <- function(model, x, periods, row, input_channels = NULL, joint = FALSE) {
+# Windows of one layer from an already normalised input array: of all its
+# periods inside the series, or of the period rows `idx`.
+windows_of <- function(model, x, periods, row, input_channels = NULL, joint = FALSE,
+                       idx = NULL) {
   ip <- model$interp[row, ]
   input_channels <- check_input_channels(input_channels, model$input_dim[1])
   check_period_samples(periods, dim(x)[1])
-  idx <- which(as.character(periods$layer) == ip$name & periods$inside)
+  if (is.null(idx)) idx <- which(periods$layer == ip$name & periods$inside)
   cut_windows(x, periods$sample[idx], periods$start[idx], ip$size, input_channels, joint, idx)
 }
 
@@ -422,7 +428,7 @@ cut_windows <- function(x, sample, start, len, input_channels, joint, period) {
   cut <- function(ch) {
     w <- .Call(
       cp_windows_r, x, d, as.integer(sample), as.integer(start), as.integer(len),
-      as.integer(ch)
+      as.integer(ch), cphap_threads()
     )
     attr(w, "period") <- period
     w

@@ -77,7 +77,7 @@ plot_gallery <- function(object, s, cl, clusters, labs, max_members, subtitle) {
   per <- data.frame(sample = a$sample[rows], start = a$start[rows], layer = s$layer, inside = TRUE)
   xa <- result_series(object)
   w <- .Call(cp_windows_r, xa, as.integer(dim(xa)), as.integer(per$sample),
-             as.integer(per$start), as.integer(R), as.integer(chans))
+             as.integer(per$start), as.integer(R), as.integer(chans), cphap_threads())
   nb <- length(chans)
   if (identical(cl$metric, "shape")) {
     # k-Shape clusters per-window z-normalised windows (whole rows, all

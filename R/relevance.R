@@ -378,7 +378,7 @@ logit_layer <- function(model) {
 # Logits [n, classes] of the series x (the output before its softmax).
 class_logits <- function(model, x, j = logit_layer(model)) {
   l <- model$layers[[j]]
-  a <- if (l$input_layers == 0L) x else forward_nodes(model, x, l$input_layers)[[1]]
+  a <- if (l$input_layers == 0L) x else forward_nodes(model, x, l$input_layers, conv = 0L)[[1]]
   a <- matrix(a, dim(a)[1])
   sweep(a %*% t(l$weight), 2L, l$bias, `+`)
 }
@@ -479,7 +479,9 @@ resolve_class <- function(model, x, class) {
   n <- dim(x)[1]
   k <- length(model$classes)
   if (is.null(class)) {
-    return(as.integer(predict(model, x)))
+    # the predicted class, from the direct convolution like the relevance
+    out <- forward_nodes(model, x, length(model$layers), conv = 0L)[[1]]
+    return(max.col(matrix(out, n), ties.method = "first"))
   }
   if (is.factor(class)) class <- as.character(class)
   idx <- if (is.character(class)) {
@@ -711,7 +713,7 @@ relevance_chunk <- function(chunk, model, plans, seed, step, codes, params, pass
   starts <- seq(1L, n, by = step)
   bar <- progress_start(bar_on, "Relevance", length(starts) * length(plans))
   out <- lapply(plans, function(pl) {
-    acts <- if (seed == "active") forward_nodes(model, x, model$interp$node[pl$row])[[1]]
+    acts <- if (seed == "active") forward_nodes(model, x, model$interp$node[pl$row], conv = 0L)[[1]]
     rates <- numeric(n_nodes)
     rate_in <- 0
     if (mc_on) {

@@ -25,6 +25,8 @@ chunked_thresholds <- function(model, s, ip, prob) {
     value = rep(NA_real_, 2L * nch)
   )
   chunks <- chunk_list(s)
+  # the convolution mode of this process (workers do not see its options)
+  conv <- cphap_conv()
   passes <- 0L
   n <- NA_real_
   repeat {
@@ -41,7 +43,7 @@ chunked_thresholds <- function(model, s, ip, prob) {
     storage.mode(targets) <- "integer"
     passes <- passes + 1L
     res <- map_sample_chunks(s, chunks, qscan_chunk,
-      nodes = as.integer(nodes - 1L), targets = targets, model = model,
+      nodes = as.integer(nodes - 1L), targets = targets, conv = conv, model = model,
       label = paste("Thresholds, pass", passes)
     )
     if (passes == 1L) {
@@ -67,8 +69,8 @@ chunked_thresholds <- function(model, s, ip, prob) {
 }
 
 # Worker side of a pass: the targets' histograms or values over a chunk.
-qscan_chunk <- function(x, chunk, model, nodes, targets) {
-  .Call(cp_qscan_r, model$spec, x, nodes, targets, cphap_threads())
+qscan_chunk <- function(x, chunk, model, nodes, targets, conv) {
+  .Call(cp_qscan_r, model$spec, x, nodes, targets, cphap_threads(), conv)
 }
 
 # Tracker k after a pass, from its target's parts (one per chunk).

@@ -1,18 +1,25 @@
 # Benchmark: the pattern framework on 1000 random series of length 945 with
 # the paper's CNN (arch_cnn(c(1, 945), 8)): thresholds (alpha = 0.05),
-# highly activated periods and k-means (k = 12, 10 restarts) on the windows
-# of every interpretable layer; cphap vs a straightforward PyTorch (float64)
-# + scikit-learn implementation of the same steps (bench/patterns.py), same
-# machine, same run, same thread count.
+# highly activated periods, their windows and clustering (k = 12, 10
+# restarts) on every interpretable layer; cphap's calls as users make them
+# (thresholds(), activated_periods(), period_windows(), and the one call
+# cphap()) vs a straightforward PyTorch (float64) + scikit-learn
+# implementation of the same steps (bench/patterns.py; its forward pass at
+# the fastest of batch sizes 32, 100 and 1,000, OpenBLAS with its own kernel
+# choice), same machine, same run, same thread count. cphap() clusters each
+# distinct window once with its weight (see ?cphap); scikit-learn clusters
+# every window.
 # Run from the package root after installing cphap:
-#   Rscript bench/patterns.R [threads] [n] [one_call: 0 or 1]
+#   Rscript bench/patterns.R [threads] [n] [cluster: 0 or 1]
 suppressPackageStartupMessages(library(cphap))
 source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "common.R"))
 
 args <- as.integer(commandArgs(TRUE))
 threads <- if (length(args) >= 1 && !is.na(args[1])) args[1] else 1L
 n <- if (length(args) >= 2 && !is.na(args[2])) args[2] else 1000L
+clust <- if (length(args) >= 3 && !is.na(args[3])) args[3] == 1L else TRUE
 options(cphap.threads = threads)
+load0 <- readLines("/proc/loadavg")
 set.seed(1)
 model <- cphap_model(arch_cnn(c(1, 945), 8))
 x <- array(rnorm(n * 945), c(n, 1, 945))
@@ -21,59 +28,65 @@ alpha <- 0.05
 k <- 12L
 n_start <- 10L
 
-# cphap, step by step (the same steps as the Python side) ...
-steps <- function() {
-  t0 <- proc.time()[["elapsed"]]
-  th <- thresholds(model, x, alpha = alpha)
-  t1 <- proc.time()[["elapsed"]]
-  p <- activated_periods(model, x, th)
-  t2 <- proc.time()[["elapsed"]]
-  xz <- cphap:::znorm_input(x)
-  fits <- lapply(seq_len(nrow(ip)), function(q) {
-    w <- cphap:::windows_of(model, xz, p, q)[[1]]
-    cphap:::run_clustering(w, k, "kmeans", n_start = n_start)
-  })
-  t3 <- proc.time()[["elapsed"]]
-  list(th = th, p = p, times = c(thresholds = t1 - t0, periods = t2 - t1, kmeans = t3 - t2, total = t3 - t0))
+timed <- function(expr) {
+  t <- system.time(v <- force(expr))
+  list(value = v, elapsed = t[["elapsed"]], cpu = t[["user.self"]] + t[["sys.self"]])
 }
-set.seed(2)
-ours <- steps()
-# ... and (third argument 1) the one call, which also computes patterns,
-# entropies and the unit x pattern table
-t_one <- NA_real_
-if (length(args) >= 3 && !is.na(args[3]) && args[3] == 1L) {
+# median of `reps` runs of the calls users make (elapsed and CPU seconds)
+med <- function(f, reps = 5) {
+  r <- lapply(seq_len(reps), function(i) timed(f()))
+  list(value = r[[1]]$value, elapsed = stats::median(vapply(r, `[[`, 0, "elapsed")),
+       cpu = stats::median(vapply(r, `[[`, 0, "cpu")))
+}
+th <- med(function() thresholds(model, x, alpha = alpha))
+pe <- med(function() activated_periods(model, x, th$value))
+wi <- med(function() lapply(ip$name, function(l) period_windows(model, x, pe$value, l)))
+pw <- list(elapsed = pe$elapsed + wi$elapsed, cpu = pe$cpu + wi$cpu)
+one <- NULL
+if (clust) {
   set.seed(2)
-  t_one <- system.time(res <- cphap(model, x, k = k, n_start = n_start))[["elapsed"]]
+  one <- timed(cphap(model, x, k = k, n_start = n_start, progress = FALSE))
 }
 
 dir <- tempfile("cphap_bench_")
 export_for_torch(model, x, dir)
-Sys.setenv(OMP_NUM_THREADS = threads, OPENBLAS_NUM_THREADS = threads, MKL_NUM_THREADS = threads)
-py <- system2("/usr/bin/python3", c(
-  file.path(bench_dir(), "patterns.py"), dir, threads,
+py <- system2("env", c("-u", "OPENBLAS_CORETYPE", "-u", "OPENBLAS_L2_SIZE", torch_env(threads),
+  "/usr/bin/python3", file.path(bench_dir(), "patterns.py"), dir, threads,
   paste(ip$node, collapse = ","), paste(ip$jump, collapse = ","),
-  paste(ip$size, collapse = ","), paste(ip$start, collapse = ","), alpha, k, n_start
+  paste(ip$size, collapse = ","), paste(ip$start, collapse = ","), alpha, k, n_start,
+  "32,100,1000", as.integer(clust)
 ), stdout = TRUE)
-last <- strsplit(py[length(py)], " ")[[1]]
-t_py <- as.numeric(last[1])
-t_py_km <- as.numeric(last[2])
-thr_py <- readBin(file.path(dir, "torch_thr.bin"), "double", nrow(ours$th))
-gflop <- model_flops(model) * n / 1e9
+kv <- strsplit(grep("^(forward_best|batch|thresholds|periods_windows|kmeans|total|counts|cpu) ", py, value = TRUE), " ")
+val <- stats::setNames(lapply(kv, `[`, -1), vapply(kv, `[`, "", 1))
+num <- function(key) as.numeric(val[[key]][1])
+thr_py <- readBin(file.path(dir, "torch_thr.bin"), "double", nrow(th$value))
+p <- pe$value
 
-cat(sprintf("pattern framework, paper CNN, %d series x 945, %d thread(s); BLAS: %s; clustering: %s\n",
-  n, threads, blas_info(), "cphap C engine (cluster_windows)"))
+cat(sprintf("pattern framework, paper CNN, %d series x 945, %d thread(s); load average before: %s\n",
+  n, threads, load0))
+cat(grep("^(blas|forward batch)", py, value = TRUE), sep = "\n")
 cat(sprintf("highly activated nodes / windows per layer: cphap %s; python %s\n",
-  paste(sprintf("%d/%d", as.vector(table(ours$p$layer)[ip$name]),
-    as.vector(table(ours$p$layer[ours$p$inside])[ip$name])), collapse = " "),
-  paste(last[-(1:2)], collapse = " ")))
-cat(sprintf("max |threshold cphap - torch.quantile|: %.3g\n", max(abs(ours$th$threshold - thr_py))))
-cat(sprintf("cphap steps: thresholds %.2f s (%d forward passes, %.1f GFLOP/s), periods %.2f s, k-means %.2f s, total %.2f s\n",
-  ours$times[["thresholds"]], attr(ours$th, "passes"), attr(ours$th, "passes") * gflop / ours$times[["thresholds"]],
-  ours$times[["periods"]], ours$times[["kmeans"]], ours$times[["total"]]))
-cat(sprintf("cphap() one call (with patterns, entropies, unit x pattern): %.2f s\n", t_one))
-cat(sprintf("PyTorch + scikit-learn: %.2f s (forward, thresholds, periods, windows %.2f s; k-means %.2f s)\n",
-  t_py, t_py - t_py_km, t_py_km))
-cat(sprintf("ratio python / cphap without k-means: %.2f; k-means alone: %.2f\n",
-  (t_py - t_py_km) / (ours$times[["total"]] - ours$times[["kmeans"]]), t_py_km / ours$times[["kmeans"]]))
-cat(sprintf("ratio python / cphap steps: %.2f; python / cphap(): %.2f\n", t_py / ours$times[["total"]], t_py / t_one))
+  paste(sprintf("%d/%d", as.vector(table(p$layer)[ip$name]),
+    as.vector(table(p$layer[p$inside])[ip$name])), collapse = " "),
+  paste(val$counts, collapse = " ")))
+cat(sprintf("max |threshold cphap - torch.quantile|: %.3g\n", max(abs(th$value$threshold - thr_py))))
+cat(sprintf("cphap thresholds(): %.3f s (CPU %.3f), %d forward passes; torch forward (batch %s) %.3f s + quantile %.3f s\n",
+  th$elapsed, th$cpu, attr(th$value, "passes"), val$batch, num("forward_best"), num("thresholds")))
+cat(sprintf("cphap activated_periods() %.3f s (CPU %.3f) + period_windows() x %d %.3f s (CPU %.3f) = %.3f s\n",
+  pe$elapsed, pe$cpu, nrow(ip), wi$elapsed, wi$cpu, pw$elapsed))
+cat(sprintf("numpy periods + windows %.3f s (after the forward); with its forward %.3f s\n",
+  num("periods_windows"), num("periods_windows") + num("forward_best")))
+cat(sprintf("ratio numpy / cphap, periods + windows: %.2f (numpy with its forward: %.2f)\n",
+  num("periods_windows") / pw$elapsed, (num("periods_windows") + num("forward_best")) / pw$elapsed))
+cpu_py <- as.numeric(val$cpu)
+cat(sprintf("CPU seconds: cphap %.3f; numpy periods + windows %.3f, its forward %.3f; ratios %.2f and %.2f\n",
+  pw$cpu, cpu_py[2], cpu_py[1], cpu_py[2] / pw$cpu, sum(cpu_py) / pw$cpu))
+if (clust) {
+  cat(sprintf("cphap() one call: %.2f s (CPU %.2f); distinct windows per layer: %s\n", one$elapsed, one$cpu,
+    paste(one$value$sets$n_distinct, collapse = " ")))
+  cat(sprintf("PyTorch + scikit-learn: %.2f s (forward %.3f, thresholds %.3f, periods and windows %.3f, k-means %.2f)\n",
+    num("total"), num("forward_best"), num("thresholds"), num("periods_windows"), num("kmeans")))
+  cat(sprintf("ratio python / cphap(): %.2f\n", num("total") / one$elapsed))
+}
+cat("load average after:", readLines("/proc/loadavg"), "\n")
 unlink(dir, recursive = TRUE)

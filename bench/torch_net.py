@@ -80,6 +80,20 @@ class ChainNet(torch.nn.Module):
         return x, kept
 
 
+def print_blas():
+    """Print the BLAS that threadpoolctl reports (library, version, kernel,
+    threads)."""
+    try:
+        import threadpoolctl
+        for lib in threadpoolctl.threadpool_info():
+            if lib.get("user_api") == "blas":
+                print("blas: %s %s, kernel (architecture) %s, %s thread(s)" % (
+                    lib.get("internal_api"), lib.get("version"), lib.get("architecture"),
+                    lib.get("num_threads")))
+    except ImportError:
+        print("blas: threadpoolctl not installed")
+
+
 def read_input(folder):
     dims = [int(v) for v in open(os.path.join(folder, "x_dim.txt")).read().split()]
     return _read(os.path.join(folder, "x.bin"), tuple(dims))

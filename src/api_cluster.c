@@ -2,6 +2,7 @@
  * kernels of cluster.h, build the results. Windows arrive as R matrices
  * (n x m, column-major) and are copied to row-major scratch (R_alloc). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "api_util.h"
 #include "api_decl.h"
@@ -10,15 +11,10 @@
 #include <omp.h>
 #endif
 
-/* Row-major copy of a finite double matrix; sets *n and *m. */
-static double *api_rows(SEXP x, const char *what, int *n, int *m) {
-  if (!Rf_isReal(x) || !Rf_isMatrix(x)) Rf_error("`%s` must be a double matrix", what);
-  int nr = Rf_nrows(x), nc = Rf_ncols(x);
-  if (nr < 1 || nc < 1) Rf_error("`%s` must have at least one row and one column", what);
-  const double *px = REAL(x);
-  double *out = (double *)R_alloc((size_t)nr * nc, sizeof(double));
-  /* eight rows at a time: one cache line of every column in, eight row
-   * streams out */
+/* Row-major copy out (nr x nc) of the column-major px; returns non-zero
+ * when a value is not finite. Eight rows at a time: one cache line of every
+ * column in, eight row streams out. */
+static int api_copy_rows(const double *px, int nr, int nc, double *out) {
   int bad = 0;
   for (int i0 = 0; i0 < nr; i0 += 8) {
     int i1 = i0 + 8 < nr ? i0 + 8 : nr;
@@ -31,9 +27,33 @@ static double *api_rows(SEXP x, const char *what, int *n, int *m) {
       }
     }
   }
-  if (bad) Rf_error("`%s` must contain finite values only", what);
-  *n = nr;
-  *m = nc;
+  return bad;
+}
+
+/* Dimensions of a window matrix: a double matrix with rows and columns. */
+static void api_dims(SEXP x, const char *what, int *n, int *m) {
+  if (!Rf_isReal(x) || !Rf_isMatrix(x)) Rf_error("`%s` must be a double matrix", what);
+  *n = Rf_nrows(x);
+  *m = Rf_ncols(x);
+  if (*n < 1 || *m < 1) Rf_error("`%s` must have at least one row and one column", what);
+}
+
+/* Row-major copy of a finite double matrix; sets *n and *m. */
+static double *api_rows(SEXP x, const char *what, int *n, int *m) {
+  api_dims(x, what, n, m);
+  double *out = (double *)R_alloc((size_t)*n * *m, sizeof(double));
+  if (api_copy_rows(REAL(x), *n, *m, out)) Rf_error("`%s` must contain finite values only", what);
+  return out;
+}
+
+/* Row-major malloc'd copy of a double matrix x (n x m, checked by the
+ * caller): freed by the caller as soon as the kernel is done, so that a
+ * large window matrix is not held twice until R's next garbage collection.
+ * NULL when out of memory; *bad is set when x has non-finite values. */
+static double *api_rows_malloc(SEXP x, int n, int m, int *bad) {
+  double *out = malloc(sizeof(double) * (size_t)n * (size_t)m);
+  *bad = 0;
+  if (out) *bad = api_copy_rows(REAL(x), n, m, out);
   return out;
 }
 
@@ -175,7 +195,7 @@ SEXP cp_kmeans_weighted_r(SEXP x, SEXP weights, SEXP k, SEXP n_start,
                           SEXP max_iter, SEXP hartigan, SEXP init,
                           SEXP threads) {
   int n, m;
-  double *rows = api_rows(x, "windows", &n, &m);
+  api_dims(x, "windows", &n, &m);
   const double *wt = api_weights(weights, n);
   if (!wt) Rf_error("`weights` must not be NULL");
   int kk = api_int(k, "k", 1);
@@ -195,8 +215,13 @@ SEXP cp_kmeans_weighted_r(SEXP x, SEXP weights, SEXP k, SEXP n_start,
   double *centers = (double *)R_alloc((size_t)kk * m, sizeof(double));
   int *cl = (int *)R_alloc((size_t)n, sizeof(int));
   cp_cluster_info info = {0.0, 0, 0, 0, 0};
-  int status = cp_kmeans_weighted(rows, wt, n, m, kk, ns, mi, hw, start, seed,
-                                  nth, centers, cl, &info);
+  int bad;
+  double *rows = api_rows_malloc(x, n, m, &bad);
+  int status = !rows ? CP_ERR_ALLOC : bad ? CP_ERR_INPUT
+             : cp_kmeans_weighted(rows, wt, n, m, kk, ns, mi, hw, start, seed, nth,
+                                  centers, cl, &info);
+  free(rows);
+  if (bad) Rf_error("`windows` must contain finite values only");
   cp_api_stop_status(status, "weighted k-means");
   return api_fit_result(centers, cl, n, kk, m, &info);
 }
@@ -248,13 +273,12 @@ static double *api_centers(SEXP centers, int m, int *k) {
 SEXP cp_cluster_stats_r(SEXP x, SEXP cluster, SEXP centers, SEXP metric,
                         SEXP threads, SEXP weights) {
   int n, m, k;
-  double *rows = api_rows(x, "windows", &n, &m);
+  api_dims(x, "windows", &n, &m);
   const double *wt = api_weights(weights, n);
   double *cen = api_centers(centers, m, &k);
   int *cl = api_labels(cluster, n, k);
   int met = api_metric(metric);
   int nth = api_threads(threads);
-  if (met == CP_METRIC_SHAPE) cp_znorm_rows(rows, n, m);
   const char *names[] = {"size", "mean", "sd", "distance", "mean_distance",
                          "variance", "weight", "variance_floor",
                          "weighted_size"};
@@ -268,9 +292,15 @@ SEXP cp_cluster_stats_r(SEXP x, SEXP cluster, SEXP centers, SEXP metric,
   double *mean = (double *)R_alloc((size_t)k * m, sizeof(double));
   double *sd = (double *)R_alloc((size_t)k * m, sizeof(double));
   double vfloor = 0.0;
-  int status = cp_cluster_stats(rows, wt, n, m, k, cl, cen, met, nth,
-                                INTEGER(size), REAL(wsize), mean, sd, REAL(dist), REAL(mdist), REAL(var),
+  int bad;
+  double *rows = api_rows_malloc(x, n, m, &bad);
+  if (rows && !bad && met == CP_METRIC_SHAPE) cp_znorm_rows(rows, n, m);
+  int status = !rows ? CP_ERR_ALLOC : bad ? CP_ERR_INPUT
+             : cp_cluster_stats(rows, wt, n, m, k, cl, cen, met, nth, INTEGER(size),
+                                REAL(wsize), mean, sd, REAL(dist), REAL(mdist), REAL(var),
                                 REAL(weight), &vfloor);
+  free(rows);
+  if (bad) Rf_error("`windows` must contain finite values only");
   cp_api_stop_status(status, "cluster statistics");
   double *pmd = REAL(mdist);
   for (int j = 0; j < k; j++) {
@@ -300,7 +330,7 @@ static const double *api_kvec(SEXP v, int k, const char *what) {
 SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP mean_distance,
                       SEXP metric, SEXP cluster, SEXP threads) {
   int n, m, k;
-  double *rows = api_rows(x, "windows", &n, &m);
+  api_dims(x, "windows", &n, &m);
   double *cen = api_centers(centers, m, &k);
   const double *w = api_kvec(weight, k, "weight");
   const double *md = api_kvec(mean_distance, k, "mean_distance");
@@ -324,14 +354,19 @@ SEXP cp_soft_assign_r(SEXP x, SEXP centers, SEXP weight, SEXP mean_distance,
   }
   int met = api_metric(metric);
   int nth = api_threads(threads);
-  if (met == CP_METRIC_SHAPE) cp_znorm_rows(rows, n, m);
   const char *names[] = {"cluster", "distance", "distance_ratio"};
   SEXP out = PROTECT(cp_api_named_list(3, names));
   SEXP cl = PROTECT(Rf_allocVector(INTSXP, n));
   SEXP dist = PROTECT(Rf_allocVector(REALSXP, n));
   SEXP ratio = PROTECT(Rf_allocVector(REALSXP, n));
-  int status = cp_soft_assign(rows, n, m, k, cen, w, md, met, given, nth,
-                              INTEGER(cl), REAL(dist), REAL(ratio));
+  int bad;
+  double *rows = api_rows_malloc(x, n, m, &bad);
+  if (rows && !bad && met == CP_METRIC_SHAPE) cp_znorm_rows(rows, n, m);
+  int status = !rows ? CP_ERR_ALLOC : bad ? CP_ERR_INPUT
+             : cp_soft_assign(rows, n, m, k, cen, w, md, met, given, nth, INTEGER(cl),
+                              REAL(dist), REAL(ratio));
+  free(rows);
+  if (bad) Rf_error("`windows` must contain finite values only");
   cp_api_stop_status(status, "assignment");
   int *pc = INTEGER(cl);
   for (int i = 0; i < n; i++) pc[i] += 1;
@@ -399,4 +434,75 @@ SEXP cp_znorm_rows_r(SEXP x) {
   double *rows = api_rows(x, "windows", &n, &m);
   cp_znorm_rows(rows, n, m);
   return api_matrix(rows, n, m);
+}
+
+/* Standardised squared distances of windows (n x m, read in place) to the rows of mean
+ * and var (k x m) flagged in `use` (logical k): an n x k matrix, NA for the
+ * rows not used (their mean and var are not read). */
+SEXP cp_std_sqdist_r(SEXP x, SEXP mean, SEXP var, SEXP use, SEXP threads) {
+  if (!Rf_isReal(x) || !Rf_isMatrix(x)) Rf_error("`windows` must be a double matrix");
+  int n = Rf_nrows(x), m = Rf_ncols(x);
+  if (n < 1 || m < 1) Rf_error("`windows` must have at least one row and one column");
+  if (!Rf_isReal(mean) || !Rf_isMatrix(mean) || !Rf_isReal(var) || !Rf_isMatrix(var) ||
+      Rf_ncols(mean) != m || Rf_ncols(var) != m || Rf_nrows(var) != Rf_nrows(mean))
+    Rf_error("`mean` and `var` must be double matrices with %d columns", m);
+  int k = Rf_nrows(mean);
+  if (k < 1 || !Rf_isLogical(use) || Rf_xlength(use) != k)
+    Rf_error("`use` must be a logical vector of length %d", k);
+  const int *u = LOGICAL(use);
+  int *flag = (int *)R_alloc((size_t)k, sizeof(int));
+  double *mu = (double *)R_alloc((size_t)k * m, sizeof(double));
+  double *va = (double *)R_alloc((size_t)k * m, sizeof(double));
+  const double *pm = REAL(mean), *pv = REAL(var);
+  for (int j = 0; j < k; j++) {
+    flag[j] = u[j] == TRUE;
+    for (int t = 0; t < m; t++) {
+      mu[(size_t)j * m + t] = pm[(size_t)t * k + j];
+      va[(size_t)j * m + t] = pv[(size_t)t * k + j];
+    }
+  }
+  int nth = api_threads(threads);
+  SEXP out = PROTECT(Rf_allocMatrix(REALSXP, n, k));
+  double *po = REAL(out);
+  int status = cp_std_sqdist(REAL(x), n, m, k, mu, va, flag, nth, po);
+  cp_api_stop_status(status, "standardised distances");
+  for (R_xlen_t i = 0; i < (R_xlen_t)n * k; i++) {
+    if (ISNAN(po[i])) po[i] = NA_REAL;
+  }
+  UNPROTECT(1);
+  return out;
+}
+
+/* Per-cluster weighted sums of the windows (n x m) and of their squares,
+ * as rowsum(x * w, cluster) and rowsum(x^2 * w, cluster) compute them (each
+ * term in double, rows in order): list(s1, s2) of k x m matrices, zero for
+ * clusters without members. Reads the R matrix in place. */
+SEXP cp_wsums_r(SEXP x, SEXP weights, SEXP cluster, SEXP k) {
+  if (!Rf_isReal(x) || !Rf_isMatrix(x)) Rf_error("`windows` must be a double matrix");
+  int n = Rf_nrows(x), m = Rf_ncols(x);
+  int kk = api_int(k, "k", 1);
+  const double *wt = api_weights(weights, n);
+  if (!wt) Rf_error("`weights` must not be NULL");
+  int *cl = api_labels(cluster, n, kk);
+  const char *names[] = {"s1", "s2"};
+  SEXP out = PROTECT(cp_api_named_list(2, names));
+  SEXP s1 = PROTECT(Rf_allocMatrix(REALSXP, kk, m));
+  SEXP s2 = PROTECT(Rf_allocMatrix(REALSXP, kk, m));
+  double *p1 = REAL(s1), *p2 = REAL(s2);
+  const double *px = REAL(x);
+  memset(p1, 0, sizeof(double) * (size_t)kk * m);
+  memset(p2, 0, sizeof(double) * (size_t)kk * m);
+  for (int t = 0; t < m; t++) {
+    const double *col = px + (size_t)t * n;
+    double *c1 = p1 + (size_t)t * kk, *c2 = p2 + (size_t)t * kk;
+    for (int i = 0; i < n; i++) {
+      double v = col[i];
+      c1[cl[i]] += v * wt[i];
+      c2[cl[i]] += (v * v) * wt[i];
+    }
+  }
+  SET_VECTOR_ELT(out, 0, s1);
+  SET_VECTOR_ELT(out, 1, s2);
+  UNPROTECT(3);
+  return out;
 }

@@ -9,13 +9,15 @@
 #include "api_util.h"
 
 /* network (api_net.c) */
-SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads);
-SEXP cp_activations_long_r(SEXP spec, SEXP x, SEXP nodes, SEXP levels, SEXP threads);
+SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads, SEXP conv);
+SEXP cp_activations_long_r(SEXP spec, SEXP x, SEXP nodes, SEXP levels, SEXP threads,
+                           SEXP conv);
 SEXP cp_rf_r(SEXP spec);
-SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads);
-SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads);
-SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels);
-SEXP cp_qscan_r(SEXP spec, SEXP x, SEXP nodes, SEXP targets, SEXP threads);
+SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads, SEXP conv);
+SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads, SEXP conv);
+SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels,
+                  SEXP threads);
+SEXP cp_qscan_r(SEXP spec, SEXP x, SEXP nodes, SEXP targets, SEXP threads, SEXP conv);
 
 /* relevance (api_lrp.c) */
 SEXP cp_relevance_r(SEXP spec, SEXP x, SEXP jobs, SEXP pos, SEXP rules, SEXP params,
@@ -43,6 +45,8 @@ SEXP cp_pairdist_r(SEXP x, SEXP metric, SEXP threads);
 SEXP cp_silhouette_r(SEXP d, SEXP cluster, SEXP k, SEXP threads);
 SEXP cp_calinski_harabasz_r(SEXP x, SEXP cluster, SEXP k, SEXP metric);
 SEXP cp_znorm_rows_r(SEXP x);
+SEXP cp_std_sqdist_r(SEXP x, SEXP mean, SEXP var, SEXP use, SEXP threads);
+SEXP cp_wsums_r(SEXP x, SEXP weights, SEXP cluster, SEXP k);
 
 /* mergeable k-means over chunks of windows (api_kmeans_dist.c) */
 SEXP cp_kmeans_chunk_r(SEXP xt, SEXP weights, SEXP centers, SEXP labels,
@@ -55,13 +59,13 @@ SEXP cp_onnx_decode_r(SEXP bytes);
 #define CP_FN(f) ((DL_FUNC)(void (*)(void))(f))
 
 #define CP_CALL_ENTRIES \
-  {"cp_forward_r", CP_FN(&cp_forward_r), 4}, \
-  {"cp_activations_long_r", CP_FN(&cp_activations_long_r), 5}, \
+  {"cp_forward_r", CP_FN(&cp_forward_r), 5}, \
+  {"cp_activations_long_r", CP_FN(&cp_activations_long_r), 6}, \
   {"cp_rf_r", CP_FN(&cp_rf_r), 1}, \
-  {"cp_thresholds_r", CP_FN(&cp_thresholds_r), 5}, \
-  {"cp_high_nodes_r", CP_FN(&cp_high_nodes_r), 5}, \
-  {"cp_windows_r", CP_FN(&cp_windows_r), 6}, \
-  {"cp_qscan_r", CP_FN(&cp_qscan_r), 5}, \
+  {"cp_thresholds_r", CP_FN(&cp_thresholds_r), 6}, \
+  {"cp_high_nodes_r", CP_FN(&cp_high_nodes_r), 6}, \
+  {"cp_windows_r", CP_FN(&cp_windows_r), 7}, \
+  {"cp_qscan_r", CP_FN(&cp_qscan_r), 6}, \
   {"cp_kmeans_r", CP_FN(&cp_kmeans_r), 5}, \
   {"cp_kshape_r", CP_FN(&cp_kshape_r), 5}, \
   {"cp_som_r", CP_FN(&cp_som_r), 6}, \
@@ -73,6 +77,8 @@ SEXP cp_onnx_decode_r(SEXP bytes);
   {"cp_calinski_harabasz_r", CP_FN(&cp_calinski_harabasz_r), 4}, \
   {"cp_znorm_rows_r", CP_FN(&cp_znorm_rows_r), 1}, \
   {"cp_kmeans_chunk_r", CP_FN(&cp_kmeans_chunk_r), 6}, \
+  {"cp_std_sqdist_r", CP_FN(&cp_std_sqdist_r), 5}, \
+  {"cp_wsums_r", CP_FN(&cp_wsums_r), 4}, \
   {"cp_train_epoch_r", CP_FN(&cp_train_epoch_r), 7}, \
   {"cp_evaluate_r", CP_FN(&cp_evaluate_r), 5}, \
   {"cp_loss_grad_r", CP_FN(&cp_loss_grad_r), 7}, \

@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <string.h>
 #include "api_decl.h"
+#include "conv_fast.h"
 
 #define CP_CHUNK 16
 
@@ -10,9 +11,14 @@
  * steps: each source cache line is read once, and each destination column
  * gets nb consecutive writes (a plain element-by-element scatter with
  * stride n c cost about a fifth of the forward pass). */
-static void chunk_to_r(const double *src, int nb, long c, long l, double *dst, long n, long s0) {
+static void chunk_to_r(const double *src, int nb, long c, long l, double *dst, long n, long s0,
+                       int nt) {
   enum { TB = 8 };
   const long cl = c * l, nc = n * c;
+  (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && c > 1)
+#endif
   for (long cc = 0; cc < c; cc++) {
     for (long t0 = 0; t0 < l; t0 += TB) {
       const int tb = l - t0 < TB ? (int)(l - t0) : TB;
@@ -27,7 +33,12 @@ static void chunk_to_r(const double *src, int nb, long c, long l, double *dst, l
 }
 
 /* Gather samples [s0, s0 + nb) of an R array [n, c, l] into C order. */
-void cp_api_gather(const double *x, long n, long c, long l, long s0, int nb, double *dst) {
+void cp_api_gather(const double *x, long n, long c, long l, long s0, int nb, double *dst,
+                   int nt) {
+  (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && nb > 1)
+#endif
   for (int s = 0; s < nb; s++) {
     double *p = dst + (long)s * c * l;
     for (long cc = 0; cc < c; cc++)
@@ -40,12 +51,12 @@ void cp_api_gather(const double *x, long n, long c, long l, long s0, int nb, dou
  * pointer per node (R_alloc). */
 typedef struct {
   cp_net net;
-  int n, n_req, nt;
+  int n, n_req, nt, conv;
   const int *req;
   double **dst;
 } fwd_call;
 
-static void fwd_setup(fwd_call *f, SEXP spec, SEXP x, SEXP nodes, SEXP threads) {
+static void fwd_setup(fwd_call *f, SEXP spec, SEXP x, SEXP nodes, SEXP threads, SEXP conv) {
   cp_api_net(spec, &f->net);
   f->n = cp_api_samples(x, &f->net, "x");
   if (TYPEOF(nodes) != INTSXP) Rf_error("'nodes' must be integer");
@@ -55,6 +66,7 @@ static void fwd_setup(fwd_call *f, SEXP spec, SEXP x, SEXP nodes, SEXP threads) 
     if (f->req[q] < 0 || f->req[q] >= f->net.n_nodes)
       Rf_error("node %ld out of range", (long)f->req[q] + 1);
   f->nt = cp_api_threads(threads);
+  f->conv = cp_api_conv(conv);
   f->dst = (double **)R_alloc((size_t)(f->n_req > 0 ? f->n_req : 1), sizeof(double *));
 }
 
@@ -68,13 +80,14 @@ static void forward_into(const fwd_call *f, SEXP x) {
   double *xc = (double *)R_alloc((size_t)chunk * (size_t)per_in, sizeof(double));
   cp_work w;
   int st = cp_work_alloc(&w, net, chunk, NULL, f->nt);
+  if (st == CP_OK) st = cp_work_conv_plans(&w, net, f->conv);
   for (int s0 = 0; st == CP_OK && s0 < n; s0 += chunk) {
     int nb = n - s0 < chunk ? n - s0 : chunk;
-    cp_api_gather(REAL(x), n, net->c_in, net->l_in, s0, nb, xc);
+    cp_api_gather(REAL(x), n, net->c_in, net->l_in, s0, nb, xc, f->nt);
     st = cp_forward(net, xc, nb, CP_MODE_INFER, &w);
     for (int q = 0; st == CP_OK && q < f->n_req; q++) {
       const cp_layer *l = &net->L[f->req[q]];
-      chunk_to_r(w.y[f->req[q]], nb, l->c_out, l->l_out, f->dst[q], n, s0);
+      chunk_to_r(w.y[f->req[q]], nb, l->c_out, l->l_out, f->dst[q], n, s0, f->nt);
     }
     if (st == CP_OK && cp_interrupted()) st = CP_ERR_INTERRUPT;
   }
@@ -84,9 +97,9 @@ static void forward_into(const fwd_call *f, SEXP x) {
 
 /* Forward pass of all samples of x, an R array [n, C, L]; returns a list
  * with one R array [n, C_j, L_j] (dim set) per requested node. */
-SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads) {
+SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads, SEXP conv) {
   fwd_call f;
-  fwd_setup(&f, spec, x, nodes, threads);
+  fwd_setup(&f, spec, x, nodes, threads, conv);
   SEXP out = PROTECT(Rf_allocVector(VECSXP, f.n_req));
   for (int q = 0; q < f.n_req; q++) {
     const cp_layer *l = &f.net.L[f.req[q]];
@@ -111,9 +124,10 @@ SEXP cp_forward_r(SEXP spec, SEXP x, SEXP nodes, SEXP threads) {
  * (1-based) and value; the rows of each node in the order of its R array
  * [n, C_j, L_j] (sample fastest, then channel, then position), nodes one
  * after the other. The values are written straight into their column. */
-SEXP cp_activations_long_r(SEXP spec, SEXP x, SEXP nodes, SEXP levels, SEXP threads) {
+SEXP cp_activations_long_r(SEXP spec, SEXP x, SEXP nodes, SEXP levels, SEXP threads,
+                           SEXP conv) {
   fwd_call f;
-  fwd_setup(&f, spec, x, nodes, threads);
+  fwd_setup(&f, spec, x, nodes, threads, conv);
   const int n = f.n;
   if (TYPEOF(levels) != STRSXP || Rf_xlength(levels) != f.n_req)
     Rf_error("'levels' must be one name per node");

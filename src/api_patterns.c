@@ -26,11 +26,12 @@ static const int *api_nodes(SEXP nodes, const cp_net *net, int *n_req) {
 typedef struct {
   const double *x;
   long n, c, l;
+  int nt;
 } api_src;
 
 static void api_fetch(void *ctx, int s0, int nb, double *dst) {
   const api_src *s = (const api_src *)ctx;
-  cp_api_gather(s->x, s->n, s->c, s->l, s0, nb, dst);
+  cp_api_gather(s->x, s->n, s->c, s->l, s0, nb, dst, s->nt);
 }
 
 static int api_chunk(int n, int nt) {
@@ -39,7 +40,7 @@ static int api_chunk(int n, int nt) {
 }
 
 /* Thresholds: list(threshold = double [sum C], passes = integer). */
-SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads) {
+SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads, SEXP conv) {
   cp_net net;
   cp_api_net(spec, &net);
   int n = cp_api_samples(x, &net, "reference");
@@ -54,11 +55,11 @@ SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads) {
                (double)n * net.L[req[q]].l_out);
     nch += net.L[req[q]].c_out;
   }
-  int nt = cp_api_threads(threads);
+  int nt = cp_api_threads(threads), cm = cp_api_conv(conv);
   SEXP thr = PROTECT(Rf_allocVector(REALSXP, nch));
   int passes = 0;
-  api_src src = {REAL(x), n, net.c_in, net.l_in};
-  int st = cp_thresholds(&net, api_fetch, &src, n, req, n_req, p, api_chunk(n, nt), nt,
+  api_src src = {REAL(x), n, net.c_in, net.l_in, nt};
+  int st = cp_thresholds(&net, api_fetch, &src, n, req, n_req, p, api_chunk(n, nt), nt, cm,
                          REAL(thr), &passes);
   cp_api_stop_status(st, "thresholds");
   SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
@@ -74,7 +75,7 @@ SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads) {
 
 /* Highly activated nodes: list(sample, layer, channel, position, value),
  * indices 1-based (layer = position in `nodes`). */
-SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads) {
+SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads, SEXP conv) {
   cp_net net;
   cp_api_net(spec, &net);
   int n = cp_api_samples(x, &net, "x");
@@ -84,11 +85,11 @@ SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads) {
   for (int q = 0; q < n_req; q++) nch += net.L[req[q]].c_out;
   if (TYPEOF(thr) != REALSXP || Rf_xlength(thr) != nch)
     Rf_error("'thresholds' must be a double vector of length %ld", (long)nch);
-  int nt = cp_api_threads(threads);
+  int nt = cp_api_threads(threads), cm = cp_api_conv(conv);
   cp_nodes o;
-  api_src src = {REAL(x), n, net.c_in, net.l_in};
+  api_src src = {REAL(x), n, net.c_in, net.l_in, nt};
   int st = cp_high_nodes(&net, api_fetch, &src, n, req, n_req, REAL(thr), api_chunk(n, nt), nt,
-                         &o);
+                         cm, &o);
   if (st != CP_OK) {
     cp_nodes_free(&o);
     cp_api_stop_status(st, "highly activated nodes");
@@ -125,7 +126,8 @@ SEXP cp_high_nodes_r(SEXP spec, SEXP x, SEXP nodes, SEXP thr, SEXP threads) {
 /* Windows: x a double array [n, C, L] (dims c(n, C, L)); sample
  * and start 1-based integer vectors; len; channels 1-based. Returns a
  * numeric matrix nw x (length(channels) * len). */
-SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels) {
+SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP channels,
+                  SEXP threads) {
   if (TYPEOF(x) != REALSXP) Rf_error("'x' must be double");
   if (TYPEOF(dims) != INTSXP || Rf_xlength(dims) != 3) Rf_error("'dims' must be 3 integers");
   const int *d = INTEGER(dims);
@@ -159,7 +161,9 @@ SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP cha
   if (nw > INT_MAX) Rf_error("windows: result too large (%.0f windows; at most %d)", (double)nw, INT_MAX);
   R_xlen_t ncol = cp_api_len("windows", nc, m, INT_MAX);
   SEXP out = PROTECT(Rf_allocMatrix(REALSXP, (int)nw, (int)ncol));
-  cp_windows(REAL(x), n, C, L, s0, t0, (long)nw, m, c0, nc, REAL(out));
+  int st = cp_windows(REAL(x), n, C, L, s0, t0, (long)nw, m, c0, nc, cp_api_threads(threads),
+                      REAL(out));
+  cp_api_stop_status(st, "windows");
   UNPROTECT(1);
   return out;
 }
@@ -170,7 +174,7 @@ SEXP cp_windows_r(SEXP x, SEXP dims, SEXP sample, SEXP start, SEXP len, SEXP cha
  * (3 columns, most significant first). Returns a list with one element
  * per target: list(bins, counts) of the non-empty bins of the next digit
  * (bins 0-based, ascending), or the collected values (double). */
-SEXP cp_qscan_r(SEXP spec, SEXP x, SEXP nodes, SEXP targets, SEXP threads) {
+SEXP cp_qscan_r(SEXP spec, SEXP x, SEXP nodes, SEXP targets, SEXP threads, SEXP conv) {
   cp_net net;
   cp_api_net(spec, &net);
   int n = cp_api_samples(x, &net, "x");
@@ -186,7 +190,7 @@ SEXP cp_qscan_r(SEXP spec, SEXP x, SEXP nodes, SEXP targets, SEXP threads) {
     Rf_error("'targets' must be an integer matrix with 6 columns");
   int n_t = INTEGER(dim)[0];
   const int *tm = INTEGER(targets);
-  int nt = cp_api_threads(threads);
+  int nt = cp_api_threads(threads), cm = cp_api_conv(conv);
   cp_qtarget *t = (cp_qtarget *)R_alloc((size_t)(n_t > 0 ? n_t : 1), sizeof(cp_qtarget));
   memset(t, 0, sizeof(cp_qtarget) * (size_t)(n_t > 0 ? n_t : 1));
   for (int i = 0; i < n_t; i++) {
@@ -200,8 +204,8 @@ SEXP cp_qscan_r(SEXP spec, SEXP x, SEXP nodes, SEXP targets, SEXP threads) {
       t[i].prefix = (t[i].prefix << 16) | (uint64_t)digit;
     }
   }
-  api_src src = {REAL(x), n, net.c_in, net.l_in};
-  int st = cp_qscan(&net, api_fetch, &src, n, req, n_req, t, n_t, api_chunk(n, nt), nt);
+  api_src src = {REAL(x), n, net.c_in, net.l_in, nt};
+  int st = cp_qscan(&net, api_fetch, &src, n, req, n_req, t, n_t, api_chunk(n, nt), nt, cm);
   if (st != CP_OK) {
     cp_qtargets_free(t, n_t);
     cp_api_stop_status(st, "thresholds");

@@ -31,6 +31,13 @@ uint64_t cp_api_seed(void) {
   return (hi << 32) ^ lo;
 }
 
+int cp_api_conv(SEXP conv) {
+  if (TYPEOF(conv) != INTSXP || Rf_xlength(conv) != 1 || INTEGER(conv)[0] < 0 ||
+      INTEGER(conv)[0] > 2)
+    Rf_error("'conv' must be 0 (direct), 1 (auto) or 2 (FFT)");
+  return INTEGER(conv)[0];
+}
+
 int cp_api_threads(SEXP threads) {
   double v = Rf_asReal(threads);
   int n = R_FINITE(v) && v >= 1.0 ? (v < 1e6 ? (int)v : 1000000) : 1;

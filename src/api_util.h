@@ -10,6 +10,8 @@
 void cp_api_install_interrupt(void);
 uint64_t cp_api_seed(void);            /* one draw from R's RNG, for set.seed() */
 int cp_api_threads(SEXP threads);      /* validated thread count */
+/* validated convolution mode (CP_CONV_DIRECT, _AUTO or _FFT of conv_fast.h) */
+int cp_api_conv(SEXP conv);
 void cp_api_stop_status(int status, const char *what); /* R error for a kernel status */
 SEXP cp_api_list_get(SEXP list, const char *name);     /* R_NilValue when absent */
 /* A new list of len elements (R_NilValue) with the given names (unprotected). */
@@ -32,7 +34,8 @@ void cp_api_net(SEXP spec, cp_net *net);
 /* Check that x is a double vector holding n samples of the net's input
  * shape in [sample][channel][time] order; returns n. */
 int cp_api_samples(SEXP x, const cp_net *net, const char *arg);/* Gather samples [s0, s0 + nb) of an R array [n, c, l] (column-major) into
- * C order [nb][c][l]. */
-void cp_api_gather(const double *x, long n, long c, long l, long s0, int nb, double *dst);
+ * C order [nb][c][l], on nt threads. */
+void cp_api_gather(const double *x, long n, long c, long l, long s0, int nb, double *dst,
+                   int nt);
 
 #endif

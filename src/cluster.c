@@ -439,3 +439,39 @@ done:
   *out = res;
   return status;
 }
+
+int cp_std_sqdist(const double *x, int n, int m, int k, const double *mu,
+                  const double *var, const int *use, int threads, double *out) {
+  if (n < 0 || m < 1 || k < 1) return CP_ERR_INPUT;
+  int nth = threads < 1 ? 1 : threads;
+  int par = (double)n * m * k > CP_PAR_MIN_WORK && nth > 1;
+  (void)par;
+  /* eight windows at a time: one cache line of the column-major matrix per
+   * time point, reused for every center */
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(static) if (par)
+#endif
+  for (int i0 = 0; i0 < n; i0 += 8) {
+    int nb = n - i0 < 8 ? n - i0 : 8;
+    for (int j = 0; j < k; j++) {
+      if (!use[j]) {
+        for (int b = 0; b < nb; b++) out[(size_t)j * n + i0 + b] = NAN;
+        continue;
+      }
+      const double *mj = mu + (size_t)j * m, *vj = var + (size_t)j * m;
+      long double s[8] = {0.0L, 0.0L, 0.0L, 0.0L, 0.0L, 0.0L, 0.0L, 0.0L};
+      for (int t = 0; t < m; t++) {
+        const double *col = x + (size_t)t * n + i0;
+        double mt = mj[t], vt = vj[t];
+        for (int b = 0; b < nb; b++) {
+          double d = col[b] - mt;
+          double q = d * d;
+          double r = q / vt;
+          s[b] += r;
+        }
+      }
+      for (int b = 0; b < nb; b++) out[(size_t)j * n + i0 + b] = (double)s[b];
+    }
+  }
+  return CP_OK;
+}

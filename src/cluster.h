@@ -103,6 +103,14 @@ int cp_soft_assign(const double *x, int n, int m, int k, const double *centers,
                    const int *given, int threads, int *cluster, double *dist,
                    double *ratio);
 
+/* Standardised squared distances sum_t (x_t - mu_jt)^2 / v_jt of the n
+ * rows of x (n x m, column-major as R stores it) to the k rows of mu and var (k x m,
+ * row-major) with use[j] non-zero (NaN for the others), into out (n x k,
+ * column-major). Each term in double, the sum in time order in long double,
+ * as R's colSums() of the same terms. */
+int cp_std_sqdist(const double *x, int n, int m, int k, const double *mu,
+                  const double *var, const int *use, int threads, double *out);
+
 /* Pairwise distances between the n rows of x into d (n x n, symmetric,
  * zero diagonal). */
 int cp_pairdist(const double *x, int n, int m, int metric, int threads,

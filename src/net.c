@@ -5,6 +5,7 @@
 #include <string.h>
 #include "net.h"
 #include "cp_simd.h"
+#include "conv_fast.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -251,6 +252,10 @@ void cp_work_free(cp_work *w, const cp_net *net) {
   free(w->bn_mean);
   free(w->bn_var);
   free(w->scratch);
+  if (w->fc)
+    for (int j = 0; j < n; j++) cp_fconv_free(w->fc[j]);
+  free(w->fc);
+  free(w->fscratch);
   memset(w, 0, sizeof *w);
 }
 
@@ -338,6 +343,9 @@ static const double *node_in(const cp_net *net, const cp_work *w, const double *
   if (p < 0) return x + (long)s * net->c_in * net->l_in;
   return w->y[p] + (long)s * cp_node_size(&net->L[p]);
 }
+
+static void node_finish(const cp_layer *l, int j, const cp_work *w, int s, int mode,
+                        double *y);
 
 /* One sample through one node (all types but batch norm in TRAIN mode). */
 static void node_sample(const cp_net *net, const cp_layer *l, int j, const cp_work *w,
@@ -447,12 +455,35 @@ static void node_sample(const cp_net *net, const cp_layer *l, int j, const cp_wo
     memcpy(y, in, sizeof(double) * (size_t)n_out);
     break;
   }
+  node_finish(l, j, w, s, mode, y);
+}
+
+/* The end of every node: its activation, then its dropout mask (not at
+ * inference). */
+static void node_finish(const cp_layer *l, int j, const cp_work *w, int s, int mode,
+                        double *y) {
+  const long n_out = cp_node_size(l);
   if (l->act == CP_SOFTMAX) cp_softmax_rows(y, 1, (int)n_out);
   else if (l->act != CP_LINEAR) cp_act_apply(l->act, l->act_par, y, n_out);
   if (mode != CP_MODE_INFER && w->mask[j]) {
     const double *m = w->mask[j] + (long)s * n_out;
     for (long i = 0; i < n_out; i++) y[i] *= m[i];
   }
+}
+
+/* Samples [s0, s1) through a convolution node by its FFT plan (inference). */
+static void node_fast(const cp_net *net, const cp_layer *l, int j, const cp_work *w,
+                      const double *x, int s0, int s1, double *scratch) {
+  const double *in[CP_FAST_GROUP] = {0};
+  double *out[CP_FAST_GROUP] = {0};
+  for (int s = s0; s < s1; s++) {
+    in[s - s0] = node_in(net, w, x, l->in[0], s);
+    out[s - s0] = w->y[j] + (long)s * cp_node_size(l);
+  }
+  const int relu = l->act == CP_RELU;
+  cp_fconv_run(w->fc[j], in, out, s1 - s0, relu, scratch);
+  if (!relu)
+    for (int s = s0; s < s1; s++) node_finish(l, j, w, s, CP_MODE_INFER, out[s - s0]);
 }
 
 /* Batch norm with batch statistics (TRAIN mode): mean and biased variance
@@ -508,9 +539,12 @@ int cp_forward_from(const cp_net *net, int from, const double *x, int nb, int mo
   const int n = net->n_nodes;
   /* Groups of up to 4 samples go through the nodes one node at a time, so
    * that a node's weights serve the group from the cache (every sample's
-   * result is the same for any grouping); enough groups for the threads. */
-  const int per = (nb + nt - 1) / nt;
-  const int gs = per < 4 ? (per < 1 ? 1 : per) : 4;
+   * result is the same for any grouping); enough groups for the threads.
+   * With FFT convolutions (inference only), groups of up to CP_FAST_GROUP:
+   * the kernel spectra are larger than the weights. */
+  const int fast = mode == CP_MODE_INFER && w->fc != NULL;
+  const int per = (nb + nt - 1) / nt, gmax = fast ? CP_FAST_GROUP : 4;
+  const int gs = per < gmax ? (per < 1 ? 1 : per) : gmax;
   int j0 = from;
   while (j0 < n) {
     int j1 = j0;
@@ -526,8 +560,14 @@ int cp_forward_from(const cp_net *net, int from, const double *x, int nb, int mo
 #endif
         double *scr = w->scratch + (long)tid * w->scratch_per_thread;
         const int s1 = s0 + gs < nb ? s0 + gs : nb;
-        for (int j = j0; j < j1; j++)
+        for (int j = j0; j < j1; j++) {
+          if (fast && w->fc[j]) {
+            node_fast(net, &net->L[j], j, w, x, s0, s1,
+                      w->fscratch + (long)tid * w->fscratch_per_thread);
+            continue;
+          }
           for (int s = s0; s < s1; s++) node_sample(net, &net->L[j], j, w, x, s, mode, scr);
+        }
       }
     }
     if (j1 < n) {

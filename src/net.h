@@ -102,6 +102,11 @@ typedef struct {
   double *scratch;     /* per-thread scratch: n_threads * scratch_per_thread */
   long scratch_per_thread;
   int n_threads;
+  /* FFT convolution plans, one per node (NULL: direct kernel), used at
+   * inference only; NULL array when none were built (conv_fast.h) */
+  struct cp_fconv **fc;
+  double *fscratch;    /* their per-thread scratch */
+  long fscratch_per_thread;
 } cp_work;
 
 /* Allocate / free work space (malloc). want_mask[j] != 0 allocates mask[j]. */

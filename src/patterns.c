@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "patterns.h"
+#include "conv_fast.h"
 #include "qkey.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -215,7 +216,7 @@ void cp_fetch_contig(void *ctx, int s0, int nb, double *dst) {
 }
 
 int cp_thresholds(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const int *nodes,
-                  int n_req, double prob, int chunk, int n_threads, double *thr,
+                  int n_req, double prob, int chunk, int n_threads, int conv, double *thr,
                   int *n_passes) {
   int nch = 0;
   for (int q = 0; q < n_req; q++) nch += net->L[nodes[q]].c_out;
@@ -247,6 +248,7 @@ int cp_thresholds(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const 
   const long per_in = (long)net->c_in * net->l_in;
   double *xc = malloc(sizeof(double) * (size_t)chunk * (size_t)per_in);
   st = cp_work_alloc(&w, net, chunk, NULL, n_threads);
+  if (st == CP_OK) st = cp_work_conv_plans(&w, net, conv);
   if (!xc) st = CP_ERR_ALLOC;
   int passes = 0;
   while (st == CP_OK) {
@@ -341,7 +343,8 @@ void cp_nodes_free(cp_nodes *o) {
 }
 
 int cp_high_nodes(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const int *nodes,
-                  int n_req, const double *thr, int chunk, int n_threads, cp_nodes *out) {
+                  int n_req, const double *thr, int chunk, int n_threads, int conv,
+                  cp_nodes *out) {
   memset(out, 0, sizeof *out);
   if (n_req == 0 || n == 0) return CP_OK;
   cp_work w;
@@ -349,6 +352,7 @@ int cp_high_nodes(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const 
   const long per_in = (long)net->c_in * net->l_in;
   double *xc = malloc(sizeof(double) * (size_t)chunk * (size_t)per_in);
   int st = cp_work_alloc(&w, net, chunk, NULL, n_threads);
+  if (st == CP_OK) st = cp_work_conv_plans(&w, net, conv);
   if (!xc) st = CP_ERR_ALLOC;
   for (int s0 = 0; st == CP_OK && s0 < n; s0 += chunk) {
     int nb = n - s0 < chunk ? n - s0 : chunk;
@@ -386,16 +390,41 @@ int cp_high_nodes(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const 
 
 /* ---- windows ------------------------------------------------------------ */
 
-void cp_windows(const double *x, int n_samples, int c_in, int l_in, const int *sample,
-                const int *start, long nw, int len, const int *ch, int n_ch, double *out) {
-  (void)l_in;
-  const long n = n_samples;
+int cp_windows(const double *x, int n_samples, int c_in, int l_in, const int *sample,
+               const int *start, long nw, int len, const int *ch, int n_ch, int n_threads,
+               double *out) {
+  const long n = n_samples, L = l_in;
+  /* one channel's series, sample by sample (contiguous in time) */
+  double *xt = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1) * (size_t)L);
+  if (!xt) return CP_ERR_ALLOC;
+  int nt = n_threads < 1 ? 1 : n_threads;
+  int par = nt > 1 && (double)nw * len * n_ch > 1e6;
+  (void)par;
   for (int b = 0; b < n_ch; b++) {
-    for (int t = 0; t < len; t++) {
-      double *col = out + ((long)b * len + t) * nw;
-      for (long i = 0; i < nw; i++) {
-        col[i] = x[sample[i] + n * (ch[b] + (long)c_in * (start[i] + t))];
+    const double *xc = x + n * (long)ch[b];
+    for (long s0 = 0; s0 < n; s0 += 8) {
+      long s1 = s0 + 8 < n ? s0 + 8 : n;
+      for (long t = 0; t < L; t++) {
+        const double *col = xc + n * (long)c_in * t;
+        for (long s = s0; s < s1; s++) xt[s * L + t] = col[s];
+      }
+    }
+    double *ob = out + (long)b * len * nw;
+    /* eight windows at a time: eight rows in, one cache line per time
+     * point out */
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#endif
+    for (long i0 = 0; i0 < nw; i0 += 8) {
+      long i1 = i0 + 8 < nw ? i0 + 8 : nw;
+      const double *src[8];
+      for (long i = i0; i < i1; i++) src[i - i0] = xt + (long)sample[i] * L + start[i];
+      for (int t = 0; t < len; t++) {
+        double *o = ob + (long)t * nw;
+        for (long i = i0; i < i1; i++) o[i] = src[i - i0][t];
       }
     }
   }
+  free(xt);
+  return CP_OK;
 }

@@ -31,7 +31,7 @@ void cp_fetch_contig(void *ctx, int s0, int nb, double *dst);
  * values. thr receives sum_q C_q values (layer by layer, channel by
  * channel); n_passes (may be NULL) the number of forward passes run. */
 int cp_thresholds(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const int *nodes,
-                  int n_req, double prob, int chunk, int n_threads, double *thr,
+                  int n_req, double prob, int chunk, int n_threads, int conv, double *thr,
                   int *n_passes);
 
 /* Highly activated nodes: every (sample, layer, channel, position) whose
@@ -45,16 +45,19 @@ typedef struct {
 } cp_nodes;
 
 int cp_high_nodes(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const int *nodes,
-                  int n_req, const double *thr, int chunk, int n_threads, cp_nodes *out);
+                  int n_req, const double *thr, int chunk, int n_threads, int conv,
+                  cp_nodes *out);
 void cp_nodes_free(cp_nodes *o);
 
 /* Windows of periods: for each of nw periods (sample s, 0-based start t0),
  * copy series (s, c) at t0 .. t0 + len - 1 for each of the n_ch channels
  * ch[] into row i of the column-major nw x (n_ch * len) matrix out (channel
  * blocks in the order of ch). x is a column-major array [n][C][L] (sample
- * fastest, as R stores it). Every period must be inside the series. */
-void cp_windows(const double *x, int n_samples, int c_in, int l_in, const int *sample,
-                const int *start, long nw, int len, const int *ch, int n_ch, double *out);
+ * fastest, as R stores it). Every period must be inside the series. Uses
+ * a scratch copy of one input channel (n x L). Returns a status. */
+int cp_windows(const double *x, int n_samples, int c_in, int l_in, const int *sample,
+               const int *start, long nw, int len, const int *ch, int n_ch, int n_threads,
+               double *out);
 
 /* Select the r-th smallest (0-based) of v[0..n-1] in place (partial sort:
  * afterwards v[i] <= v[r] <= v[j] for i < r < j). */

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include "thresholds.h"
+#include "conv_fast.h"
 #include "qkey.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -48,7 +49,7 @@ void cp_qtargets_free(cp_qtarget *t, int n_t) {
 }
 
 int cp_qscan(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const int *nodes,
-             int n_req, cp_qtarget *t, int n_t, int chunk, int n_threads) {
+             int n_req, cp_qtarget *t, int n_t, int chunk, int n_threads, int conv) {
   int nch = 0;
   for (int q = 0; q < n_req; q++) nch += net->L[nodes[q]].c_out;
   int *cnode = malloc(sizeof(int) * (size_t)(nch > 0 ? nch : 1));
@@ -76,6 +77,7 @@ int cp_qscan(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const int *
     const long per_in = (long)net->c_in * net->l_in;
     xc = malloc(sizeof(double) * (size_t)chunk * (size_t)per_in);
     st = cp_work_alloc(&w, net, chunk, NULL, n_threads);
+    if (st == CP_OK) st = cp_work_conv_plans(&w, net, conv);
     have_work = 1;
     if (!xc) st = CP_ERR_ALLOC;
     for (int s0 = 0; st == CP_OK && s0 < n; s0 += chunk) {

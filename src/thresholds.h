@@ -26,11 +26,11 @@ typedef struct {
   int failed;    /* allocation failed */
 } cp_qtarget;
 
-/* Runs the forward pass over the n samples of fetch (in chunks of `chunk`)
- * and fills every target. Returns CP_ERR_NUMERIC when a scanned channel has
+/* Runs the forward pass over the n samples of fetch (in chunks of `chunk`;
+ * convolutions as `conv` says, see conv_fast.h) and fills every target. Returns CP_ERR_NUMERIC when a scanned channel has
  * a non-finite value. Free the targets' buffers with cp_qtargets_free. */
 int cp_qscan(const cp_net *net, cp_fetch_fn fetch, void *ctx, int n, const int *nodes,
-             int n_req, cp_qtarget *t, int n_t, int chunk, int n_threads);
+             int n_req, cp_qtarget *t, int n_t, int chunk, int n_threads, int conv);
 void cp_qtargets_free(cp_qtarget *t, int n_t);
 
 #endif

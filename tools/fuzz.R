@@ -332,10 +332,10 @@ case_table <- function(fx) {
     n_nodes <- tryCatch(nrow(fx$m$spec$ispec), error = function(e) 9L)
     which <- sample(c("forward", "rf", "thresholds", "high", "relevance", "evaluate", "grad"), 1L)
     fun <- switch(which,
-      forward = function() .Call(cphap:::cp_forward_r, s, xa, 0:8, 2L),
+      forward = function() .Call(cphap:::cp_forward_r, s, xa, 0:8, 2L, 1L),
       rf = function() .Call(cphap:::cp_rf_r, s),
-      thresholds = function() .Call(cphap:::cp_thresholds_r, s, xa, c(1L, 4L), 0.9, 2L),
-      high = function() .Call(cphap:::cp_high_nodes_r, s, xa, 1L, rep(0, 4), 2L),
+      thresholds = function() .Call(cphap:::cp_thresholds_r, s, xa, c(1L, 4L), 0.9, 2L, 1L),
+      high = function() .Call(cphap:::cp_high_nodes_r, s, xa, 1L, rep(0, 4), 2L, 1L),
       relevance = function() {
         jobs <- matrix(c(0L, 1L, 0L, 0L, -1L, -1L), 1)
         .Call(cphap:::cp_relevance_r, s, xa, jobs, matrix(1, 64, 1), rep(1L, n_nodes),

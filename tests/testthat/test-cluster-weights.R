@@ -66,6 +66,30 @@ test_that("cluster_windows() weights statistics like repeated windows", {
   expect_lte(fit$objective, plain$objective * (1 + 1e-9))
 })
 
+test_that("weighted k-means restarts on several threads give the result of one thread", {
+  # large enough that the restarts run in parallel, each on its own thread
+  set.seed(41)
+  x <- matrix(stats::rnorm(4000 * 40), 4000) +
+    matrix(stats::rnorm(6 * 40, sd = 0.8), 6)[rep(1:6, length.out = 4000), ]
+  w <- as.double(sample(1:5, 4000, replace = TRUE))
+  set.seed(7)
+  a <- cluster_windows(x, k = 8, weights = w, n_start = 5, threads = 1)
+  set.seed(7)
+  b <- cluster_windows(x, k = 8, weights = w, n_start = 5, threads = 2)
+  expect_identical(a, b)
+  # the kept restart is the best: with the same seed, one restart is the
+  # first of the five, so it cannot be better
+  set.seed(7)
+  first <- cluster_windows(x, k = 8, weights = w, n_start = 1, threads = 2)
+  expect_lte(a$objective, first$objective)
+  # weighted centres: weighted means of the members
+  for (j in 1:8) {
+    sel <- a$cluster == j
+    expect_equal(a$centroids[j, ], colSums(x[sel, , drop = FALSE] * w[sel]) / sum(w[sel]),
+                 ignore_attr = TRUE, tolerance = 1e-12)
+  }
+})
+
 test_that("k-Shape and the map see weighted windows repeated", {
   d <- weighted_demo(9, n = 30)
   set.seed(2)

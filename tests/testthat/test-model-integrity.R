@@ -22,7 +22,7 @@ pad_net <- function() {
 }
 
 run_spec <- function(spec, x) {
-  .Call(cphap:::cp_forward_r, spec, x, 0L, 1L)
+  .Call(cphap:::cp_forward_r, spec, x, 0L, 1L, 0L)
 }
 
 test_that("the C side rejects every violated spec invariant, naming node and field", {
@@ -111,9 +111,9 @@ test_that("a model whose spec was edited is rebuilt from its layers at every ent
   expect_identical(activations(bad, x, format = "array"), activations(m, x, format = "array"))
   expect_identical(thresholds(bad, x), thresholds(m, x))
   set.seed(3)
-  r1 <- unit_relevance(bad, x[1:2, ], 1, channel = 1, passes = 3, progress = FALSE)
+  r1 <- unit_relevance(bad, x[1:2, ], 1, channels = 1, passes = 3, progress = FALSE)
   set.seed(3)
-  r0 <- unit_relevance(m, x[1:2, ], 1, channel = 1, passes = 3, progress = FALSE)
+  r0 <- unit_relevance(m, x[1:2, ], 1, channels = 1, passes = 3, progress = FALSE)
   expect_identical(r1, r0)
   expect_identical(lrp(bad, x[1:2, ]), lrp(m, x[1:2, ]))
   set.seed(4)
@@ -191,11 +191,11 @@ test_that("window results too large for int are an error saying how large", {
   # 65537 channel copies x 65536 points: the column count wraps to 65536 in int
   x <- rnorm(65536)
   expect_error(
-    .Call(cphap:::cp_windows_r, x, c(1L, 1L, 65536L), 1L, 1L, 65536L, rep(1L, 65537L)),
+    .Call(cphap:::cp_windows_r, x, c(1L, 1L, 65536L), 1L, 1L, 65536L, rep(1L, 65537L), 1L),
     "windows: result too large \\(65537 x 65536"
   )
   expect_error(
-    .Call(cphap:::cp_windows_r, x, c(-1L, -1L, 65536L), 1L, 1L, 1L, 1L),
+    .Call(cphap:::cp_windows_r, x, c(-1L, -1L, 65536L), 1L, 1L, 1L, 1L, 1L),
     "does not match"
   )
   m <- cphap_model(pad_net())
@@ -217,7 +217,7 @@ test_that("thread counts are capped at 4 per core, with a message", {
     expect_identical(p, ref)
   }
   withr::local_options(cphap.threads = 1e4)
-  expect_message(r <- unit_relevance(m, x[1:2, ], 1, channel = 1, passes = 2, progress = FALSE),
+  expect_message(r <- unit_relevance(m, x[1:2, ], 1, channels = 1, passes = 2, progress = FALSE),
                  "4 per available core")
   expect_s3_class(r, "cphap_relevance")
   expect_message(cluster_validity(matrix(rnorm(40), 20), rep(1:2, 10), threads = 1e6),

@@ -316,7 +316,8 @@ test_that("result columns, print, summary, as.data.frame and autoplot", {
   p <- ggplot2::autoplot(r, sample = 2, layer = "conv2", channels = 1)
   expect_s3_class(p, "ggplot")
   expect_s3_class(ggplot2::autoplot(r, band = "quantile"), "ggplot")
-  expect_s3_class(ggplot2::autoplot(lrp(m, x)), "ggplot")
+  expect_warning(lr <- lrp(m, x), "logit is negative")
+  expect_s3_class(ggplot2::autoplot(lr), "ggplot")
   expect_error(ggplot2::autoplot(r, sample = 5), "sample")
 })
 
