@@ -112,6 +112,7 @@ count_function_chunks <- function(f) {
   i
 }
 
+#' @rdname series_chunks
 #' @export
 print.cphap_series_chunks <- function(x, ...) {
   what <- if (x$kind == "files") "file" else "chunk"
