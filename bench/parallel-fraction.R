@@ -15,7 +15,7 @@ f <- switch(mode,
   thresholds = function() thresholds(model, x),
   unit_relevance = function() unit_relevance(model, x[1:2, , , drop = FALSE], "conv3",
                                              channels = 1, passes = 300, progress = FALSE),
-  fit_model = function() fit_model(model, x, y, epochs = 1, batch_size = 32, verbose = FALSE),
+  fit_model = function() fit_model(model, x, y, epochs = 1, batch_size = 32, progress = FALSE),
   cphap = function() cphap(model, x[1:100, , , drop = FALSE], k = 12, n_start = 10,
                            progress = FALSE)
 )

@@ -35,7 +35,7 @@ work <- list(
   },
   fit_model = function() {
     set.seed(4)
-    fit_model(model, x, y, epochs = 1, batch_size = 32, verbose = FALSE)$history
+    fit_model(model, x, y, epochs = 1, batch_size = 32, progress = FALSE)$history
   }
 )
 

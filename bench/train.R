@@ -24,7 +24,7 @@ y <- factor(sample(1:8, n, replace = TRUE), levels = 1:8)
 times <- cpu <- numeric(reps)
 for (r in seq_len(reps)) {
   st <- system.time(m <- fit_model(model, x, y, epochs = 1, batch_size = batch,
-    lr = 1e-3, verbose = FALSE))
+    lr = 1e-3, progress = FALSE))
   times[r] <- st[["elapsed"]]
   cpu[r] <- st[["user.self"]] + st[["sys.self"]]
   cat(sprintf("cphap epoch %d: %.3f s (cpu %.3f s), loss %.4f\n", r, times[r], cpu[r], m$history$loss[1]))
