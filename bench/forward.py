@@ -8,21 +8,13 @@ import time
 import numpy as np
 import torch
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-from torch_net import ChainNet, read_input
+from torch_net import ChainNet, read_input, print_blas
 
 folder, threads, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 keep = tuple(int(v) for v in sys.argv[4].split(","))
 batches = [int(v) for v in sys.argv[5].split(",")] if len(sys.argv) > 5 else [1000]
 torch.set_num_threads(threads)
-try:
-    import threadpoolctl
-    for lib in threadpoolctl.threadpool_info():
-        if lib.get("user_api") == "blas":
-            print("blas: %s %s, kernel (architecture) %s, %s thread(s)" % (
-                lib.get("internal_api"), lib.get("version"), lib.get("architecture"),
-                lib.get("num_threads")))
-except ImportError:
-    print("blas: threadpoolctl not installed")
+print_blas()
 net = ChainNet(folder)
 x = read_input(folder)
 n = x.shape[0]

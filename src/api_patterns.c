@@ -34,6 +34,17 @@ static void api_fetch(void *ctx, int s0, int nb, double *dst) {
   cp_api_gather(s->x, s->n, s->c, s->l, s0, nb, dst, s->nt);
 }
 
+/* The selection counts a channel's values in 32 bits: fewer than 2^32 - 1
+ * values per channel (n samples x positions), else an R error with a hint. */
+static void api_check_values(const cp_net *net, const int *req, int n_req, int n,
+                             const char *what, const char *hint) {
+  for (int q = 0; q < n_req; q++) {
+    double v = (double)n * net->L[req[q]].l_out;
+    if (v >= 4294967295.0)
+      Rf_error("too many activation values per channel%s (%.0f); %s", what, v, hint);
+  }
+}
+
 static int api_chunk(int n, int nt) {
   int chunk = CP_PAT_CHUNK * nt;
   return n < chunk ? n : chunk;
@@ -48,13 +59,9 @@ SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads, SEX
   const int *req = api_nodes(nodes, &net, &n_req);
   double p = Rf_asReal(prob);
   if (!R_FINITE(p) || p < 0.0 || p > 1.0) Rf_error("'prob' must be in [0, 1]");
+  api_check_values(&net, req, n_req, n, "", "use fewer reference samples or a chunk_size");
   R_xlen_t nch = 0;
-  for (int q = 0; q < n_req; q++) {
-    if ((double)n * net.L[req[q]].l_out >= 4294967295.0)
-      Rf_error("too many activation values per channel (%.0f); use fewer reference samples",
-               (double)n * net.L[req[q]].l_out);
-    nch += net.L[req[q]].c_out;
-  }
+  for (int q = 0; q < n_req; q++) nch += net.L[req[q]].c_out;
   int nt = cp_api_threads(threads), cm = cp_api_conv(conv);
   SEXP thr = PROTECT(Rf_allocVector(REALSXP, nch));
   int passes = 0;
@@ -62,14 +69,11 @@ SEXP cp_thresholds_r(SEXP spec, SEXP x, SEXP nodes, SEXP prob, SEXP threads, SEX
   int st = cp_thresholds(&net, api_fetch, &src, n, req, n_req, p, api_chunk(n, nt), nt, cm,
                          REAL(thr), &passes);
   cp_api_stop_status(st, "thresholds");
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+  const char *names[] = {"threshold", "passes"};
+  SEXP out = PROTECT(cp_api_named_list(2, names));
   SET_VECTOR_ELT(out, 0, thr);
   SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(passes));
-  SEXP nm = PROTECT(Rf_allocVector(STRSXP, 2));
-  SET_STRING_ELT(nm, 0, Rf_mkChar("threshold"));
-  SET_STRING_ELT(nm, 1, Rf_mkChar("passes"));
-  Rf_setAttrib(out, R_NamesSymbol, nm);
-  UNPROTECT(3);
+  UNPROTECT(2);
   return out;
 }
 
@@ -180,11 +184,7 @@ SEXP cp_qscan_r(SEXP spec, SEXP x, SEXP nodes, SEXP targets, SEXP threads, SEXP 
   int n = cp_api_samples(x, &net, "x");
   int n_req;
   const int *req = api_nodes(nodes, &net, &n_req);
-  for (int q = 0; q < n_req; q++) {
-    if ((double)n * net.L[req[q]].l_out >= 4294967295.0)
-      Rf_error("too many activation values per channel in one chunk (%.0f); use smaller chunks",
-               (double)n * net.L[req[q]].l_out);
-  }
+  api_check_values(&net, req, n_req, n, " in one chunk", "use smaller chunks");
   SEXP dim = Rf_getAttrib(targets, R_DimSymbol);
   if (TYPEOF(targets) != INTSXP || Rf_length(dim) != 2 || INTEGER(dim)[1] != 6)
     Rf_error("'targets' must be an integer matrix with 6 columns");
